@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/* snap: the SQLite snapshot (SPEC §5) and the only code that includes
+ * sqlite3.h. Opens and migrates the snapshot, holds the one-run-at-a-time
+ * lock, keeps the run history, stages the inputs of a run, and gives the
+ * rules and emitters a small statement API with a sticky status code.
+ *
+ * Lifecycle of a run (see docs/snapshot.md):
+ *   snap_open(SNAP_LOCK) → snap_run_begin → stage inputs → rules → emit →
+ *   snap_run_commit (or snap_run_abort). Nothing is written to the snapshot
+ *   file before snap_run_commit: the run in flight is recorded in the lock
+ *   file `<snapshot>.lock`, so a run that fails on bad input leaves the
+ *   snapshot byte-identical, and one that is killed is found by the next
+ *   opener (the kernel lock is gone but the record stays) and written to the
+ *   history as `interrupted`. Staged rows live in an attached scratch
+ *   database `stage`, never in the snapshot file. */
+#ifndef LMSRECON_SNAP_H
+#define LMSRECON_SNAP_H
+
+#include <stddef.h>
+#include "diag.h"
+#include "entity.h"
+
+struct snap;
+struct snap_stmt;
+
+enum snap_flags {
+	SNAP_CREATE = 1,   /* create the file when missing (else RC_NOINPUT) */
+	SNAP_LOCK = 2,     /* take the run lock: RC_BUSY when another process holds it */
+	SNAP_MEMORY = 4,   /* an in-memory snapshot (`check`); path only names it in messages */
+	SNAP_READONLY = 8, /* open read-only (`status`, `audit`): nothing is migrated or written */
+};
+
+/* Opens (and with SNAP_CREATE creates) the snapshot at `path` and migrates
+ * its schema forward to the current PRAGMA user_version. A snapshot from a
+ * newer lmsrecon is refused (RC_DATA). Prints its own errors. Caller closes. */
+enum rc snap_open(struct diag *d, const char *path, unsigned flags, struct snap **out);
+/* Rolls back anything open, releases the lock, closes. NULL is fine. */
+void snap_close(struct snap *s);
+
+/* The sticky status: RC_OK until a call fails; then every later call does
+ * nothing and returns it. The failure was printed where it happened. */
+enum rc snap_rc(const struct snap *s);
+
+/* ---- runs ---- */
+
+/* A run found unfinished (killed or failed) by snap_open with SNAP_LOCK. */
+struct snap_pending {
+	long long id;        /* run id it had */
+	char status[16];     /* "interrupted" or "failed" */
+	char mode[16];
+	char started[32];    /* ISO time */
+};
+
+/* Pending runs found in the lock file at open (at most one); 0 or 1. */
+size_t snap_pending(const struct snap *s, struct snap_pending *out);
+
+/* Starts a run: picks the next run id, records the run in flight in the
+ * lock file, opens the write transaction on the snapshot and attaches a
+ * fresh, empty scratch database `stage` (at `stage_path`, or a temporary file
+ * when NULL) with the staging tables. `mode` is "full", "incremental",
+ * "plan" or "check"; `now` an ISO time. */
+enum rc snap_run_begin(struct snap *s, const char *mode, const char *now, long long *run_id);
+/* Records one input of the run: entity name, file name, SHA-256 (64 hex),
+ * records read, bytes. Kept in the run's transaction. */
+enum rc snap_run_input(struct snap *s, const char *entity, const char *name,
+		       const char *sha256_hex, unsigned long nrecords,
+		       unsigned long long bytes);
+/* Ends the run as `complete` with `counts_json` (a JSON object) and commits:
+ * the pending run found at open (if any) is written to the history first,
+ * the lock file record is cleared. */
+enum rc snap_run_commit(struct snap *s, const char *now, const char *counts_json);
+/* Ends the run without committing anything to the snapshot (plan, check,
+ * or a failure): rolls back, and when `is_failure` records the run as
+ * failed in the lock file, to be written to the history by the next commit. */
+enum rc snap_run_abort(struct snap *s, int is_failure);
+
+/* One row of the run history (snap_runs). */
+struct snap_run_info {
+	long long id;
+	char *started, *ended; /* ISO times; ended NULL when none; owned */
+	char *status, *mode;   /* owned */
+	char *counts;          /* JSON object text or NULL; owned */
+};
+/* The history, oldest first, plus the pending run from the lock file (if
+ * any) last. Caller frees with snap_runs_free. */
+enum rc snap_runs(struct snap *s, struct snap_run_info **runs, size_t *n);
+void snap_runs_free(struct snap_run_info *runs, size_t n);
+
+/* ---- staging ---- */
+
+struct snap_stage;
+/* Prepares the insert into the staging table of `e` (stage.<e->table>).
+ * `src_file` is the index of the input in the job, stored with every row. */
+enum rc snap_stage_open(struct snap *s, const struct entity *e, int src_file,
+			struct snap_stage **out);
+/* Inserts one row: `vals`/`lens` hold one value per entity column (NULL =
+ * SQL NULL; COL_BOOL values are "0"/"1" and stored as integers, COL_NUMBER as
+ * REAL), `extra` a JSON object of extra fields or NULL. */
+enum rc snap_stage_row(struct snap_stage *st, unsigned long src_line,
+		       const char *const *vals, const size_t *lens,
+		       const char *extra, size_t extra_len);
+/* Finishes the insert and frees st. NULL is fine. */
+enum rc snap_stage_close(struct snap_stage *st);
+/* Builds the indexes the rules use on the staging tables (after the load). */
+enum rc snap_stage_index(struct snap *s);
+
+/* ---- statements, for rule_* and emit_* ---- */
+
+/* Runs SQL with no parameters and no result rows (may hold several statements). */
+enum rc snap_exec(struct snap *s, const char *sql);
+/* Prepares one statement; NULL on failure (and snap_rc is set). */
+struct snap_stmt *snap_prepare(struct snap *s, const char *sql);
+void snap_bind_text(struct snap_stmt *st, int i, const char *p, size_t len); /* p NULL = NULL */
+void snap_bind_int(struct snap_stmt *st, int i, long long v);
+void snap_bind_null(struct snap_stmt *st, int i);
+/* Steps: 1 = a row is there, 0 = done (the statement is reset for reuse
+ * when it returns 0), -1 = failed (printed, sticky). */
+int snap_step(struct snap_stmt *st);
+const char *snap_col_text(struct snap_stmt *st, int i); /* NULL for SQL NULL; valid until the next step */
+size_t snap_col_len(struct snap_stmt *st, int i);
+long long snap_col_int(struct snap_stmt *st, int i);
+int snap_col_is_null(struct snap_stmt *st, int i);
+void snap_reset(struct snap_stmt *st);
+void snap_finalize(struct snap_stmt *st); /* NULL is fine */
+/* One integer from a query with no parameters ("SELECT count(*) ..."). */
+long long snap_query_int(struct snap *s, const char *sql);
+
+#endif

@@ -1,0 +1,2 @@
+-- placeholder: replaced by the snapshot schema
+PRAGMA user_version = 0;

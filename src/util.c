@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/* util: allocation wrappers, struct buf, path helpers. */
+#include "util.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void die_oom(void)
+{
+	fputs("lmsrecon: out of memory\n", stderr);
+	exit(71);
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		die_oom();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		die_oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		die_oom();
+	return p;
+}
+
+void *xreallocarray(void *p, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size)
+		die_oom();
+	return xrealloc(p, n * size);
+}
+
+char *xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *xvasprintf(const char *fmt, va_list ap)
+{
+	char *p;
+	if (vasprintf(&p, fmt, ap) < 0)
+		die_oom();
+	return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	va_start(ap, fmt);
+	p = xvasprintf(fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+static char buf_empty[1];
+
+void buf_init(struct buf *b)
+{
+	b->buf = buf_empty;
+	b->len = b->alloc = 0;
+}
+
+void buf_release(struct buf *b)
+{
+	if (b->alloc)
+		free(b->buf);
+	buf_init(b);
+}
+
+void buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->alloc)
+		b->buf[0] = '\0';
+}
+
+void buf_grow(struct buf *b, size_t extra)
+{
+	size_t need;
+	if (!b->buf)
+		buf_init(b);
+	if (extra >= SIZE_MAX - b->len - 1)
+		die_oom();
+	need = b->len + extra + 1;
+	if (need <= b->alloc)
+		return;
+	if (need < 2 * b->alloc)
+		need = 2 * b->alloc;
+	if (need < 64)
+		need = 64;
+	if (b->alloc) {
+		b->buf = xrealloc(b->buf, need);
+	} else {
+		b->buf = xmalloc(need);
+		b->buf[0] = '\0';
+	}
+	b->alloc = need;
+}
+
+void buf_add(struct buf *b, const void *p, size_t len)
+{
+	buf_grow(b, len);
+	if (len)
+		memcpy(b->buf + b->len, p, len);
+	b->len += len;
+	b->buf[b->len] = '\0';
+}
+
+void buf_adds(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+void buf_addch(struct buf *b, int c)
+{
+	buf_grow(b, 1);
+	b->buf[b->len++] = (char)c;
+	b->buf[b->len] = '\0';
+}
+
+void buf_addf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	buf_grow(b, 64);
+	va_start(ap, fmt);
+	n = vsnprintf(b->buf + b->len, b->alloc - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		die_oom();
+	if ((size_t)n >= b->alloc - b->len) {
+		buf_grow(b, (size_t)n);
+		va_start(ap, fmt);
+		vsnprintf(b->buf + b->len, b->alloc - b->len, fmt, ap);
+		va_end(ap);
+	}
+	b->len += (size_t)n;
+}
+
+char *buf_detach(struct buf *b, size_t *len)
+{
+	char *p;
+	if (!b->alloc)
+		buf_grow(b, 0);
+	p = b->buf;
+	if (len)
+		*len = b->len;
+	buf_init(b);
+	return p;
+}
+
+char *path_join(const char *dir, const char *rel)
+{
+	if (rel[0] == '/' || !dir || !dir[0] || strcmp(dir, ".") == 0)
+		return xstrdup(rel);
+	return xasprintf("%s/%s", dir, rel);
+}
+
+char *path_dirname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* util: allocation that cannot fail (exits 71), a growable byte buffer,
+ * and small string helpers shared by every stage. */
+#ifndef LMSRECON_UTIL_H
+#define LMSRECON_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* Allocation wrappers: on failure they print and exit with 71. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+void *xreallocarray(void *p, size_t n, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap);
+
+/* A growable byte buffer, always NUL-terminated after _init (git's strbuf).
+ * `buf` is owned; reset keeps the allocation for reuse. */
+struct buf {
+	char *buf;    /* the bytes, NUL-terminated; owned */
+	size_t len;   /* bytes used, without the NUL */
+	size_t alloc; /* bytes allocated */
+};
+#define BUF_INIT { NULL, 0, 0 }
+void buf_init(struct buf *b);
+void buf_release(struct buf *b);
+void buf_reset(struct buf *b);
+void buf_grow(struct buf *b, size_t extra);
+void buf_add(struct buf *b, const void *p, size_t len);
+void buf_adds(struct buf *b, const char *s);
+void buf_addch(struct buf *b, int c);
+void buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hands the bytes to the caller (caller frees) and re-initialises b. */
+char *buf_detach(struct buf *b, size_t *len);
+
+/* Joins a directory and a relative path; an absolute `rel` is returned as is.
+ * Caller frees. */
+char *path_join(const char *dir, const char *rel);
+/* The directory part of `path` ("." when there is none). Caller frees. */
+char *path_dirname(const char *path);
+
+#endif
