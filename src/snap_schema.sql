@@ -1,2 +1,243 @@
--- placeholder: replaced by the snapshot schema
-PRAGMA user_version = 0;
+-- SPDX-License-Identifier: MIT
+-- The snapshot schema (SPEC §5), compiled into lmsrecon by scripts/embed and
+-- split by src/snap_open.c at the `-- @` marker lines:
+--
+--   -- @migration N   forward migration N: brings a snapshot from schema
+--                     version N-1 to N (PRAGMA user_version, set by the code,
+--                     never by the script). Numbered 1, 2, ... in order; the
+--                     highest N is the version this lmsrecon writes. A
+--                     released migration is never edited: add a new one.
+--   -- @stage         the staging tables, created in the scratch database
+--                     `stage` at the start of every run. Their columns must
+--                     match src/entity.c (tests/unit/test_snap.c checks it):
+--                     src_file, src_line, one column per entity column, then
+--                     `extra` for the entities that take extra fields.
+--   -- @stage-index   indexes on the staging tables for the rules, built
+--                     after the inputs are loaded.
+--
+-- Only the marker lines may start with `-- @`. docs/snapshot.md describes the
+-- tables for people who open a snapshot with the sqlite3 shell.
+
+-- @migration 1
+
+-- One row per finished run: complete runs are written by their own commit;
+-- failed and interrupted runs, which never commit, are written by the next
+-- complete run from the record kept in the lock file `<snapshot>.lock`.
+-- The row of the run in flight is inserted with status 'running' inside the
+-- run's transaction, so other tables can refer to it, and only becomes
+-- visible when the run commits as 'complete'.
+CREATE TABLE runs (
+	id INTEGER PRIMARY KEY,    -- run id: 1, 2, ... in start order
+	started_at TEXT NOT NULL,  -- ISO 8601 time the run started
+	ended_at TEXT,             -- ISO 8601 time it committed; NULL for failed and interrupted runs
+	status TEXT NOT NULL
+		CHECK (status IN ('running', 'complete', 'failed', 'interrupted')),
+	mode TEXT NOT NULL,        -- 'full' or 'incremental' (plan and check runs never commit)
+	counts TEXT                -- JSON object of counts per entity and action; NULL when none
+		CHECK (counts IS NULL OR json_valid(counts))
+);
+
+-- The input files of each complete run, with their digests, so `status`
+-- and the report can show exactly what a run read.
+CREATE TABLE run_inputs (
+	run_id INTEGER NOT NULL REFERENCES runs (id),
+	entity TEXT NOT NULL,      -- entity name as in the job file: 'Contact', 'users', ...
+	name TEXT NOT NULL,        -- the file name as the job file gives it
+	sha256 TEXT NOT NULL       -- SHA-256 of the file's bytes as read (compressed if .gz), 64 hex digits
+		CHECK (length(sha256) = 64),
+	nrecords INTEGER NOT NULL, -- records read
+	bytes INTEGER NOT NULL     -- bytes read
+);
+CREATE INDEX run_inputs_run ON run_inputs (run_id);
+
+-- Links between a CRM record and an LMS user (R1, R7): a CRM id is linked to
+-- at most one user per LMS instance.
+CREATE TABLE links (
+	crm_id TEXT NOT NULL        -- 18-character Salesforce id of the Contact, User or custom record
+		CHECK (length(crm_id) = 18),
+	lms_instance TEXT NOT NULL, -- which LMS: the job's name for it ('' when the job names none)
+	lms_username TEXT NOT NULL, -- the LMS username the record is linked to
+	source TEXT NOT NULL,       -- entity the CRM record comes from: 'Contact', 'User' or 'custom'
+	first_run INTEGER NOT NULL REFERENCES runs (id), -- run that made the link
+	last_run INTEGER NOT NULL REFERENCES runs (id),  -- last run that saw it
+	PRIMARY KEY (crm_id, lms_instance)
+) WITHOUT ROWID;
+CREATE INDEX links_user ON links (lms_instance, lms_username);
+
+-- High-water marks of incremental runs (R5): the greatest LastModifiedDate
+-- seen per people source by the last complete run.
+CREATE TABLE watermarks (
+	source TEXT PRIMARY KEY,   -- people source: 'Contact', 'User' or 'custom'
+	last_modified TEXT,        -- ISO 8601 time; NULL when the source had no dates
+	run_id INTEGER REFERENCES runs (id) -- run that set it
+) WITHOUT ROWID;
+
+-- The enrollments as the LMS last showed them (R10): the baseline against
+-- which an enrollment that vanished is found to be an unenrollment.
+CREATE TABLE enrollment_baseline (
+	lms_instance TEXT NOT NULL, -- as in links
+	kind TEXT NOT NULL          -- 'course' enrollment or learning-'plan' enrollment
+		CHECK (kind IN ('course', 'plan')),
+	username TEXT NOT NULL,     -- LMS username
+	item_code TEXT NOT NULL,    -- course code or learning plan code
+	session_code TEXT NOT NULL DEFAULT '', -- ILT/VILT session code; '' for none and for plans
+	status TEXT,                -- mapped status word (SPEC §2)
+	enrolled_at TEXT,           -- ISO 8601 times, NULL when the export had none
+	completed_at TEXT,
+	score REAL,
+	updated_at TEXT,
+	first_run INTEGER NOT NULL REFERENCES runs (id), -- run that first saw it
+	last_run INTEGER NOT NULL REFERENCES runs (id),  -- last run that saw it
+	PRIMARY KEY (lms_instance, kind, username, item_code, session_code)
+) WITHOUT ROWID;
+
+-- LMS branches lmsrecon created (R6), so later runs keep their codes stable
+-- and can list orphaned ones.
+CREATE TABLE branches_created (
+	code TEXT PRIMARY KEY,      -- branch code written to the LMS
+	name TEXT NOT NULL,         -- branch name written
+	parent_code TEXT,           -- parent branch code; NULL under the root
+	origin TEXT NOT NULL        -- what the branch stands for
+		CHECK (origin IN ('account', 'picklist')),
+	origin_key TEXT NOT NULL,   -- the Account id, or the picklist value path
+	run_id INTEGER NOT NULL REFERENCES runs (id) -- run that created it
+) WITHOUT ROWID;
+
+-- Every change each run emitted to an import file, so a later run or
+-- `audit` can tell which ones never showed up in the target's export.
+CREATE TABLE emitted (
+	run_id INTEGER NOT NULL REFERENCES runs (id),
+	target TEXT NOT NULL        -- system the import file is for
+		CHECK (target IN ('lms', 'crm')),
+	object TEXT NOT NULL,       -- 'users', 'branches', 'Contact', 'LMS_Enrollment__c', ...
+	key TEXT NOT NULL,          -- the record's key in that object (username, external id, Id)
+	op TEXT NOT NULL,           -- 'create', 'update', 'upsert', 'insert', 'delete', 'deactivate', ...
+	fields TEXT                 -- JSON object of the fields written; NULL for a delete
+		CHECK (fields IS NULL OR json_valid(fields)),
+	PRIMARY KEY (run_id, target, object, key, op)
+) WITHOUT ROWID;
+
+-- CRM people seen by the runs, with whether they passed the list view (R4),
+-- so records that leave the view can be reported and deactivated.
+CREATE TABLE people_seen (
+	source TEXT NOT NULL,       -- people source: 'Contact', 'User' or 'custom'
+	crm_id TEXT NOT NULL        -- 18-character Salesforce id
+		CHECK (length(crm_id) = 18),
+	in_view INTEGER NOT NULL    -- 1 when the record passed the list view in last_run, else 0
+		CHECK (in_view IN (0, 1)),
+	last_run INTEGER NOT NULL REFERENCES runs (id), -- last run that saw the record
+	PRIMARY KEY (source, crm_id)
+) WITHOUT ROWID;
+
+-- @stage
+
+-- One table per entity of src/entity.c, named by its `table`. Every row
+-- keeps the index of its input in the job (src_file) and the line its record
+-- started on (src_line). Values are as the loader checked and normalised
+-- them: text as given, ids in 18-character form, dates in ISO 8601, booleans
+-- as 0/1 integers, scores as REAL, NULL for an empty field. `extra` holds
+-- the job's extra mapped fields as a JSON object.
+
+CREATE TABLE stage.stg_account (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	Id TEXT, Name TEXT, ParentId TEXT, IsPersonAccount INTEGER,
+	LastModifiedDate TEXT
+);
+
+CREATE TABLE stage.stg_contact (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	Id TEXT, FirstName TEXT, LastName TEXT, Email TEXT, AccountId TEXT,
+	Department TEXT, Title TEXT, IsPersonAccount INTEGER,
+	LastModifiedDate TEXT,
+	extra TEXT
+);
+
+CREATE TABLE stage.stg_crm_user (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	Id TEXT, Username TEXT, FirstName TEXT, LastName TEXT, Email TEXT,
+	IsActive INTEGER, Department TEXT, LastModifiedDate TEXT,
+	extra TEXT
+);
+
+CREATE TABLE stage.stg_custom (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	Id TEXT, LastModifiedDate TEXT,
+	extra TEXT
+);
+
+CREATE TABLE stage.stg_lms_user (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	user_id TEXT, username TEXT, firstname TEXT, lastname TEXT, email TEXT,
+	branch_code TEXT, active INTEGER, sfdc_id TEXT, last_access TEXT,
+	extra TEXT
+);
+
+CREATE TABLE stage.stg_branch (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	code TEXT, name TEXT, parent_code TEXT
+);
+
+CREATE TABLE stage.stg_course (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	course_id TEXT, code TEXT, name TEXT, type TEXT
+);
+
+CREATE TABLE stage.stg_session (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	session_id TEXT, code TEXT, course_code TEXT, name TEXT, start_date TEXT
+);
+
+CREATE TABLE stage.stg_plan (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	code TEXT, name TEXT
+);
+
+CREATE TABLE stage.stg_plan_course (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	plan_code TEXT, course_code TEXT
+);
+
+CREATE TABLE stage.stg_enrollment (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	username TEXT, course_code TEXT, session_code TEXT, status TEXT,
+	enrolled_at TEXT, completed_at TEXT, score REAL, updated_at TEXT
+);
+
+CREATE TABLE stage.stg_plan_enrollment (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	username TEXT, plan_code TEXT, status TEXT,
+	enrolled_at TEXT, completed_at TEXT, score REAL, updated_at TEXT
+);
+
+-- @stage-index
+
+-- The lookups the rules make: people matched by id, username, email and
+-- link; accounts by parent; learning data by user and item.
+CREATE INDEX stage.stg_account_id ON stg_account (Id);
+CREATE INDEX stage.stg_account_parent ON stg_account (ParentId);
+CREATE INDEX stage.stg_contact_id ON stg_contact (Id);
+CREATE INDEX stage.stg_contact_email ON stg_contact (Email);
+CREATE INDEX stage.stg_contact_account ON stg_contact (AccountId);
+CREATE INDEX stage.stg_crm_user_id ON stg_crm_user (Id);
+CREATE INDEX stage.stg_crm_user_email ON stg_crm_user (Email);
+CREATE INDEX stage.stg_crm_user_username ON stg_crm_user (Username);
+CREATE INDEX stage.stg_custom_id ON stg_custom (Id);
+CREATE INDEX stage.stg_lms_user_username ON stg_lms_user (username);
+CREATE INDEX stage.stg_lms_user_sfdc_id ON stg_lms_user (sfdc_id);
+CREATE INDEX stage.stg_lms_user_email ON stg_lms_user (email);
+CREATE INDEX stage.stg_lms_user_branch ON stg_lms_user (branch_code);
+CREATE INDEX stage.stg_branch_code ON stg_branch (code);
+CREATE INDEX stage.stg_branch_parent ON stg_branch (parent_code);
+CREATE INDEX stage.stg_course_code ON stg_course (code);
+CREATE INDEX stage.stg_session_code ON stg_session (code);
+CREATE INDEX stage.stg_session_course ON stg_session (course_code);
+CREATE INDEX stage.stg_plan_code ON stg_plan (code);
+CREATE INDEX stage.stg_plan_course_plan ON stg_plan_course (plan_code);
+CREATE INDEX stage.stg_enrollment_user ON stg_enrollment (username, course_code);
+CREATE INDEX stage.stg_enrollment_course ON stg_enrollment (course_code);
+CREATE INDEX stage.stg_plan_enrollment_user ON stg_plan_enrollment (username, plan_code);
+CREATE INDEX stage.stg_plan_enrollment_plan ON stg_plan_enrollment (plan_code);
+
+-- Statistics for the query planner, from a sample so it stays cheap.
+PRAGMA stage.analysis_limit = 1000;
+ANALYZE stage;

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/* cmd_run: `lmsrecon run` and `lmsrecon plan` — load the inputs into the
+ * run's staging tables, apply the rules, write the outputs, and (run only)
+ * commit the snapshot. */
+#include "cmd.h"
+#include "emit_out.h"
+#include "emit_report.h"
+#include "job.h"
+#include "load.h"
+#include "rule_jobcheck.h"
+#include "snap.h"
+#include "util.h"
+#include "value.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The options of run and plan. */
+struct run_opts {
+	const char *job;        /* job file; borrowed from argv */
+	const char *now;        /* --now as given, or NULL */
+	const char *stage;      /* --stage FILE, or NULL */
+	long max_errors;        /* --max-errors, or -1 for the job's setting */
+	int is_full, is_quiet, is_fail_on_exceptions;
+};
+
+/* Parses argv into o. Returns -1 to go on, else the exit status. */
+static int parse_opts(const char *cmd, int argc, char **argv, struct run_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "full", no_argument, NULL, 'F' },
+		{ "now", required_argument, NULL, 'N' },
+		{ "max-errors", required_argument, NULL, 'M' },
+		{ "stage", required_argument, NULL, 'S' },
+		{ "fail-on-exceptions", no_argument, NULL, 'E' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof *o);
+	o->max_errors = -1;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+qh", longopts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 'F': o->is_full = 1; break;
+		case 'N': o->now = optarg; break;
+		case 'S': o->stage = optarg; break;
+		case 'E': o->is_fail_on_exceptions = 1; break;
+		case 'q': o->is_quiet = 1; break;
+		case 'h': return cmd_help_of(cmd);
+		case 'M':
+			errno = 0;
+			o->max_errors = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || o->max_errors < 0)
+				return cmd_usage_error(cmd, "--max-errors takes a whole number, not '%s'", optarg);
+			break;
+		default:
+			return cmd_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return cmd_usage_error(cmd, optind >= argc ? "missing JOB" : "more than one JOB given");
+	o->job = argv[optind];
+	return -1;
+}
+
+/* The run's time as ISO 8601 UTC: --now, else SOURCE_DATE_EPOCH, else the
+ * clock. *is_given says whether it came from the user (and so may appear in
+ * outputs, which must otherwise not depend on the clock). */
+static int run_time(const char *opt, char out[25], int *is_given)
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	const char *why;
+	time_t t;
+	struct tm tm;
+
+	*is_given = 1;
+	if (opt)
+		return value_datetime(opt, strlen(opt), NULL, out, &why);
+	if (sde && *sde) {
+		char *end;
+		long long v = strtoll(sde, &end, 10);
+		if (*end || v < 0)
+			return -1;
+		t = (time_t)v;
+	} else {
+		*is_given = 0;
+		t = time(NULL);
+	}
+	gmtime_r(&t, &tm);
+	strftime(out, 25, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+	return 0;
+}
+
+/* "incremental" when a people source asks for it and --full is not given (R5). */
+static const char *run_mode(const struct job *j, const struct run_opts *o)
+{
+	if (!o->is_full)
+		for (size_t i = 0; i < j->npeople; i++)
+			if (j->people[i].incremental)
+				return "incremental";
+	return "full";
+}
+
+static int file_exists(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0;
+}
+
+static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
+{
+	struct diag d;
+	struct job *j = NULL;
+	struct snap *s = NULL;
+	struct emit_out *out = NULL;
+	struct load_result res = { NULL, 0 };
+	struct snap_pending pend;
+	struct report_run rr;
+	char now[25];
+	int is_now_given, is_new_snapshot = 0, is_begun = 0;
+	long long run_id = 0;
+	unsigned flags = 0;
+	enum rc rc;
+	FILE *f;
+
+	diag_init(&d, stderr);
+	if (run_time(o->now, now, &is_now_given) != 0) {
+		rc = cmd_usage_error(cmd, "--now or SOURCE_DATE_EPOCH is not a valid time");
+		goto out;
+	}
+	rc = job_load(&d, o->job, &j);
+	if (rc != RC_OK)
+		goto out;
+	d.max_errors = o->max_errors >= 0 ? (unsigned long)o->max_errors : j->max_errors;
+
+	if (!file_exists(j->snapshot)) {
+		is_new_snapshot = !is_plan;
+		/* A plan on a job that never ran starts from an empty state and
+		 * must not create the snapshot file. */
+		rc = snap_open(&d, j->snapshot, is_plan ? SNAP_MEMORY : SNAP_CREATE | SNAP_LOCK, &s);
+	} else {
+		rc = snap_open(&d, j->snapshot, SNAP_LOCK, &s);
+	}
+	if (rc != RC_OK)
+		goto out;
+	if (snap_pending(s, &pend))
+		diag_warn(&d, NULL, "run %lld (%s, started %s) %s; the snapshot is as the last complete run left it",
+			  pend.id, pend.mode, pend.started,
+			  strcmp(pend.status, "failed") == 0 ? "failed" : "was interrupted");
+	if (o->stage)
+		snap_set_stage_path(s, o->stage);
+	rc = snap_run_begin(s, is_plan ? "plan" : run_mode(j, o), now, &run_id);
+	if (rc != RC_OK)
+		goto out;
+	is_begun = 1;
+
+	if (!o->is_quiet && isatty(2))
+		flags |= LOAD_PROGRESS;
+	rc = load_inputs(&d, j, s, flags, &res);
+	if (rc == RC_OK)
+		rc = rule_jobcheck(&d, j, s);
+	if (rc != RC_OK)
+		goto out;
+
+	memset(&rr, 0, sizeof rr);
+	rr.id = is_plan ? 0 : run_id;
+	rr.mode = is_plan ? "plan" : run_mode(j, o);
+	rr.now = is_now_given ? now : NULL;
+	rr.job = o->job;
+	rr.nbad = d.nbad;
+	out = emit_out_new(&d, j->output);
+	f = emit_out_open(out, "report/summary.txt");
+	if (f)
+		emit_report_summary(f, &rr, &res);
+	rc = emit_out_commit(out);
+	if (rc != RC_OK)
+		goto out;
+
+	if (is_plan) {
+		rc = snap_run_abort(s, 0);
+	} else {
+		char *counts = xasprintf("{\"inputs\":%zu,\"bad_records\":%lu}", res.ninputs, d.nbad);
+		rc = snap_run_commit(s, now, counts);
+		free(counts);
+	}
+	is_begun = 0;
+	if (rc == RC_OK)
+		emit_report_summary(stdout, &rr, &res);
+	if (rc == RC_OK && o->is_fail_on_exceptions && d.nbad)
+		rc = RC_DRIFT;
+out:
+	if (is_begun)
+		snap_run_abort(s, !is_plan);
+	snap_close(s);
+	if (rc != RC_OK && rc != RC_DRIFT && is_new_snapshot && s) {
+		/* The snapshot did not exist before this failed run: leave none. */
+		char *lock = xasprintf("%s.lock", j->snapshot);
+		unlink(j->snapshot);
+		unlink(lock);
+		free(lock);
+	}
+	emit_out_free(out);
+	load_result_release(&res);
+	job_free(j);
+	diag_release(&d);
+	return (int)rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_opts o;
+	int rc = parse_opts("run", argc, argv, &o);
+	return rc >= 0 ? rc : run_job("run", &o, 0);
+}
+
+int cmd_plan(int argc, char **argv)
+{
+	struct run_opts o;
+	int rc = parse_opts("plan", argc, argv, &o);
+	return rc >= 0 ? rc : run_job("plan", &o, 1);
+}

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/* emit_out: write-to-temporary-then-rename for a set of output files. */
+#include "emit_out.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct emit_file {
+	char *final;   /* final path; owned */
+	char *tmp;     /* temporary path; owned */
+	FILE *f;       /* open stream or NULL once closed; owned */
+};
+
+struct emit_out {
+	struct diag *d;          /* borrowed */
+	char *dir;               /* output directory; owned */
+	struct emit_file *files; /* owned */
+	size_t nfiles, alloc;
+	enum rc rc;              /* first failure */
+	int is_committed;
+};
+
+struct emit_out *emit_out_new(struct diag *d, const char *dir)
+{
+	struct emit_out *o = xcalloc(1, sizeof *o);
+	o->d = d;
+	o->dir = xstrdup(dir);
+	return o;
+}
+
+enum rc emit_out_rc(const struct emit_out *o)
+{
+	return o->rc;
+}
+
+/* mkdir -p of the directories leading to `path`. */
+static int make_parents(char *path)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+			*p = '/';
+			return -1;
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
+static enum rc fail(struct emit_out *o, enum rc rc, const char *path, int err)
+{
+	if (o->rc == RC_OK) {
+		struct srcpos pos = { path, 0, 0 };
+		o->rc = diag_at(o->d, rc, &pos, "cannot %s: %s",
+				rc == RC_IO ? "write" : "create", strerror(err));
+	}
+	return o->rc;
+}
+
+FILE *emit_out_open(struct emit_out *o, const char *rel)
+{
+	struct emit_file *ef;
+	char *final, *tmp;
+	FILE *f;
+
+	if (o->rc != RC_OK)
+		return NULL;
+	final = path_join(o->dir, rel);
+	{
+		char *dir = path_dirname(final);
+		char *base = xstrdup(final + strlen(dir) + (strcmp(dir, ".") ? 1 : 0));
+		tmp = xasprintf("%s/.%s.tmp-%ld", dir, base, (long)getpid());
+		free(base);
+		free(dir);
+	}
+	if (make_parents(tmp) != 0 || !(f = fopen(tmp, "wbx"))) {
+		int err = errno;
+		if (err == EEXIST) {
+			/* A leftover of a killed run of the same pid: replace it. */
+			unlink(tmp);
+			f = fopen(tmp, "wbx");
+			err = errno;
+		} else {
+			f = NULL;
+		}
+		if (!f) {
+			fail(o, RC_CANTCREAT, final, err);
+			free(final);
+			free(tmp);
+			return NULL;
+		}
+	}
+	if (o->nfiles == o->alloc) {
+		o->alloc = o->alloc ? 2 * o->alloc : 8;
+		o->files = xreallocarray(o->files, o->alloc, sizeof *o->files);
+	}
+	ef = &o->files[o->nfiles++];
+	ef->final = final;
+	ef->tmp = tmp;
+	ef->f = f;
+	return f;
+}
+
+enum rc emit_out_commit(struct emit_out *o)
+{
+	for (size_t i = 0; i < o->nfiles && o->rc == RC_OK; i++) {
+		struct emit_file *ef = &o->files[i];
+		int bad, err;
+		errno = 0;
+		bad = ferror(ef->f) || fflush(ef->f) != 0 || fsync(fileno(ef->f)) != 0;
+		err = errno ? errno : EIO;
+		if (fclose(ef->f) != 0 && !bad) {
+			bad = 1;
+			err = errno;
+		}
+		ef->f = NULL;
+		if (bad)
+			fail(o, RC_IO, ef->final, err);
+	}
+	for (size_t i = 0; i < o->nfiles && o->rc == RC_OK; i++) {
+		struct emit_file *ef = &o->files[i];
+		if (rename(ef->tmp, ef->final) != 0)
+			fail(o, RC_CANTCREAT, ef->final, errno);
+		else
+			ef->tmp[0] = '\0';
+	}
+	if (o->rc == RC_OK)
+		o->is_committed = 1;
+	return o->rc;
+}
+
+void emit_out_free(struct emit_out *o)
+{
+	if (!o)
+		return;
+	for (size_t i = 0; i < o->nfiles; i++) {
+		struct emit_file *ef = &o->files[i];
+		if (ef->f)
+			fclose(ef->f);
+		if (ef->tmp[0])
+			unlink(ef->tmp);
+		free(ef->final);
+		free(ef->tmp);
+	}
+	free(o->files);
+	free(o->dir);
+	free(o);
+}

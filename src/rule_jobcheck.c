@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* rule_jobcheck: job settings checked against the staged LMS data. */
+#include "rule_jobcheck.h"
+
+#include <string.h>
+
+enum rc rule_jobcheck(struct diag *d, const struct job *j, struct snap *s)
+{
+	const struct job_input *branches = job_input_of(j, ENT_BRANCH);
+	struct snap_stmt *st;
+	enum rc rc = RC_OK;
+
+	if (!j->npeople)
+		return RC_OK;
+	st = snap_prepare(s, "SELECT 1 FROM stage.stg_branch WHERE code = ?1");
+	if (!st)
+		return snap_rc(s);
+	for (size_t p = 0; p < j->npeople; p++) {
+		const struct job_people *pe = &j->people[p];
+		struct srcpos pos = { j->path, pe->destination_line ? pe->destination_line : pe->line, 0 };
+		int found;
+
+		if (!pe->destination_branch)
+			continue;
+		if (!branches) {
+			rc = diag_at(d, RC_CONFIG, &pos,
+				     "destination branch '%s' cannot be checked: the job has no LMS 'branches' input",
+				     pe->destination_branch);
+			continue;
+		}
+		snap_bind_text(st, 1, pe->destination_branch, strlen(pe->destination_branch));
+		found = snap_step(st);
+		if (found < 0)
+			break;
+		if (found == 1)
+			snap_reset(st);
+		else
+			rc = diag_at(d, RC_CONFIG, &pos,
+				     "destination branch '%s' is not in the LMS branches export '%s'",
+				     pe->destination_branch, branches->name);
+	}
+	snap_finalize(st);
+	return snap_rc(s) != RC_OK ? snap_rc(s) : rc;
+}

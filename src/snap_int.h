@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/* snap_int: what the three parts of the snapshot module share (snap_open.c,
+ * snap_run.c, snap_stage.c): the struct behind `struct snap`, the sticky
+ * error helper and the lock-file record. Nothing outside snap_*.c includes
+ * it. It names SQLite's handles by their struct tags so that it does not
+ * need sqlite3.h itself. */
+#ifndef LMSRECON_SNAP_INT_H
+#define LMSRECON_SNAP_INT_H
+
+#include <stddef.h>
+#include "diag.h"
+#include "snap.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+/* One line of the lock file: a run that has not reached the history. */
+struct snap_rec {
+	long long id;      /* run id */
+	char status[16];   /* "running", "interrupted" or "failed" */
+	char mode[16];     /* "full", "incremental", "plan" or "check" */
+	char started[32];  /* ISO 8601 start time */
+	long pid;          /* process that ran it */
+};
+
+struct snap {
+	struct diag *d;          /* message sink; borrowed from snap_open's caller */
+	char *path;              /* snapshot path as given, FILE of every message; owned */
+	struct srcpos pos;       /* { path }: the position messages are printed at */
+	unsigned flags;          /* enum snap_flags given to snap_open */
+	struct sqlite3 *db;      /* the connection; owned */
+	enum rc rc;              /* sticky status: RC_OK until a call failed */
+
+	char *lock_path;         /* `<path>.lock`; NULL for an in-memory snapshot; owned */
+	int lock_fd;             /* the lock file, held with flock(LOCK_EX) under SNAP_LOCK; -1 when none */
+	struct snap_rec *recs;   /* unfinished runs of the lock file not yet in the history, oldest first; owned */
+	size_t nrecs;
+	int has_found;           /* snap_open found an unfinished run: `found` is set */
+	struct snap_pending found; /* the latest unfinished run found at open */
+
+	char *stage_path;        /* where the scratch database goes; NULL = a temporary file; owned */
+	int is_in_run;           /* between a successful snap_run_begin and commit/abort */
+	int is_attached;         /* the scratch database `stage` is attached */
+	struct snap_rec run;     /* the run in flight (valid while is_in_run) */
+};
+
+/* Records a failed SQLite call: maps the SQLite code `sqlite_rc` to an
+ * `enum rc`, prints the message once (with `sql` for context when not NULL)
+ * and makes it the sticky status. Later failures are not printed. Returns
+ * the sticky status. */
+enum rc snap_fail(struct snap *s, int sqlite_rc, const char *sql);
+/* Records a failure of our own (not SQLite's) the same way: prints `msg`
+ * once and makes `rc` the sticky status. Returns the sticky status. */
+enum rc snap_fail_msg(struct snap *s, enum rc rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Runs the `len` bytes of SQL at `sql` (any number of statements, no
+ * parameters), ignoring result rows. Sticky. */
+enum rc snap_exec_n(struct snap *s, const char *sql, size_t len);
+
+/* Finds a section of the compiled-in schema (src/snap_schema.sql) by its
+ * marker, "stage" or "stage-index"; sets *sql and *len to its text (not
+ * NUL-terminated; borrowed, static). Returns 0, or -1 when there is none. */
+int snap_schema_section(const char *name, const char **sql, size_t *len);
+
+/* Resets every statement of the connection, so that a rollback or a DETACH
+ * is not refused because a caller left one in the middle of its rows. */
+void snap_reset_all(struct snap *s);
+
+/* Reads the lock file at `fd` into s->recs. With `is_owner` (we hold the
+ * exclusive lock) a `running` record is a killed run and becomes
+ * `interrupted`. Records whose id is already in the runs table are dropped
+ * (the commit that wrote them ended before it could clear the file).
+ * Malformed lines are warned about and ignored. Sets s->found. */
+enum rc snap_lock_load(struct snap *s, int fd, int is_owner);
+/* The pid in the `running` record of the lock file at `fd`, or 0. */
+long snap_lock_holder(int fd);
+
+#endif
