@@ -60,7 +60,7 @@ $(BUILD)/%.o: src/%.c
 $(BUILD)/gen_schema.c: src/snap_schema.sql scripts/embed
 	@mkdir -p $(@D)
 	$(Q)scripts/embed snap_schema_sql $< > $@
-$(BUILD)/gen_formats.c: $(sort $(wildcard formats/*.xml formats/*.rng)) scripts/embed
+$(BUILD)/gen_formats.c: $(sort $(wildcard formats/*.xml formats/*.rng)) scripts/embed-formats
 	@mkdir -p $(@D)
 	$(Q)scripts/embed-formats $(sort $(wildcard formats/*.xml formats/*.rng)) > $@
 $(BUILD)/gen_%.o: $(BUILD)/gen_%.c

@@ -118,6 +118,31 @@ static int file_exists(const char *path)
 	return stat(path, &sb) == 0;
 }
 
+/* Creates the directories leading to `path` (mkdir -p of its dirname), so a
+ * first run can create its snapshot under a new state/ folder. */
+static enum rc make_parent_dirs(struct diag *d, const char *path)
+{
+	char *dir = path_dirname(path);
+	enum rc rc = RC_OK;
+
+	for (char *p = dir + 1; ; p++) {
+		char c = *p;
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+			struct srcpos pos = { dir, 0, 0 };
+			rc = diag_at(d, RC_CANTCREAT, &pos, "cannot create directory: %s", strerror(errno));
+			break;
+		}
+		*p = c;
+		if (!c)
+			break;
+	}
+	free(dir);
+	return rc;
+}
+
 static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
 {
 	struct diag d;
@@ -146,6 +171,8 @@ static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
 
 	if (!file_exists(j->snapshot)) {
 		is_new_snapshot = !is_plan;
+		if (!is_plan && (rc = make_parent_dirs(&d, j->snapshot)) != RC_OK)
+			goto out;
 		/* A plan on a job that never ran starts from an empty state and
 		 * must not create the snapshot file. */
 		rc = snap_open(&d, j->snapshot, is_plan ? SNAP_MEMORY : SNAP_CREATE | SNAP_LOCK, &s);

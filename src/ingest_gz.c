@@ -205,7 +205,7 @@ static enum rc src_next_member(struct ingest_src *s)
 			return RC_OK;
 		}
 		if (s->in[s->in_pos] != 0)
-			return diag_err(s->d, RC_DATA, "%s: corrupt gzip stream: data after the end of the compressed stream",
+			return diag_err(s->d, RC_DATA, "%s: data after the end of the gzip stream",
 					s->name);
 		while (s->in_pos < s->in_len && s->in[s->in_pos] == 0)
 			s->in_pos++;

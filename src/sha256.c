@@ -88,7 +88,7 @@ static void sha256_blocks_x86(uint32_t h[8], const unsigned char *p, size_t nblk
 {
 	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
 	__m128i st0, st1, tmp, m, abef, cdgh;
-	__m128i w[4];
+	__m128i w0, w1, w2, w3;
 
 	tmp = _mm_loadu_si128((const __m128i *)(const void *)&h[0]);
 	st1 = _mm_loadu_si128((const __m128i *)(const void *)&h[4]);
@@ -100,21 +100,44 @@ static void sha256_blocks_x86(uint32_t h[8], const unsigned char *p, size_t nblk
 	for (; nblk; nblk--, p += 64) {
 		abef = st0;
 		cdgh = st1;
-		for (int g = 0; g < 4; g++)
-			w[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16 * g)), bswap);
-		for (int g = 0; g < 16; g++) {
-			m = _mm_add_epi32(w[g & 3], _mm_loadu_si128((const __m128i *)(const void *)&sha256_k[4 * g]));
-			st1 = _mm_sha256rnds2_epu32(st1, st0, m);
-			if (g >= 3 && g <= 14) {
-				tmp = _mm_alignr_epi8(w[g & 3], w[(g + 3) & 3], 4);
-				w[(g + 1) & 3] = _mm_add_epi32(w[(g + 1) & 3], tmp);
-				w[(g + 1) & 3] = _mm_sha256msg2_epu32(w[(g + 1) & 3], w[g & 3]);
-			}
-			m = _mm_shuffle_epi32(m, 0x0E);
-			st0 = _mm_sha256rnds2_epu32(st0, st1, m);
-			if (g >= 1 && g <= 12)
-				w[(g + 3) & 3] = _mm_sha256msg1_epu32(w[(g + 3) & 3], w[g & 3]);
-		}
+		w0 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 0)), bswap);
+		w1 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)), bswap);
+		w2 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 32)), bswap);
+		w3 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 48)), bswap);
+		/* Rounds g*4..g*4+3 with the message words in `a`; `b`, `c`,
+		 * `d` are the next three groups. msg2 finishes the schedule of
+		 * the group after `a` (from 12 rounds on), msg1 starts the one
+		 * three groups ahead (from 4 rounds on). */
+#define SHA_ROUNDS(g, a, b, c, d)                                                   \
+	do {                                                                        \
+		m = _mm_add_epi32(a, _mm_loadu_si128((const __m128i *)(const void *)&sha256_k[4 * (g)])); \
+		st1 = _mm_sha256rnds2_epu32(st1, st0, m);                           \
+		if ((g) >= 3 && (g) <= 14) {                                        \
+			tmp = _mm_alignr_epi8(a, d, 4);                             \
+			b = _mm_sha256msg2_epu32(_mm_add_epi32(b, tmp), a);         \
+		}                                                                   \
+		m = _mm_shuffle_epi32(m, 0x0E);                                     \
+		st0 = _mm_sha256rnds2_epu32(st0, st1, m);                           \
+		if ((g) >= 1 && (g) <= 12)                                          \
+			d = _mm_sha256msg1_epu32(d, a);                             \
+	} while (0)
+		SHA_ROUNDS(0, w0, w1, w2, w3);
+		SHA_ROUNDS(1, w1, w2, w3, w0);
+		SHA_ROUNDS(2, w2, w3, w0, w1);
+		SHA_ROUNDS(3, w3, w0, w1, w2);
+		SHA_ROUNDS(4, w0, w1, w2, w3);
+		SHA_ROUNDS(5, w1, w2, w3, w0);
+		SHA_ROUNDS(6, w2, w3, w0, w1);
+		SHA_ROUNDS(7, w3, w0, w1, w2);
+		SHA_ROUNDS(8, w0, w1, w2, w3);
+		SHA_ROUNDS(9, w1, w2, w3, w0);
+		SHA_ROUNDS(10, w2, w3, w0, w1);
+		SHA_ROUNDS(11, w3, w0, w1, w2);
+		SHA_ROUNDS(12, w0, w1, w2, w3);
+		SHA_ROUNDS(13, w1, w2, w3, w0);
+		SHA_ROUNDS(14, w2, w3, w0, w1);
+		SHA_ROUNDS(15, w3, w0, w1, w2);
+#undef SHA_ROUNDS
 		st0 = _mm_add_epi32(st0, abef);
 		st1 = _mm_add_epi32(st1, cdgh);
 	}

@@ -60,6 +60,11 @@ size_t snap_pending(const struct snap *s, struct snap_pending *out);
  * when NULL) with the staging tables. `mode` is "full", "incremental",
  * "plan" or "check"; `now` an ISO time. */
 enum rc snap_run_begin(struct snap *s, const char *mode, const char *now, long long *run_id);
+/* Keeps the scratch database of the next runs at `path` (replaced at each
+ * snap_run_begin, left in place after the run for inspection with the
+ * sqlite3 shell) instead of a temporary file; NULL goes back to a temporary
+ * file. The path is copied. */
+void snap_set_stage_path(struct snap *s, const char *path);
 /* Records one input of the run: entity name, file name, SHA-256 (64 hex),
  * records read, bytes. Kept in the run's transaction. */
 enum rc snap_run_input(struct snap *s, const char *entity, const char *name,

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- The snapshot schema (SPEC §5), compiled into lmsrecon by scripts/embed and
+-- The snapshot schema (SPEC section 5), compiled into lmsrecon by scripts/embed and
 -- split by src/snap_open.c at the `-- @` marker lines:
 --
 --   -- @migration N   forward migration N: brings a snapshot from schema
@@ -81,7 +81,7 @@ CREATE TABLE enrollment_baseline (
 	username TEXT NOT NULL,     -- LMS username
 	item_code TEXT NOT NULL,    -- course code or learning plan code
 	session_code TEXT NOT NULL DEFAULT '', -- ILT/VILT session code; '' for none and for plans
-	status TEXT,                -- mapped status word (SPEC §2)
+	status TEXT,                -- mapped status word (SPEC section 2)
 	enrolled_at TEXT,           -- ISO 8601 times, NULL when the export had none
 	completed_at TEXT,
 	score REAL,

@@ -289,7 +289,7 @@ static char *put_digits(char *p, int64_t v, int n)
  * the reason (the year leaves 0000-9999 after the conversion). */
 static const char *dt_format(const struct dt *t, char out[25])
 {
-	int64_t days = days_from_civil(t->year, t->month, t->day), y, secs;
+	int64_t days = days_from_civil(t->year, t->month, t->day), y, secs = 0;
 	int m, d;
 	char *p = out;
 

@@ -1,0 +1,828 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of the snapshot: open, migrations, the run lock and its record,
+ * the run history, staging, and the sticky statement API. Each test works
+ * in its own temporary directory. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "entity.h"
+#include "snap.h"
+#include "util.h"
+
+extern const char snap_schema_sql[];
+extern const unsigned long snap_schema_sql_len;
+
+static const char SHA[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+static char tmpdir[64];     /* this test's directory */
+static char *snap_path;     /* <tmpdir>/state.db */
+static char *lock_path;     /* <tmpdir>/state.db.lock */
+static FILE *diag_out;      /* the memstream every diag writes to */
+static char *diag_buf;
+static size_t diag_len;
+static struct diag d;
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb; (void)flag; (void)ftw;
+	return remove(p);
+}
+
+static void setup(void)
+{
+	strcpy(tmpdir, "/tmp/test_snap.XXXXXX");
+	cr_assert_not_null(mkdtemp(tmpdir));
+	snap_path = path_join(tmpdir, "state.db");
+	lock_path = xasprintf("%s.lock", snap_path);
+	diag_out = open_memstream(&diag_buf, &diag_len);
+	diag_init(&d, diag_out);
+}
+
+static void teardown(void)
+{
+	diag_release(&d);
+	fclose(diag_out);
+	free(diag_buf);
+	nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	free(snap_path);
+	free(lock_path);
+}
+
+/* What was printed so far. */
+static const char *printed(void)
+{
+	fflush(diag_out);
+	return diag_buf ? diag_buf : "";
+}
+
+/* The bytes of a file (caller frees), NULL when it cannot be read. */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *p = NULL;
+	size_t n = 0, alloc = 0, r;
+
+	if (!f)
+		return NULL;
+	do {
+		if (n + 4096 > alloc) {
+			alloc = alloc ? 2 * alloc : 8192;
+			p = xrealloc(p, alloc + 1);
+		}
+		r = fread(p + n, 1, 4096, f);
+		n += r;
+	} while (r > 0);
+	fclose(f);
+	p[n] = '\0';
+	*len = n;
+	return p;
+}
+
+/* Asserts that a file holds exactly `len` bytes `want`. */
+static void assert_file_is(const char *path, const char *want, size_t len)
+{
+	size_t n;
+	char *got = slurp(path, &n);
+	cr_assert_not_null(got, "cannot read %s", path);
+	cr_assert_eq(n, len, "%s: %zu bytes, expected %zu", path, n, len);
+	cr_assert(memcmp(got, want, len) == 0, "%s changed", path);
+	free(got);
+}
+
+/* The migrations in the compiled-in schema, counted from its markers. */
+static int schema_migrations(void)
+{
+	int n = 0;
+	const char *p = snap_schema_sql;
+	while ((p = strstr(p, "\n-- @migration ")) != NULL) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
+static struct snap *open_ok(unsigned flags)
+{
+	struct snap *s = NULL;
+	enum rc rc = snap_open(&d, snap_path, flags, &s);
+	cr_assert_eq(rc, RC_OK, "snap_open: %d: %s", rc, printed());
+	cr_assert_not_null(s);
+	return s;
+}
+
+/* Stages `n` users rows numbered from 1 (line 2, 3, ...). */
+static void stage_users(struct snap *s, int n)
+{
+	const struct entity *e = entity_get(ENT_LMS_USER);
+	struct snap_stage *st = NULL;
+	cr_assert_eq(snap_stage_open(s, e, 0, &st), RC_OK, "%s", printed());
+	for (int i = 1; i <= n; i++) {
+		char name[32];
+		const char *vals[9] = { "1", name, "Ada", "Lovelace", NULL, "B1", "1", NULL, NULL };
+		size_t lens[9];
+		snprintf(name, sizeof name, "user%d", i);
+		for (int c = 0; c < 9; c++)
+			lens[c] = vals[c] ? strlen(vals[c]) : 0;
+		cr_assert_eq(snap_stage_row(st, (unsigned long)i + 1, vals, lens, NULL, 0), RC_OK);
+	}
+	cr_assert_eq(snap_stage_close(st), RC_OK);
+}
+
+/* A complete run: begin, one input, some staged rows, commit. */
+static long long full_run(const char *now)
+{
+	struct snap *s = open_ok(SNAP_CREATE | SNAP_LOCK);
+	long long id = 0;
+	cr_assert_eq(snap_run_begin(s, "full", now, &id), RC_OK, "%s", printed());
+	cr_assert_eq(snap_run_input(s, "users", "users.csv", SHA, 3, 120), RC_OK);
+	stage_users(s, 3);
+	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	cr_assert_eq(snap_run_commit(s, now, "{\"users\":3}"), RC_OK, "%s", printed());
+	snap_close(s);
+	return id;
+}
+
+TestSuite(snap, .init = setup, .fini = teardown);
+
+Test(snap, create_migrates_to_current_user_version)
+{
+	struct snap *s = open_ok(SNAP_CREATE);
+	int m = schema_migrations();
+
+	cr_assert_geq(m, 1);
+	cr_assert_eq(snap_query_int(s, "PRAGMA user_version"), m);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+				       " AND name IN ('runs', 'run_inputs', 'links', 'watermarks',"
+				       " 'enrollment_baseline', 'branches_created', 'emitted',"
+				       " 'people_seen')"), 8);
+	cr_assert_str_eq(printed(), "");
+	snap_close(s);
+}
+
+Test(snap, reopen_does_not_rerun_migrations)
+{
+	struct snap *s = open_ok(SNAP_CREATE);
+	char *before;
+	size_t len;
+
+	cr_assert_eq(snap_exec(s, "INSERT INTO watermarks (source, last_modified)"
+			       " VALUES ('Contact', '2024-01-01T00:00:00Z')"), RC_OK);
+	snap_close(s);
+	before = slurp(snap_path, &len);
+
+	/* The migration creates tables: run again it would fail. */
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM watermarks"), 1);
+	cr_assert_eq(snap_query_int(s, "PRAGMA user_version"), schema_migrations());
+	snap_close(s);
+	assert_file_is(snap_path, before, len);
+	free(before);
+}
+
+Test(snap, newer_schema_version_is_refused)
+{
+	struct snap *s = open_ok(SNAP_CREATE);
+	char *want;
+
+	cr_assert_eq(snap_exec(s, "PRAGMA user_version = 99"), RC_OK);
+	snap_close(s);
+	s = (struct snap *)1;
+	cr_assert_eq(snap_open(&d, snap_path, SNAP_LOCK, &s), RC_DATA);
+	cr_assert_null(s);
+	want = xasprintf("lmsrecon: %s: snapshot schema version 99 is newer than this lmsrecon (%d)\n",
+			 snap_path, schema_migrations());
+	cr_assert_str_eq(printed(), want);
+	free(want);
+}
+
+Test(snap, file_that_is_not_a_database_is_refused)
+{
+	FILE *f = fopen(snap_path, "w");
+	struct snap *s = NULL;
+	char *want;
+
+	for (int i = 0; i < 40; i++)
+		fputs("Id,Name,ParentId,IsPersonAccount,LastModifiedDate\n", f);
+	fclose(f);
+	cr_assert_eq(snap_open(&d, snap_path, SNAP_CREATE | SNAP_LOCK, &s), RC_DATA);
+	cr_assert_null(s);
+	want = xasprintf("lmsrecon: %s: not a snapshot: file is not a database\n", snap_path);
+	cr_assert_str_eq(printed(), want);
+	free(want);
+}
+
+Test(snap, missing_file_without_create_is_noinput)
+{
+	struct snap *s = NULL;
+	char *want;
+
+	cr_assert_eq(snap_open(&d, snap_path, SNAP_LOCK, &s), RC_NOINPUT);
+	want = xasprintf("lmsrecon: %s: snapshot not found\n", snap_path);
+	cr_assert_str_eq(printed(), want);
+	cr_assert_neq(access(snap_path, F_OK), 0);
+	cr_assert_neq(access(lock_path, F_OK), 0, "no lock file next to a missing snapshot");
+	free(want);
+}
+
+/* Opens the snapshot with SNAP_LOCK in a child process; returns its rc and
+ * sets *msg to what it printed (caller frees). */
+static int open_in_child(char **msg)
+{
+	int fds[2], status;
+	pid_t pid;
+	size_t len;
+
+	cr_assert_eq(pipe(fds), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		char *buf = NULL;
+		size_t n = 0;
+		FILE *out = open_memstream(&buf, &n);
+		struct diag cd;
+		struct snap *s = NULL;
+		enum rc rc;
+		diag_init(&cd, out);
+		rc = snap_open(&cd, snap_path, SNAP_LOCK, &s);
+		fclose(out);
+		if (write(fds[1], buf, n) != (ssize_t)n)
+			_exit(99);
+		_exit((int)rc);
+	}
+	close(fds[1]);
+	{
+		FILE *in = fdopen(fds[0], "r");
+		char *buf = xmalloc(4096);
+		len = fread(buf, 1, 4095, in);
+		buf[len] = '\0';
+		fclose(in);
+		*msg = buf;
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+Test(snap, second_locker_gets_busy_with_pid_of_run)
+{
+	struct snap *s;
+	long long id;
+	char *msg, *want;
+
+	full_run("2024-01-01T00:00:00Z");
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-02T00:00:00Z", &id), RC_OK);
+	cr_assert_eq(open_in_child(&msg), RC_BUSY);
+	want = xasprintf("lmsrecon: %s: snapshot is in use by another run (pid %ld)\n",
+			 snap_path, (long)getpid());
+	cr_assert_str_eq(msg, want);
+	free(msg);
+	free(want);
+	snap_run_abort(s, 0);
+	snap_close(s);
+
+	/* Released at close. */
+	cr_assert_eq(open_in_child(&msg), RC_OK, "%s", msg);
+	free(msg);
+}
+
+Test(snap, second_locker_before_any_run_gets_busy_without_pid)
+{
+	struct snap *s = open_ok(SNAP_CREATE | SNAP_LOCK);
+	char *msg, *want;
+
+	cr_assert_eq(open_in_child(&msg), RC_BUSY);
+	want = xasprintf("lmsrecon: %s: snapshot is in use by another run\n", snap_path);
+	cr_assert_str_eq(msg, want);
+	free(msg);
+	free(want);
+	snap_close(s);
+}
+
+Test(snap, committed_run_is_in_history_with_inputs)
+{
+	struct snap *s;
+	struct snap_run_info *runs;
+	struct snap_stmt *st;
+	size_t n, len;
+	char *lock;
+
+	cr_assert_eq(full_run("2024-01-01T00:00:00Z"), 1);
+	lock = slurp(lock_path, &len);
+	cr_assert_not_null(lock);
+	cr_assert_eq(len, 0, "lock file after commit: '%s'", lock);
+	free(lock);
+
+	s = open_ok(SNAP_READONLY);
+	cr_assert_eq(snap_pending(s, NULL), 0);
+	cr_assert_eq(snap_runs(s, &runs, &n), RC_OK);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(runs[0].id, 1);
+	cr_assert_str_eq(runs[0].status, "complete");
+	cr_assert_str_eq(runs[0].mode, "full");
+	cr_assert_str_eq(runs[0].started, "2024-01-01T00:00:00Z");
+	cr_assert_str_eq(runs[0].ended, "2024-01-01T00:00:00Z");
+	cr_assert_str_eq(runs[0].counts, "{\"users\":3}");
+	snap_runs_free(runs, n);
+
+	st = snap_prepare(s, "SELECT run_id, entity, name, sha256, nrecords, bytes FROM run_inputs");
+	cr_assert_eq(snap_step(st), 1);
+	cr_assert_eq(snap_col_int(st, 0), 1);
+	cr_assert_str_eq(snap_col_text(st, 1), "users");
+	cr_assert_str_eq(snap_col_text(st, 2), "users.csv");
+	cr_assert_str_eq(snap_col_text(st, 3), SHA);
+	cr_assert_eq(snap_col_int(st, 4), 3);
+	cr_assert_eq(snap_col_int(st, 5), 120);
+	cr_assert_eq(snap_step(st), 0);
+	snap_finalize(st);
+	/* Read-only: writing is refused. */
+	cr_assert_neq(snap_exec(s, "DELETE FROM runs"), RC_OK);
+	snap_close(s);
+
+	/* Staged rows never reach the snapshot file. */
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'stg_%'"), 0);
+	snap_close(s);
+	cr_assert_eq(full_run("2024-01-02T00:00:00Z"), 2);
+}
+
+Test(snap, plan_abort_records_nothing)
+{
+	struct snap *s;
+	struct snap_run_info *runs;
+	long long id;
+	size_t n, len;
+	char *before, *lock;
+
+	full_run("2024-01-01T00:00:00Z");
+	before = slurp(snap_path, &len);
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_run_begin(s, "plan", "2024-01-02T00:00:00Z", &id), RC_OK);
+	cr_assert_eq(id, 2);
+	stage_users(s, 2);
+	cr_assert_eq(snap_run_abort(s, 0), RC_OK);
+	cr_assert_eq(snap_runs(s, &runs, &n), RC_OK);
+	cr_assert_eq(n, 1);
+	snap_runs_free(runs, n);
+	snap_close(s);
+	assert_file_is(snap_path, before, len);
+	free(before);
+	lock = slurp(lock_path, &len);
+	cr_assert_eq(len, 0, "lock file: '%s'", lock);
+	free(lock);
+}
+
+Test(snap, failed_run_leaves_file_identical_and_reaches_history_at_next_commit)
+{
+	struct snap *s;
+	struct snap_pending p;
+	struct snap_run_info *runs;
+	long long id;
+	size_t n, len;
+	char *before, *want;
+
+	full_run("2024-01-01T00:00:00Z");
+	before = slurp(snap_path, &len);
+
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_pending(s, &p), 0);
+	cr_assert_eq(snap_run_begin(s, "incremental", "2024-01-02T00:00:00Z", &id), RC_OK);
+	cr_assert_eq(id, 2);
+	cr_assert_eq(snap_run_input(s, "users", "users.csv", SHA, 5, 400), RC_OK);
+	stage_users(s, 5);
+	cr_assert_eq(snap_exec(s, "INSERT INTO links VALUES ('003000000000001AAA', '', 'user1',"
+			       " 'Contact', 2, 2)"), RC_OK, "%s", printed());
+	cr_assert_eq(snap_run_abort(s, 1), RC_OK);
+	snap_close(s);
+
+	assert_file_is(snap_path, before, len);
+	want = xasprintf("failed 2 incremental 2024-01-02T00:00:00Z %ld\n", (long)getpid());
+	{
+		size_t ll;
+		char *lock = slurp(lock_path, &ll);
+		cr_assert_str_eq(lock, want);
+		free(lock);
+	}
+	free(want);
+
+	/* Shown before any commit, by a read-only open too. */
+	s = open_ok(SNAP_READONLY);
+	cr_assert_eq(snap_runs(s, &runs, &n), RC_OK);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(runs[1].id, 2);
+	cr_assert_str_eq(runs[1].status, "failed");
+	cr_assert_null(runs[1].ended);
+	snap_runs_free(runs, n);
+	snap_close(s);
+
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_pending(s, &p), 1);
+	cr_assert_eq(p.id, 2);
+	cr_assert_str_eq(p.status, "failed");
+	cr_assert_str_eq(p.mode, "incremental");
+	cr_assert_str_eq(p.started, "2024-01-02T00:00:00Z");
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-03T00:00:00Z", &id), RC_OK);
+	cr_assert_eq(id, 3);
+	cr_assert_eq(snap_run_commit(s, "2024-01-03T00:01:00Z", NULL), RC_OK);
+	cr_assert_eq(snap_runs(s, &runs, &n), RC_OK);
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(runs[0].status, "complete");
+	cr_assert_eq(runs[1].id, 2);
+	cr_assert_str_eq(runs[1].status, "failed");
+	cr_assert_str_eq(runs[1].mode, "incremental");
+	cr_assert_eq(runs[2].id, 3);
+	cr_assert_str_eq(runs[2].status, "complete");
+	cr_assert_str_eq(runs[2].ended, "2024-01-03T00:01:00Z");
+	cr_assert_null(runs[2].counts);
+	snap_runs_free(runs, n);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM links"), 0);
+	snap_close(s);
+
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_pending(s, &p), 0);
+	snap_close(s);
+	free(before);
+}
+
+Test(snap, killed_run_is_found_interrupted_and_file_is_untouched)
+{
+	struct snap *s;
+	struct snap_pending p;
+	struct snap_run_info *runs;
+	long long id;
+	size_t n, len;
+	char *before;
+	pid_t pid;
+	int status;
+
+	full_run("2024-01-01T00:00:00Z");
+	before = slurp(snap_path, &len);
+
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		struct snap *cs = NULL;
+		if (snap_open(&d, snap_path, SNAP_LOCK, &cs) != RC_OK ||
+		    snap_run_begin(cs, "full", "2024-01-02T00:00:00Z", &id) != RC_OK ||
+		    snap_run_input(cs, "users", "users.csv", SHA, 500, 40000) != RC_OK)
+			_exit(1);
+		stage_users(cs, 500);
+		snap_exec(cs, "INSERT INTO links VALUES ('003000000000001AAA', '', 'user1',"
+			  " 'Contact', 2, 2)");
+		if (snap_rc(cs) != RC_OK)
+			_exit(1);
+		raise(SIGKILL);
+		_exit(2);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child did not get to the kill");
+	assert_file_is(snap_path, before, len);
+
+	/* `status` sees it before the next run. */
+	s = open_ok(SNAP_READONLY);
+	cr_assert_eq(snap_runs(s, &runs, &n), RC_OK);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(runs[1].id, 2);
+	cr_assert_str_eq(runs[1].status, "interrupted");
+	snap_runs_free(runs, n);
+	snap_close(s);
+	assert_file_is(snap_path, before, len);
+
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_pending(s, &p), 1);
+	cr_assert_eq(p.id, 2);
+	cr_assert_str_eq(p.status, "interrupted");
+	cr_assert_str_eq(p.mode, "full");
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM links"), 0);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM run_inputs"), 1);
+	snap_close(s);
+	assert_file_is(snap_path, before, len);
+
+	/* The next complete run writes it to the history. */
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-03T00:00:00Z", &id), RC_OK);
+	cr_assert_eq(id, 3);
+	cr_assert_eq(snap_run_commit(s, "2024-01-03T00:00:09Z", "{}"), RC_OK);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM runs WHERE id = 2"
+				       " AND status = 'interrupted' AND ended_at IS NULL"), 1);
+	snap_close(s);
+	free(before);
+}
+
+Test(snap, read_only_open_shows_run_in_flight_as_running)
+{
+	struct snap *w, *r;
+	struct snap_run_info *runs;
+	long long id;
+	size_t n;
+
+	full_run("2024-01-01T00:00:00Z");
+	w = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_run_begin(w, "full", "2024-01-02T00:00:00Z", &id), RC_OK);
+	r = open_ok(SNAP_READONLY);
+	cr_assert_eq(snap_pending(r, NULL), 0);
+	cr_assert_eq(snap_runs(r, &runs, &n), RC_OK);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(runs[0].status, "complete");
+	cr_assert_eq(runs[1].id, 2);
+	cr_assert_str_eq(runs[1].status, "running");
+	snap_runs_free(runs, n);
+	snap_close(r);
+	cr_assert_eq(snap_run_commit(w, "2024-01-02T00:00:05Z", "{}"), RC_OK, "%s", printed());
+	snap_close(w);
+}
+
+Test(snap, staged_rows_round_trip_with_lines_nulls_bools_and_numbers)
+{
+	struct snap *s = open_ok(SNAP_MEMORY);
+	const struct entity *users = entity_get(ENT_LMS_USER);
+	const struct entity *enr = entity_get(ENT_ENROLLMENT);
+	struct snap_stage *st = NULL;
+	struct snap_stmt *q;
+	long long id;
+	static const char extra[] = "{\"job_title\":\"Engineer\"}";
+
+	cr_assert_eq(snap_run_begin(s, "check", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
+	cr_assert_eq(snap_stage_open(s, users, 4, &st), RC_OK);
+	{
+		/* Lengths shorter than the strings: only `len` bytes count. */
+		const char *v1[9] = { "17", "ada@example.com", "Ada", "Lovelace", "ada@example.com",
+				      "EMEA", "1", "0035g00000ABCDEAAA", "2024-01-01T10:00:00Z" };
+		size_t l1[9];
+		const char *v2[9] = { "18", "bob", NULL, NULL, NULL, NULL, "0", NULL, NULL };
+		size_t l2[9];
+		for (int c = 0; c < 9; c++) {
+			l1[c] = strlen(v1[c]);
+			l2[c] = v2[c] ? strlen(v2[c]) : 0;
+		}
+		l1[2] = 2; /* "Ad" */
+		cr_assert_eq(snap_stage_row(st, 2, v1, l1, extra, strlen(extra)), RC_OK);
+		cr_assert_eq(snap_stage_row(st, 7, v2, l2, NULL, 0), RC_OK);
+	}
+	cr_assert_eq(snap_stage_close(st), RC_OK);
+	cr_assert_eq(snap_stage_open(s, enr, 5, &st), RC_OK);
+	{
+		const char *v[8] = { "ada@example.com", "C-1", NULL, "completed",
+				     "2024-01-01", NULL, "87.5", NULL };
+		cr_assert_eq(snap_stage_row(st, 3, v, NULL, NULL, 0), RC_OK);
+	}
+	cr_assert_eq(snap_stage_close(st), RC_OK);
+	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+
+	q = snap_prepare(s, "SELECT src_file, src_line, user_id, username, firstname, typeof(active),"
+			 " active, sfdc_id, extra, email IS NULL FROM stage.stg_lms_user ORDER BY src_line");
+	cr_assert_eq(snap_step(q), 1);
+	cr_assert_eq(snap_col_int(q, 0), 4);
+	cr_assert_eq(snap_col_int(q, 1), 2);
+	cr_assert_str_eq(snap_col_text(q, 2), "17");
+	cr_assert_str_eq(snap_col_text(q, 3), "ada@example.com");
+	cr_assert_str_eq(snap_col_text(q, 4), "Ad");
+	cr_assert_eq(snap_col_len(q, 4), 2);
+	cr_assert_str_eq(snap_col_text(q, 5), "integer");
+	cr_assert_eq(snap_col_int(q, 6), 1);
+	cr_assert_str_eq(snap_col_text(q, 7), "0035g00000ABCDEAAA");
+	cr_assert_str_eq(snap_col_text(q, 8), extra);
+	cr_assert_eq(snap_col_int(q, 9), 0);
+	cr_assert_eq(snap_step(q), 1);
+	cr_assert_eq(snap_col_int(q, 1), 7);
+	cr_assert(snap_col_is_null(q, 4));
+	cr_assert_null(snap_col_text(q, 4));
+	cr_assert_str_eq(snap_col_text(q, 5), "integer");
+	cr_assert_eq(snap_col_int(q, 6), 0);
+	cr_assert(snap_col_is_null(q, 8));
+	cr_assert_eq(snap_col_int(q, 9), 1);
+	cr_assert_eq(snap_step(q), 0);
+	snap_finalize(q);
+
+	q = snap_prepare(s, "SELECT src_file, src_line, typeof(score), score * 2, session_code IS NULL"
+			 " FROM stage.stg_enrollment");
+	cr_assert_eq(snap_step(q), 1);
+	cr_assert_eq(snap_col_int(q, 0), 5);
+	cr_assert_eq(snap_col_int(q, 1), 3);
+	cr_assert_str_eq(snap_col_text(q, 2), "real");
+	cr_assert_str_eq(snap_col_text(q, 3), "175.0");
+	cr_assert_eq(snap_col_int(q, 4), 1);
+	cr_assert_eq(snap_step(q), 0);
+	snap_finalize(q);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM stage.sqlite_master"
+				       " WHERE type = 'index' AND name = 'stg_lms_user_sfdc_id'"), 1);
+	cr_assert_eq(snap_run_abort(s, 0), RC_OK);
+	cr_assert_str_eq(printed(), "");
+	snap_close(s);
+}
+
+Test(snap, staging_tables_match_the_entity_table)
+{
+	struct snap *s = open_ok(SNAP_MEMORY);
+	struct snap_stmt *q;
+	long long id;
+
+	cr_assert_eq(snap_run_begin(s, "check", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
+	q = snap_prepare(s, "SELECT name, type, \"notnull\" FROM pragma_table_info(?1, 'stage')"
+			 " ORDER BY cid");
+	for (int i = 0; i < ENT_COUNT; i++) {
+		const struct entity *e = entity_get((enum entity_id)i);
+		size_t ncols = e->ncols + 2 + (e->has_extra ? 1 : 0), k = 0;
+		snap_bind_text(q, 1, e->table, strlen(e->table));
+		while (snap_step(q) == 1) {
+			const char *name = snap_col_text(q, 0), *type = snap_col_text(q, 1);
+			const char *want_name, *want_type = "TEXT";
+			cr_assert_lt(k, ncols, "%s: extra column '%s'", e->table, name);
+			if (k == 0 || k == 1) {
+				want_name = k == 0 ? "src_file" : "src_line";
+				want_type = "INTEGER";
+				cr_assert_eq(snap_col_int(q, 2), 1, "%s.%s not null", e->table, want_name);
+			} else if (k - 2 < e->ncols) {
+				const struct entity_col *c = &e->cols[k - 2];
+				want_name = c->key;
+				if (c->type == COL_BOOL)
+					want_type = "INTEGER";
+				else if (c->type == COL_NUMBER)
+					want_type = "REAL";
+			} else {
+				want_name = "extra";
+			}
+			cr_assert_str_eq(name, want_name, "%s column %zu", e->table, k);
+			cr_assert_str_eq(type, want_type, "%s.%s", e->table, name);
+			k++;
+		}
+		cr_assert_eq(k, ncols, "%s: %zu columns, entity.c has %zu", e->table, k, ncols);
+	}
+	snap_finalize(q);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM stage.sqlite_master WHERE type = 'table'"),
+		     ENT_COUNT);
+	cr_assert_eq(snap_rc(s), RC_OK, "%s", printed());
+	snap_run_abort(s, 0);
+	snap_close(s);
+}
+
+Test(snap, stage_path_keeps_the_scratch_database)
+{
+	struct snap *s = open_ok(SNAP_CREATE | SNAP_LOCK);
+	char *stage = path_join(tmpdir, "stage.db");
+	long long id;
+	struct stat sb;
+
+	snap_set_stage_path(s, stage);
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
+	stage_users(s, 4);
+	cr_assert_eq(snap_run_commit(s, "2024-01-01T00:00:01Z", "{}"), RC_OK);
+	cr_assert_eq(stat(stage, &sb), 0);
+	cr_assert_gt(sb.st_size, 0);
+	/* The next run starts from an empty one. */
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-02T00:00:00Z", &id), RC_OK, "%s", printed());
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM stage.stg_lms_user"), 0);
+	cr_assert_eq(snap_run_abort(s, 0), RC_OK);
+	snap_close(s);
+	free(stage);
+}
+
+Test(snap, statement_failure_is_sticky_and_printed_once)
+{
+	struct snap *s = open_ok(SNAP_CREATE);
+	struct snap_stmt *st;
+	char *want;
+
+	cr_assert_eq(snap_exec(s, "SELEC 1"), RC_INTERNAL);
+	cr_assert_eq(snap_rc(s), RC_INTERNAL);
+	cr_assert_eq(snap_exec(s, "CREATE TABLE later (x)"), RC_INTERNAL);
+	cr_assert_null(snap_prepare(s, "SELECT 1"));
+	cr_assert_eq(snap_query_int(s, "SELECT 42"), 0);
+	st = NULL;
+	snap_bind_int(st, 1, 1);
+	cr_assert_eq(snap_step(st), -1);
+	snap_finalize(st);
+	cr_assert_neq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", NULL), RC_OK);
+	cr_assert_eq(snap_rc(s), RC_INTERNAL);
+	want = xasprintf("lmsrecon: %s: database error: near \"SELEC\": syntax error (in 'SELEC 1')\n",
+			 snap_path);
+	cr_assert_str_eq(printed(), want);
+	free(want);
+	snap_close(s);
+
+	s = open_ok(0);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM sqlite_master WHERE name = 'later'"), 0);
+	snap_close(s);
+}
+
+Test(snap, failing_step_makes_the_status_sticky)
+{
+	struct snap *s = open_ok(SNAP_MEMORY);
+	struct snap_stmt *st = snap_prepare(s, "INSERT INTO runs (id, started_at, status, mode)"
+					    " VALUES (?1, 'x', ?2, 'full')");
+
+	snap_bind_int(st, 1, 1);
+	snap_bind_text(st, 2, "bogus", 5);
+	cr_assert_eq(snap_step(st), -1);
+	cr_assert_eq(snap_rc(s), RC_INTERNAL);
+	cr_assert(strstr(printed(), "CHECK constraint failed") != NULL, "%s", printed());
+	cr_assert_eq(snap_step(st), -1);
+	snap_finalize(st);
+	snap_close(s);
+}
+
+Test(snap, database_with_foreign_tables_is_not_a_snapshot)
+{
+	struct snap *s = open_ok(SNAP_CREATE);
+	char *want;
+
+	cr_assert_eq(snap_exec(s, "PRAGMA user_version = 0"), RC_OK);
+	snap_close(s);
+	s = NULL;
+	cr_assert_eq(snap_open(&d, snap_path, SNAP_CREATE | SNAP_LOCK, &s), RC_DATA);
+	cr_assert_null(s);
+	want = xasprintf("lmsrecon: %s: not a snapshot: database has tables but no lmsrecon schema\n",
+			 snap_path);
+	cr_assert_str_eq(printed(), want);
+	free(want);
+}
+
+Test(snap, empty_file_is_migrated_but_not_read_only)
+{
+	FILE *f = fopen(snap_path, "w");
+	struct snap *s = NULL;
+	char *want;
+
+	fclose(f);
+	cr_assert_eq(snap_open(&d, snap_path, SNAP_READONLY, &s), RC_DATA);
+	want = xasprintf("lmsrecon: %s: not a snapshot: database has no lmsrecon schema\n", snap_path);
+	cr_assert_str_eq(printed(), want);
+	free(want);
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_query_int(s, "PRAGMA user_version"), schema_migrations());
+	snap_close(s);
+}
+
+Test(snap, stale_and_malformed_lock_records_are_dropped)
+{
+	struct snap *s;
+	struct snap_pending p;
+	struct snap_run_info *runs;
+	size_t n;
+	FILE *f;
+	char *want;
+
+	full_run("2024-01-01T00:00:00Z");
+	/* Run 1 committed but its process died before clearing the record;
+	 * then a line that is not a record. */
+	f = fopen(lock_path, "w");
+	fputs("running 1 full 2024-01-01T00:00:00Z 4242\nrunning two\n", f);
+	fclose(f);
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_pending(s, &p), 0);
+	cr_assert_eq(snap_runs(s, &runs, &n), RC_OK);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(runs[0].status, "complete");
+	snap_runs_free(runs, n);
+	want = xasprintf("lmsrecon: %s:2: warning: unreadable run record ignored\n", lock_path);
+	cr_assert_str_eq(printed(), want);
+	free(want);
+	snap_close(s);
+}
+
+Test(snap, two_unfinished_runs_both_reach_history)
+{
+	struct snap *s;
+	struct snap_pending p;
+	struct snap_run_info *runs;
+	long long id;
+	size_t n;
+
+	full_run("2024-01-01T00:00:00Z");
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-02T00:00:00Z", &id), RC_OK);
+	cr_assert_eq(snap_run_abort(s, 1), RC_OK);
+	snap_close(s);
+	/* A run that is neither committed nor aborted was interrupted. */
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_run_begin(s, "incremental", "2024-01-03T00:00:00Z", &id), RC_OK);
+	cr_assert_eq(id, 3);
+	snap_close(s);
+
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_pending(s, &p), 1);
+	cr_assert_eq(p.id, 3);
+	cr_assert_str_eq(p.status, "interrupted");
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-04T00:00:00Z", &id), RC_OK);
+	cr_assert_eq(id, 4);
+	cr_assert_eq(snap_run_commit(s, "2024-01-04T00:00:01Z", "{}"), RC_OK);
+	cr_assert_eq(snap_runs(s, &runs, &n), RC_OK);
+	cr_assert_eq(n, 4);
+	cr_assert_str_eq(runs[1].status, "failed");
+	cr_assert_str_eq(runs[2].status, "interrupted");
+	cr_assert_str_eq(runs[2].mode, "incremental");
+	cr_assert_str_eq(runs[3].status, "complete");
+	snap_runs_free(runs, n);
+	snap_close(s);
+}
