@@ -151,7 +151,7 @@ static void on_start_element(void *ctx, const xmlChar *name, const xmlChar *pref
 	unsigned long nl = 0, line = (unsigned long)pc->input->line;
 	while (p > pc->input->base && *p != '<')
 		nl += *p-- == '\n';
-	if (*p == '<' && nl < line)
+	if (*p == '<' && nl < line && !pc->node->_private)
 		pc->node->_private = (void *)(uintptr_t)(line - nl);
 }
 
@@ -515,7 +515,8 @@ static void explain_value(struct load *ld, xmlNode *n, const char *name,
 	}
 }
 
-/* "a, b?, c*": the children of an element pattern in their order. */
+/* "a, b (optional), c (any number)": the children of an element pattern
+ * in their order. */
 static char *order_text(const struct shape *s)
 {
 	struct buf b = BUF_INIT;
@@ -526,8 +527,8 @@ static char *order_text(const struct shape *s)
 		if (it->is_attr)
 			continue;
 		buf_addf(&b, "%s%s%s", first ? "" : ", ", it->name,
-			 it->is_optional ? (it->is_repeated ? "*" : "?") :
-			 (it->is_repeated ? "+" : ""));
+			 it->is_optional ? (it->is_repeated ? " (any number)" : " (optional)") :
+			 (it->is_repeated ? " (one or more)" : ""));
 		first = 0;
 	}
 	return buf_detach(&b, NULL);

@@ -250,9 +250,12 @@ Test(ingest_csv, blank_lines_are_skipped)
 	replay("\n\na,b,c\n1,2,3\n", RC_OK, "4:1|2|3\n", "");
 }
 
-Test(ingest_csv, spaces_around_unquoted_fields_are_data)
+Test(ingest_csv, spaces_around_unquoted_fields_are_trimmed)
 {
-	replay("a,b,c\n 1 , 2 ,\t3\n", RC_OK, "2: 1 | 2 |\t3\n", "");
+	/* libcsv's default: padding around an unquoted field (and after a
+	 * closing quote) is dropped; inside quotes it is data. */
+	replay("a,b,c\n 1 , 2 ,\t3\n", RC_OK, "2:1|2|3\n", "");
+	replay("a,b,c\n\" 1 \" ,\"\t\",  \"3\"\n", RC_OK, "2: 1 |\t|3\n", "");
 }
 
 Test(ingest_csv, columns_come_in_the_callers_order_any_case)
@@ -320,8 +323,8 @@ Test(ingest_csv, stray_quote_reports_line_and_column)
 	       "lmsrecon: t.csv:3:4: unexpected quote in unquoted field\n");
 	replay("a,b,c\n1,\"2\"x,3\n", RC_DATA, "",
 	       "lmsrecon: t.csv:2:6: text after closing quote\n");
-	replay("a,b,c\n1,\"2\" ,3\n", RC_DATA, "",
-	       "lmsrecon: t.csv:2:6: text after closing quote\n");
+	replay("a,b,c\n1,\"2\" x,3\n", RC_DATA, "",
+	       "lmsrecon: t.csv:2:7: text after closing quote\n");
 	/* After a field with a newline, columns count from the new line. */
 	replay("a,b,c\n1,\"x\ny\"z,3\n", RC_DATA, "",
 	       "lmsrecon: t.csv:3:3: text after closing quote\n");

@@ -486,7 +486,8 @@ Test(job_schema, elements_out_of_order_show_the_order)
 		END), RC_CONFIG);
 	cr_assert_str_eq(msgs,
 		"lmsrecon: job.xml:3: element 'snapshot' is out of order in 'job' (the order is: "
-		"snapshot, output, options?, crm, lms, people*, syncback?, enrollments?)\n");
+		"snapshot, output, options (optional), crm, lms, people (any number), "
+		"syncback (optional), enrollments (optional))\n");
 }
 
 Test(job_schema, a_missing_element_and_a_repeated_one_are_named)
