@@ -407,8 +407,10 @@ static void csv_feed(struct csv_reader *r, const unsigned char *s, size_t len)
 		return;
 	}
 	/* A field still open: check its length now so that one endless field
-	 * cannot take unbounded memory. The closing quote may be pending. */
-	if (r->p.entry_pos - (r->p.pstate == CSV_PS_FIELD_MIGHT_HAVE_ENDED) > INGEST_MAX_FIELD)
+	 * cannot take unbounded memory. Trailing padding and a closing quote
+	 * may be pending in libcsv's buffer; they are not part of the value. */
+	if (r->p.entry_pos - r->p.spaces - (r->p.pstate == CSV_PS_FIELD_MIGHT_HAVE_ENDED) >
+	    INGEST_MAX_FIELD)
 		csv_fail_long(r);
 }
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* ingest_xml: the XML reader. Streams an export (e.g. a Salesforce Bulk API
- * XML result) through libxml2's xmlTextReader over an ingest_src byte source
- * and hands the wanted fields of each record element to the callback. No
- * DOM is built, and documents with a DTD are refused before it is parsed. */
+ * XML result) through libxml2's SAX2 push parser fed from an ingest_src byte
+ * source, and hands the wanted fields of each record element to the
+ * callback. No tree is built, and a document type declaration is refused
+ * before its contents are parsed. */
 #include "ingest.h"
 #include "util.h"
 
@@ -11,8 +12,9 @@
 #include <string.h>
 
 #include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+#include <libxml/SAX2.h>
 #include <libxml/xmlerror.h>
-#include <libxml/xmlreader.h>
 
 /* Deepest element nesting accepted (the root is at depth 0), the same limit
  * libxml2 applies without XML_PARSE_HUGE. */
@@ -22,10 +24,13 @@
  * endless distinct element names cannot grow the cache without bound. */
 #define IX_MAX_PNODES 65536
 
+/* Largest read asked of the byte source, whatever fmt->chunk says. */
+#define IX_MAX_CHUNK (16u * 1024u * 1024u)
+
 /* Namespace of the xsi:nil attribute. */
 #define IX_XSI_NS "http://www.w3.org/2001/XMLSchema-instance"
 
-/* The stored longest-field limit, as a string for messages. */
+/* The longest-field limit, as a string for messages. */
 #define IX_MAX_FIELD_TEXT "1048576"
 
 /* What a column holds in the record being read. */
@@ -33,22 +38,6 @@ enum ix_state {
 	IX_ABSENT, /* no element seen: NULL */
 	IX_NIL,    /* xsi:nil="true": NULL */
 	IX_SET,    /* a value, possibly empty */
-};
-
-/* Where the prolog scan stands (see ix_gate_scan). */
-enum ix_gate {
-	GATE_MISC,       /* between prolog items */
-	GATE_LT,         /* after '<' */
-	GATE_PI,         /* inside <? ... ?> */
-	GATE_PI_Q,       /* inside a PI, after '?' */
-	GATE_BANG,       /* after "<!" */
-	GATE_COM_OPEN,   /* after "<!-" */
-	GATE_COM,        /* inside a comment */
-	GATE_COM_D1,     /* inside a comment, after '-' */
-	GATE_COM_D2,     /* inside a comment, after "--" */
-	GATE_DOCTYPE,    /* matching "<!DOCTYPE" */
-	GATE_DONE,       /* the root element (or junk) started: no DTD possible */
-	GATE_REFUSED,    /* "<!DOCTYPE" seen */
 };
 
 /* One column's value in the record being read. */
@@ -62,7 +51,7 @@ struct ix_field {
  * Nodes are found by (parent, name) in a hash, so that the column of a
  * field is worked out once per path rather than once per element. */
 struct ix_pnode {
-	const xmlChar *name; /* local name, interned in the reader's dictionary */
+	const xmlChar *name; /* local name, interned in the parser's dictionary */
 	int parent;          /* index of the parent path node, -1 at the record */
 	int col;             /* wanted column of this path, -1 when unwanted */
 };
@@ -74,24 +63,17 @@ struct ingest_xml {
 	const struct ingest_cols *cols; /* wanted columns; borrowed */
 	ingest_cb cb;                   /* the caller's record callback */
 	void *cb_ctx;                   /* its context; borrowed */
-	struct ingest_src *src;         /* the byte source; owned */
-	size_t chunk;                   /* most bytes handed to libxml2 per read */
-	enum rc io_rc;                  /* first failure of the byte source */
-	unsigned long long nraw;        /* bytes handed to libxml2 */
+	xmlParserCtxtPtr ctxt;          /* the push parser; owned */
+	enum rc stop_rc;                /* why a callback stopped the parser (printed) */
 
-	enum ix_gate gate;              /* prolog scan state */
-	size_t gate_match;              /* characters of "DOCTYPE" matched */
-	unsigned long gate_line;        /* current line of the prolog scan */
-	unsigned long gate_lt_line;     /* line of the last '<' in the prolog */
-
-	int is_stopped;                 /* libxml2 stopped before the end */
 	int has_err;                    /* libxml2 reported an error */
 	int err_code;                   /* its xmlParserErrors code */
 	unsigned long err_line;         /* its line, 0 if unknown */
 	unsigned long err_col;          /* its column, 0 if unknown */
-	char err_msg[256];              /* its message, as libxml2 wrote it */
+	char err_msg[256];              /* its message, reworded where needed */
 
 	const xmlChar *rec_name;        /* record element's local name, interned */
+	int depth;                      /* depth of the innermost open element, -1 before the root */
 	int rec_depth;                  /* depth of the open record element, -1 outside */
 	unsigned long rec_line;         /* line of the open record's start tag */
 	int cur_col;                    /* column whose text is being collected, -1 none */
@@ -204,108 +186,25 @@ static int ix_pnode_find(struct ingest_xml *x, int parent, const xmlChar *name, 
 	return (int)x->npnodes++;
 }
 
-/* Scans the bytes about to be handed to libxml2 for a document type
- * declaration in the prolog, the only place one may stand. Refusing it here,
- * before the parser sees it, means no entity declaration is ever parsed, let
- * alone expanded. NUL bytes are skipped so that UTF-16 and UTF-32 documents
- * are scanned as well; so is a byte order mark. Returns 1 once "<!DOCTYPE"
- * was seen, with gate_lt_line its line. */
-static int ix_gate_scan(struct ingest_xml *x, const unsigned char *p, size_t len)
+/* Stops the parser for a problem already printed; parsing ends at once,
+ * so nothing past the problem reaches the callback. */
+static void ix_stop(struct ingest_xml *x, enum rc rc)
 {
-	static const char doctype[] = "DOCTYPE";
-
-	for (size_t i = 0; i < len && x->gate != GATE_DONE; i++) {
-		unsigned char c = p[i];
-
-		if (c == 0)
-			continue;
-		if (c == '\n')
-			x->gate_line++;
-		switch (x->gate) {
-		case GATE_MISC:
-			if (c == '<') {
-				x->gate = GATE_LT;
-				x->gate_lt_line = x->gate_line;
-			} else if (c != ' ' && c != '\t' && c != '\r' && c != '\n' &&
-				   !(x->nraw + i < 4 && (c == 0xef || c == 0xbb || c == 0xbf ||
-							 c == 0xfe || c == 0xff))) {
-				x->gate = GATE_DONE;
-			}
-			break;
-		case GATE_LT:
-			x->gate = c == '?' ? GATE_PI : c == '!' ? GATE_BANG : GATE_DONE;
-			break;
-		case GATE_PI:
-			if (c == '?')
-				x->gate = GATE_PI_Q;
-			break;
-		case GATE_PI_Q:
-			x->gate = c == '>' ? GATE_MISC : c == '?' ? GATE_PI_Q : GATE_PI;
-			break;
-		case GATE_BANG:
-			if (c == '-') {
-				x->gate = GATE_COM_OPEN;
-			} else if (c == 'D') {
-				x->gate = GATE_DOCTYPE;
-				x->gate_match = 1;
-			} else {
-				x->gate = GATE_DONE;
-			}
-			break;
-		case GATE_COM_OPEN:
-			x->gate = c == '-' ? GATE_COM : GATE_DONE;
-			break;
-		case GATE_COM:
-			if (c == '-')
-				x->gate = GATE_COM_D1;
-			break;
-		case GATE_COM_D1:
-			x->gate = c == '-' ? GATE_COM_D2 : GATE_COM;
-			break;
-		case GATE_COM_D2:
-			x->gate = c == '>' ? GATE_MISC : GATE_DONE;
-			break;
-		case GATE_DOCTYPE:
-			if (c != (unsigned char)doctype[x->gate_match]) {
-				x->gate = GATE_DONE;
-			} else if (!doctype[++x->gate_match]) {
-				x->gate = GATE_REFUSED;
-				return 1;
-			}
-			break;
-		case GATE_DONE:
-		case GATE_REFUSED:
-			break;
-		}
-	}
-	return 0;
+	if (x->stop_rc == RC_OK)
+		x->stop_rc = rc;
+	xmlStopParser(x->ctxt);
 }
 
-/* libxml2's read callback: at most `chunk` bytes from the byte source. A
- * failure of the source (already printed by it) or a refused DTD is kept
- * for ingest_xml_read to report and fails the read. */
-static int ix_io_read(void *ctx, char *p, int len)
+/* The parser's current line. */
+static unsigned long ix_line(struct ingest_xml *x)
 {
-	struct ingest_xml *x = ctx;
-	size_t want = len > 0 ? (size_t)len : 0, got = 0;
-	enum rc rc;
+	int line = xmlSAX2GetLineNumber(x->ctxt);
 
-	if (x->io_rc != RC_OK || x->gate == GATE_REFUSED)
-		return -1;
-	if (want > x->chunk)
-		want = x->chunk;
-	rc = ingest_src_read(x->src, p, want, &got);
-	if (rc != RC_OK) {
-		x->io_rc = rc;
-		return -1;
-	}
-	if (x->gate != GATE_DONE && ix_gate_scan(x, (const unsigned char *)p, got))
-		return -1;
-	x->nraw += got;
-	return (int)got;
+	return line > 0 ? (unsigned long)line : 0;
 }
 
-/* Keeps the first error libxml2 reports (warnings are ignored). */
+/* Keeps the first error libxml2 reports (warnings are ignored) and stops
+ * the parser there, even for errors it would recover from. */
 #if LIBXML_VERSION >= 21200
 static void ix_on_error(void *ctx, const xmlError *err)
 #else
@@ -321,15 +220,14 @@ static void ix_on_error(void *ctx, xmlErrorPtr err)
 	x->err_line = err->line > 0 ? (unsigned long)err->line : 0;
 	x->err_col = err->int2 > 0 ? (unsigned long)err->int2 : 0;
 	snprintf(x->err_msg, sizeof x->err_msg, "%s", err->message ? err->message : "");
-	/* libxml2's push parser, which the reader drives, says "extra
-	 * content" when the input ends inside an element. */
-	if (err->code == XML_ERR_DOCUMENT_END && err->domain == XML_FROM_PARSER && err->ctxt) {
-		xmlParserCtxtPtr pc = err->ctxt;
-
-		if (pc->nameNr > 0 && pc->name)
-			snprintf(x->err_msg, sizeof x->err_msg,
-				 "premature end of data in element '%s'", (const char *)pc->name);
-	}
+	/* The push parser says "extra content" when the input ends inside
+	 * an element. */
+	if (err->code == XML_ERR_DOCUMENT_END && x->ctxt && x->ctxt->nameNr > 0 &&
+	    x->ctxt->name)
+		snprintf(x->err_msg, sizeof x->err_msg, "premature end of data in element '%s'",
+			 (const char *)x->ctxt->name);
+	if (x->ctxt)
+		xmlStopParser(x->ctxt);
 }
 
 /* The external entity loader while a file is read: refuses everything, so
@@ -343,39 +241,60 @@ static xmlParserInputPtr ix_no_entity(const char *url, const char *id,
 	return NULL;
 }
 
-/* Line of the reader's current node. libxml2 keeps lines past 65534 of
- * elements in the psvi field when XML_PARSE_BIG_LINES is on. */
-static unsigned long ix_node_line(xmlTextReaderPtr r)
+/* SAX: <!DOCTYPE seen. Called before an internal subset is parsed, so no
+ * entity is ever declared, let alone expanded. */
+static void ix_on_doctype(void *ctx, const xmlChar *name, const xmlChar *ext_id,
+			  const xmlChar *sys_id)
 {
-	xmlNodePtr n = xmlTextReaderCurrentNode(r);
+	struct ingest_xml *x = ctx;
+	struct srcpos pos = { x->name, ix_line(x), 0 };
+	xmlParserInputPtr in = x->ctxt->input;
 
-	if (!n)
-		return (unsigned long)xmlTextReaderGetParserLineNumber(r);
-	if (n->line == 65535 && n->type == XML_ELEMENT_NODE && n->psvi)
-		return (unsigned long)(uintptr_t)n->psvi;
-	return n->line;
+	(void)name;
+	(void)ext_id;
+	(void)sys_id;
+	/* The parser is past the external ID, which may span lines: go back
+	 * to the line of "<!DOCTYPE" while it is still in the buffer. */
+	if (in && in->base && in->cur) {
+		unsigned long nl = 0;
+
+		for (const xmlChar *c = in->cur; c > in->base;) {
+			c--;
+			if (*c == '\n') {
+				nl++;
+			} else if (*c == '<' && in->end - c >= 9 && !memcmp(c, "<!DOCTYPE", 9)) {
+				pos.line = pos.line > nl ? pos.line - nl : pos.line;
+				break;
+			}
+		}
+	}
+	ix_stop(x, diag_at(x->d, RC_DATA, &pos, "document type declarations are not allowed"));
 }
 
-/* Whether the current element carries xsi:nil="true". Leaves the reader
- * on the element. */
-static int ix_is_nil(xmlTextReaderPtr r)
+/* SAX: a reference to a declared entity. Only a DTD can declare one, and
+ * DTDs are refused, but an entity is never expanded either way. */
+static void ix_on_reference(void *ctx, const xmlChar *name)
 {
-	int is_nil = 0;
+	struct ingest_xml *x = ctx;
+	struct srcpos pos = { x->name, ix_line(x), 0 };
 
-	while (xmlTextReaderMoveToNextAttribute(r) == 1) {
-		const xmlChar *ln = xmlTextReaderConstLocalName(r);
-		const xmlChar *ns = xmlTextReaderConstNamespaceUri(r);
-		const xmlChar *v;
+	(void)name;
+	ix_stop(x, diag_at(x->d, RC_DATA, &pos, "entity references are not allowed"));
+}
 
-		if (!ln || !ns || strcmp((const char *)ln, "nil") ||
-		    strcmp((const char *)ns, IX_XSI_NS))
+/* Whether the attributes (SAX2's five pointers each) hold xsi:nil="true". */
+static int ix_is_nil(int nattrs, const xmlChar **attrs)
+{
+	for (int i = 0; i < nattrs; i++, attrs += 5) {
+		size_t len = (size_t)(attrs[4] - attrs[3]);
+
+		if (!attrs[2] || strcmp((const char *)attrs[0], "nil") ||
+		    strcmp((const char *)attrs[2], IX_XSI_NS))
 			continue;
-		v = xmlTextReaderConstValue(r);
-		is_nil = v && (!strcmp((const char *)v, "true") || !strcmp((const char *)v, "1"));
-		break;
+		return (len == 4 && !memcmp(attrs[3], "true", 4)) ||
+		       (len == 1 && attrs[3][0] == '1');
 	}
-	xmlTextReaderMoveToElement(r);
-	return is_nil;
+	return 0;
 }
 
 /* Ends the value being collected, NUL-terminating it in vals. */
@@ -388,10 +307,10 @@ static void ix_field_end(struct ingest_xml *x)
 }
 
 /* Starts a record at the current element. */
-static void ix_record_start(struct ingest_xml *x, int depth, unsigned long line)
+static void ix_record_start(struct ingest_xml *x)
 {
-	x->rec_depth = depth;
-	x->rec_line = line;
+	x->rec_depth = x->depth;
+	x->rec_line = ix_line(x);
 	x->cur_col = -1;
 	x->is_too_long = 0;
 	buf_reset(&x->vals);
@@ -433,10 +352,11 @@ static enum rc ix_record_end(struct ingest_xml *x)
 	return x->cb(x->cb_ctx, &rec);
 }
 
-/* Handles an element start tag inside an open record at relative depth k. */
-static void ix_field_start(struct ingest_xml *x, xmlTextReaderPtr r, int k, int is_empty)
+/* Handles the start tag of an element inside the open record, at depth k
+ * below it. */
+static void ix_field_start(struct ingest_xml *x, const xmlChar *name, int k, int nattrs,
+			   const xmlChar **attrs)
 {
-	const xmlChar *name = xmlTextReaderConstLocalName(r);
 	int parent = k == 1 ? -1 : x->path[k - 1], col;
 	struct ix_field *f;
 
@@ -456,7 +376,7 @@ static void ix_field_start(struct ingest_xml *x, xmlTextReaderPtr r, int k, int 
 	if (col < 0)
 		return;
 	f = &x->fields[col];
-	if (xmlTextReaderHasAttributes(r) == 1 && ix_is_nil(r)) {
+	if (nattrs && ix_is_nil(nattrs, attrs)) {
 		f->state = IX_NIL;
 		return;
 	}
@@ -464,26 +384,72 @@ static void ix_field_start(struct ingest_xml *x, xmlTextReaderPtr r, int k, int 
 	f->state = IX_SET;
 	f->off = x->vals.len;
 	f->len = 0;
-	if (is_empty)
-		buf_addch(&x->vals, '\0');
-	else
-		x->cur_col = col;
+	x->cur_col = col;
 }
 
-/* Appends the text of the current node to the value being collected. */
-static void ix_field_text(struct ingest_xml *x, xmlTextReaderPtr r)
+/* SAX: an element's start tag. */
+static void ix_on_start(void *ctx, const xmlChar *name, const xmlChar *prefix,
+			const xmlChar *uri, int nns, const xmlChar **nss, int nattrs,
+			int ndefaulted, const xmlChar **attrs)
 {
-	const xmlChar *v = xmlTextReaderConstValue(r);
-	struct ix_field *f = &x->fields[x->cur_col];
-	size_t n = v ? strlen((const char *)v) : 0;
+	struct ingest_xml *x = ctx;
 
+	(void)prefix;
+	(void)uri;
+	(void)nns;
+	(void)nss;
+	(void)ndefaulted;
+	if (++x->depth > IX_MAX_DEPTH) {
+		struct srcpos pos = { x->name, ix_line(x), 0 };
+
+		ix_stop(x, diag_at(x->d, RC_DATA, &pos, "elements nested deeper than %d",
+				   IX_MAX_DEPTH));
+		return;
+	}
+	if (x->rec_depth >= 0)
+		ix_field_start(x, name, x->depth - x->rec_depth, nattrs, attrs);
+	else if (name == x->rec_name)
+		ix_record_start(x);
+}
+
+/* SAX: an element's end tag (also sent for <empty/>). */
+static void ix_on_end(void *ctx, const xmlChar *name, const xmlChar *prefix,
+		      const xmlChar *uri)
+{
+	struct ingest_xml *x = ctx;
+	enum rc rc;
+
+	(void)name;
+	(void)prefix;
+	(void)uri;
+	if (x->depth-- > x->rec_depth) {
+		ix_field_end(x);
+		return;
+	}
+	if (x->depth + 1 != x->rec_depth)
+		return;
+	rc = ix_record_end(x);
+	if (rc != RC_OK)
+		ix_stop(x, rc);
+}
+
+/* SAX: text, CDATA or blanks. Only a field's own text is kept. */
+static void ix_on_text(void *ctx, const xmlChar *p, int len)
+{
+	struct ingest_xml *x = ctx;
+	struct ix_field *f;
+	size_t n = len > 0 ? (size_t)len : 0;
+
+	if (x->cur_col < 0)
+		return;
+	f = &x->fields[x->cur_col];
 	if (n > INGEST_MAX_FIELD - f->len) {
 		/* Stop collecting: the record is dropped at its end. */
 		x->is_too_long = 1;
 		ix_field_end(x);
 		return;
 	}
-	buf_add(&x->vals, v, n);
+	buf_add(&x->vals, p, n);
 	f->len += n;
 }
 
@@ -514,99 +480,32 @@ static enum rc ix_report_error(struct ingest_xml *x)
 	return diag_at(x->d, RC_DATA, &pos, "malformed XML: %s", x->err_msg);
 }
 
-/* Walks the document node by node. Returns RC_OK at its end, the code of
- * a problem it printed, or RC_DATA without printing when libxml2 stopped
- * (ingest_xml_read then works out why). */
-static enum rc ix_walk(struct ingest_xml *x, xmlTextReaderPtr r)
+/* Feeds the source to the parser chunk by chunk until the end, a problem
+ * or a callback stops it. `first` holds the `nfirst` bytes already read. */
+static enum rc ix_parse(struct ingest_xml *x, struct ingest_src *src, unsigned char *p,
+			size_t chunk)
 {
-	struct srcpos pos = { x->name, 0, 0 };
 	enum rc rc;
-	int ret;
+	size_t got;
 
-	while ((ret = xmlTextReaderRead(r)) == 1) {
-		int type, depth, is_empty;
-
+	for (;;) {
+		rc = ingest_src_read(src, p, chunk, &got);
+		if (rc != RC_OK)
+			return rc; /* printed by the source */
+		xmlParseChunk(x->ctxt, (const char *)p, (int)got, got == 0);
+		if (x->stop_rc != RC_OK)
+			return x->stop_rc;
 		if (x->has_err)
+			return ix_report_error(x);
+		if (got == 0)
 			break;
-		type = xmlTextReaderNodeType(r);
-		switch (type) {
-		case XML_READER_TYPE_ELEMENT:
-			depth = xmlTextReaderDepth(r);
-			if (depth > IX_MAX_DEPTH) {
-				pos.line = ix_node_line(r);
-				return diag_at(x->d, RC_DATA, &pos, "elements nested deeper than %d",
-					       IX_MAX_DEPTH);
-			}
-			is_empty = xmlTextReaderIsEmptyElement(r) == 1;
-			if (x->rec_depth >= 0) {
-				ix_field_start(x, r, depth - x->rec_depth, is_empty);
-				break;
-			}
-			if (xmlTextReaderConstLocalName(r) != x->rec_name)
-				break;
-			ix_record_start(x, depth, ix_node_line(r));
-			if (is_empty) {
-				/* <records/>: a record with no fields, and no end tag */
-				rc = ix_record_end(x);
-				if (rc != RC_OK)
-					return rc;
-			}
-			break;
-		case XML_READER_TYPE_END_ELEMENT:
-			if (x->rec_depth < 0)
-				break;
-			depth = xmlTextReaderDepth(r);
-			if (depth > x->rec_depth) {
-				ix_field_end(x);
-			} else if (depth == x->rec_depth) {
-				rc = ix_record_end(x);
-				if (rc != RC_OK)
-					return rc;
-			}
-			break;
-		case XML_READER_TYPE_TEXT:
-		case XML_READER_TYPE_CDATA:
-		case XML_READER_TYPE_WHITESPACE:
-		case XML_READER_TYPE_SIGNIFICANT_WHITESPACE:
-			if (x->cur_col >= 0)
-				ix_field_text(x, r);
-			break;
-		case XML_READER_TYPE_DOCUMENT_TYPE:
-			pos.line = (unsigned long)xmlTextReaderGetParserLineNumber(r);
-			return diag_at(x->d, RC_DATA, &pos, "document type declarations are not allowed");
-		case XML_READER_TYPE_ENTITY_REFERENCE:
-			pos.line = (unsigned long)xmlTextReaderGetParserLineNumber(r);
-			return diag_at(x->d, RC_DATA, &pos, "entity references are not allowed");
-		default:
-			break;
-		}
 	}
-	if (ret < 0 || x->has_err || x->io_rc != RC_OK || x->gate == GATE_REFUSED) {
-		x->is_stopped = 1;
-		return RC_DATA;
+	if (!x->ctxt->wellFormed) {
+		struct srcpos pos = { x->name, ix_line(x), 0 };
+
+		return diag_at(x->d, RC_DATA, &pos, "malformed XML");
 	}
 	return RC_OK;
-}
-
-/* Says why libxml2 stopped, preferring the first cause: the byte source's
- * own failure (already printed), a refused DTD, an empty file, then the
- * parser's error. */
-static enum rc ix_report_stop(struct ingest_xml *x, xmlTextReaderPtr r)
-{
-	struct srcpos pos = { x->name, 0, 0 };
-
-	if (x->io_rc != RC_OK)
-		return x->io_rc;
-	if (x->gate == GATE_REFUSED) {
-		pos.line = x->gate_lt_line;
-		return diag_at(x->d, RC_DATA, &pos, "document type declarations are not allowed");
-	}
-	if (x->nraw == 0)
-		return diag_err(x->d, RC_DATA, "%s: empty file, expected an XML document", x->name);
-	if (x->has_err)
-		return ix_report_error(x);
-	pos.line = r ? (unsigned long)xmlTextReaderGetParserLineNumber(r) : 0;
-	return diag_at(x->d, RC_DATA, &pos, "malformed XML");
 }
 
 enum rc ingest_xml_read(struct diag *d, const char *path, const char *name,
@@ -614,21 +513,22 @@ enum rc ingest_xml_read(struct diag *d, const char *path, const char *name,
 			ingest_cb cb, void *ctx, struct ingest_stats *st)
 {
 	xmlExternalEntityLoader prev_loader = xmlGetExternalEntityLoader();
+	struct ingest_src *src = NULL;
 	struct ingest_xml x;
-	xmlTextReaderPtr r = NULL;
+	xmlSAXHandler sax;
+	unsigned char *p = NULL, first[4];
+	size_t chunk = fmt->chunk ? fmt->chunk : 64u * 1024u, nfirst = 0, got;
 	enum rc rc;
 
+	if (chunk > IX_MAX_CHUNK)
+		chunk = IX_MAX_CHUNK;
 	memset(&x, 0, sizeof x);
 	x.d = d;
 	x.name = name;
 	x.cols = cols;
 	x.cb = cb;
 	x.cb_ctx = ctx;
-	x.chunk = fmt->chunk ? fmt->chunk : 64u * 1024u;
-	if (x.chunk > INT32_MAX)
-		x.chunk = INT32_MAX;
-	x.gate = GATE_MISC;
-	x.gate_line = 1;
+	x.depth = -1;
 	x.rec_depth = -1;
 	x.cur_col = -1;
 	buf_init(&x.vals);
@@ -637,33 +537,58 @@ enum rc ingest_xml_read(struct diag *d, const char *path, const char *name,
 	x.vptr = xcalloc(cols->n ? cols->n : 1, sizeof *x.vptr);
 	x.lens = xcalloc(cols->n ? cols->n : 1, sizeof *x.lens);
 
-	rc = ingest_src_open(d, path, name, &x.src);
+	rc = ingest_src_open(d, path, name, &src);
 	if (rc != RC_OK)
 		goto out;
+	/* The parser works out the encoding from the first four bytes. */
+	while (nfirst < sizeof first) {
+		size_t want = sizeof first - nfirst;
 
-	xmlSetExternalEntityLoader(ix_no_entity);
-	/* No XML_PARSE_NOENT, DTDLOAD or DTDATTR: entities stay unexpanded
-	 * and no DTD is fetched; a DTD is refused anyway. */
-	r = xmlReaderForIO(ix_io_read, NULL, &x, NULL, NULL,
-			   XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_BIG_LINES);
-	if (!r) {
-		rc = ix_report_stop(&x, NULL);
+		rc = ingest_src_read(src, first + nfirst, want < chunk ? want : chunk, &got);
+		if (rc != RC_OK)
+			goto out;
+		if (got == 0)
+			break;
+		nfirst += got;
+	}
+	if (nfirst == 0) {
+		rc = diag_err(d, RC_DATA, "%s: empty file, expected an XML document", name);
 		goto out;
 	}
-	xmlTextReaderSetStructuredErrorHandler(r, ix_on_error, &x);
-	x.rec_name = xmlTextReaderConstString(r, (const xmlChar *)fmt->record_elem);
-	rc = ix_walk(&x, r);
-	if (rc != RC_OK && x.is_stopped)
-		rc = ix_report_stop(&x, r);
+
+	memset(&sax, 0, sizeof sax);
+	sax.initialized = XML_SAX2_MAGIC;
+	sax.startElementNs = ix_on_start;
+	sax.endElementNs = ix_on_end;
+	sax.characters = ix_on_text;
+	sax.ignorableWhitespace = ix_on_text;
+	sax.cdataBlock = ix_on_text;
+	sax.internalSubset = ix_on_doctype;
+	sax.externalSubset = ix_on_doctype;
+	sax.reference = ix_on_reference;
+	sax.serror = ix_on_error;
+	xmlSetExternalEntityLoader(ix_no_entity);
+	x.ctxt = xmlCreatePushParserCtxt(&sax, &x, (const char *)first, (int)nfirst, NULL);
+	if (!x.ctxt) {
+		rc = diag_err(d, RC_OSERR, "%s: cannot start the XML parser", name);
+		goto out;
+	}
+	/* No XML_PARSE_NOENT, DTDLOAD or DTDATTR: entities are never
+	 * substituted and no DTD is fetched (a DTD is refused anyway). */
+	xmlCtxtUseOptions(x.ctxt, XML_PARSE_NONET | XML_PARSE_NOCDATA);
+	x.rec_name = xmlDictLookup(x.ctxt->dict, (const xmlChar *)fmt->record_elem, -1);
+	p = xmalloc(chunk);
+	rc = ix_parse(&x, src, p, chunk);
 out:
-	if (r)
-		xmlFreeTextReader(r);
+	if (x.ctxt)
+		xmlFreeParserCtxt(x.ctxt);
 	xmlSetExternalEntityLoader(prev_loader);
-	if (st && x.src) {
-		ingest_src_stats(x.src, st);
+	if (st && src) {
+		ingest_src_stats(src, st);
 		st->nrecords = x.nrecords;
 	}
-	ingest_src_close(x.src);
+	ingest_src_close(src);
+	free(p);
 	buf_release(&x.vals);
 	buf_release(&x.pathbuf);
 	free(x.fields);

@@ -856,8 +856,12 @@ static void load_side(struct load *ld, xmlNode *n, enum entity_side side)
 	struct profile *p = NULL;
 	const char *side_name = side == SIDE_CRM ? "a CRM" : "an LMS";
 
+	char *file = NULL;
 	if (!name)
 		name = side == SIDE_CRM ? "salesforce" : "docebo";
+	/* A profile file, like every path of the job, is relative to it. */
+	if (strchr(name, '/') || ends_with(name, ".xml"))
+		name = file = path_join(j->dir, name);
 	if (profile_load(ld->d, name, &pos, &p) != RC_OK) {
 		/* Printed by profile_load; go on to report everything else. */
 		ld->has_printed_config = 1;
@@ -877,6 +881,7 @@ static void load_side(struct load *ld, xmlNode *n, enum entity_side side)
 	for (xmlNode *c = n->children; c; c = c->next)
 		if (is_elem(c, "input"))
 			load_input(ld, c, side, p);
+	free(file);
 }
 
 /* The source names of <people>, in the schema's words. */
@@ -1424,8 +1429,8 @@ static const char *const starter_parts[] = {
 "       Contacts on the Contact field `match` (default Email): one match links,\n"
 "       none creates a Contact under the Account given by <account>:\n"
 "         rule=\"default\" id=\"001...\"   always this Account (15 or 18 characters)\n"
-"         rule=\"department\"            the Account named like the learner's branch\n"
-"         rule=\"field\" field=\"company\" the Account named in that LMS user field\n"
+"         rule=\"department\"            the Account matching the learner's branch\n"
+"         rule=\"field\" field=\"company\" the Account given by that LMS user field\n"
 "       Accounts are never created. -->\n"
 "  <syncback department=\"PARTNERS\" scope=\"with-subdepartments\" match=\"Email\">\n"
 "    <account rule=\"department\"/>\n"

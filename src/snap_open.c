@@ -78,6 +78,7 @@ static int schema_each(int (*fn)(const struct section *, void *), void *arg)
 	return 0;
 }
 
+/* True when the section's marker word is `name`. */
 static int name_is(const struct section *sec, const char *name)
 {
 	return sec->name_len == strlen(name) && memcmp(sec->name, name, sec->name_len) == 0;
@@ -90,6 +91,7 @@ struct migrations {
 	int is_bad;   /* numbered out of order */
 };
 
+/* schema_each callback: appends a migration section to the list. */
 static int collect_migration(const struct section *sec, void *arg)
 {
 	struct migrations *m = arg;
@@ -109,6 +111,7 @@ struct find {
 	struct section sec; /* the section, once found */
 };
 
+/* schema_each callback: stops at the section named f->name. */
 static int find_section(const struct section *sec, void *arg)
 {
 	struct find *f = arg;
@@ -130,6 +133,8 @@ int snap_schema_section(const char *name, const char **sql, size_t *len)
 
 /* ---- errors ---- */
 
+/* Makes `rc` the sticky status and prints the message, unless a failure
+ * was recorded before (it was printed then). Returns the sticky status. */
 static enum rc fail_v(struct snap *s, enum rc rc, const char *fmt, va_list ap)
 {
 	if (s->rc != RC_OK)

@@ -82,6 +82,7 @@ struct holder {
 	long pid; /* pid of the last `running` record; 0 when none */
 };
 
+/* each_line callback: remembers the pid of a `running` record. */
 static void holder_line(char *line, unsigned long lineno, void *arg)
 {
 	struct holder *h = arg;
@@ -111,6 +112,7 @@ struct loader {
 	size_t alloc;       /* records allocated in s->recs */
 };
 
+/* each_line callback: adds one record to s->recs (see snap_lock_load). */
 static void load_line(char *line, unsigned long lineno, void *arg)
 {
 	struct loader *l = arg;
@@ -190,6 +192,7 @@ out:
 	return s->rc;
 }
 
+/* Appends the line of record `r` to `b`. */
 static void rec_add(struct buf *b, const struct snap_rec *r)
 {
 	buf_addf(b, "%s %lld %s %s %ld\n", r->status, r->id, r->mode, r->started, r->pid);
@@ -444,6 +447,7 @@ enum rc snap_run_abort(struct snap *s, int is_failure)
 
 /* ---- history ---- */
 
+/* A copy of `p` (caller frees), or NULL for NULL. */
 static char *dup_or_null(const char *p)
 {
 	return p ? xstrdup(p) : NULL;

@@ -436,7 +436,8 @@ Test(ingest_csv, field_longer_than_the_limit_fails_the_read)
 	for (int is_quoted = 0; is_quoted <= 1; is_quoted++) {
 		for (int over = 0; over <= 1; over++) {
 			size_t len;
-			char *data = long_field_file(INGEST_MAX_FIELD + (size_t)over, is_quoted, ",3\n",
+			/* Padding after the field is not part of it. */
+			char *data = long_field_file(INGEST_MAX_FIELD + (size_t)over, is_quoted, "  ,3\n",
 						     &len);
 			char *path = write_file("t.csv", data, len);
 
@@ -973,4 +974,24 @@ Test(ingest_csv, zsv_inputs_never_crash)
 Test(ingest_csv, univocity_inputs_never_crash)
 {
 	survive_folder(CORPORA "/univocity");
+}
+
+Test(ingest_csv, ingest_read_dispatches_csv)
+{
+	struct ingest_fmt fmt = { INGEST_CSV, 0, 0, NULL, 0 };
+	const char *data = "a,b,c\n1,2,3\n";
+	char *path = write_file("t.csv", data, strlen(data));
+	struct result r = { 0 };
+	struct diag d;
+
+	diag_init(&d, stderr);
+	buf_init(&r.out);
+	r.rc = ingest_read(&d, path, "t.csv", &fmt, &abc, collect, &r, &r.st);
+	r.recs = buf_detach(&r.out, NULL);
+	cr_assert_eq(r.rc, RC_OK);
+	cr_assert_str_eq(r.recs, "2:1|2|3\n");
+	cr_assert_eq(r.st.nrecords, 1);
+	free(r.recs);
+	free(path);
+	diag_release(&d);
 }

@@ -970,3 +970,24 @@ Test(job_starter, the_starter_names_every_element_of_the_schema)
 	for (size_t i = 0; i < sizeof elems / sizeof elems[0]; i++)
 		cr_assert_not_null(strstr(job_starter(), elems[i]), "%s", elems[i]);
 }
+
+Test(job_files, a_profile_file_is_found_relative_to_the_job)
+{
+	char src[PATH_MAX], text[65536];
+	snprintf(src, sizeof src, "%s/formats/salesforce.xml", saved_cwd);
+	FILE *f = fopen(src, "r");
+	cr_assert_not_null(f);
+	size_t n = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	write_file("sub/profiles/my-crm.xml", text);
+	write_file("sub/job.xml",
+		"<job xmlns=\"urn:lmsrecon:job:1\">\n"
+		"  <snapshot path=\"s\"/>\n"
+		"  <output path=\"out\"/>\n"
+		"  <crm profile=\"profiles/my-crm.xml\"/>\n"
+		"  <lms/>\n"
+		END);
+	cr_assert_eq(load_path("sub/job.xml"), RC_OK, "%s", msgs);
+	cr_assert_eq(job->crm_profile->side, SIDE_CRM);
+}

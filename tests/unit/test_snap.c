@@ -33,6 +33,7 @@ static char *diag_buf;
 static size_t diag_len;
 static struct diag d;
 
+/* nftw callback: removes one file or emptied directory. */
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	(void)sb; (void)flag; (void)ftw;
