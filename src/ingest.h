@@ -61,11 +61,14 @@ struct ingest_stats {
  * File-level problems (cannot open: RC_NOINPUT; read error: RC_IO; empty
  * file, missing or duplicate required header, unterminated quoted field,
  * stray quote, invalid UTF-8, NUL byte, byte order mark past the start, a
- * DTD or entity in XML, malformed XML, truncated gzip: RC_DATA) are printed
- * through `d` with FILE:LINE[:COL] and stop the read.
- * Record-level problems (a row with the wrong number of fields, a field
- * longer than INGEST_MAX_FIELD) go through diag_bad_record(): the record is
- * skipped and reading goes on until that returns RC_DATA.
+ * DTD or entity in XML, malformed XML, truncated gzip, a field longer than
+ * INGEST_MAX_FIELD: RC_DATA) are printed through `d` with FILE:LINE[:COL]
+ * and stop the read; a too-long field stops it early so that memory stays
+ * bounded whatever the input.
+ * Record-level problems (a row with the wrong number of fields, an XML
+ * record missing a required field) go through diag_bad_record(): the record
+ * is skipped and reading goes on until that returns RC_DATA.
+ * CSV follows libcsv: spaces around an unquoted field are not part of it.
  * `st` may be NULL. Returns RC_OK or the first failing code. */
 enum rc ingest_read(struct diag *d, const char *path, const char *name,
 		    const struct ingest_fmt *fmt, const struct ingest_cols *cols,

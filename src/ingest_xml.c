@@ -480,8 +480,10 @@ static enum rc ix_report_error(struct ingest_xml *x)
 	return diag_at(x->d, RC_DATA, &pos, "malformed XML: %s", x->err_msg);
 }
 
-/* Feeds the source to the parser chunk by chunk until the end, a problem
- * or a callback stops it. `first` holds the `nfirst` bytes already read. */
+/* Feeds the source to the parser `chunk` bytes at a time through the
+ * buffer `p` until the input ends or a problem or the callback stops it.
+ * Returns RC_OK at the end of a well-formed document; every other code
+ * has been printed (by the source, a SAX handler or here). */
 static enum rc ix_parse(struct ingest_xml *x, struct ingest_src *src, unsigned char *p,
 			size_t chunk)
 {

@@ -801,3 +801,43 @@ Test(ingest_xml, corpus_salesforce_metadata_reads_cleanly)
 	walk_files(SF_METADATA, check_metadata, &nfilters);
 	cr_assert_gt(nfilters, 0);
 }
+
+Test(ingest_xml, undefined_namespace_prefix_is_malformed)
+{
+	static const char xml[] = "<r>\n<records><Id xsi:nil=\"true\"/></records>\n<records/></r>\n";
+	static const char *const names[] = { "Id" };
+	static const struct ingest_cols cols = { 1, names, NULL };
+	char *path = tmp_write("ns.xml", xml, sizeof xml - 1);
+
+	expect_all_chunks(path, "ns.xml", "records", &cols, 0, RC_DATA, "",
+			  "lmsrecon: ns.xml:2:31: malformed XML: namespace prefix xsi for nil"
+			  " on Id is not defined\n");
+	free(path);
+}
+
+Test(ingest_xml, fields_are_found_past_the_path_cache_limit)
+{
+	static const char *const names[] = { "f3", "late.x", "f69999" };
+	static const struct ingest_cols cols = { 3, names, NULL };
+	static const size_t chunks[] = { 0, 1000, 4096 };
+	struct buf b = BUF_INIT;
+	char *path;
+
+	/* 70,000 distinct element names fill the cache of paths; the
+	 * columns after them are still found. */
+	buf_init(&b);
+	buf_adds(&b, "<r><records>");
+	for (int i = 0; i < 70000; i++)
+		buf_addf(&b, "<f%d>%d</f%d>", i, i, i);
+	buf_adds(&b, "<late><x>v</x></late></records><records><late><x>w</x></late></records></r>");
+	path = tmp_write("wide.xml", b.buf, b.len);
+	for (size_t i = 0; i < sizeof chunks / sizeof *chunks; i++) {
+		struct result res = read_once(path, "wide.xml", "records", &cols, chunks[i], 0);
+
+		cr_assert_eq(res.rc, RC_OK, "%s", res.msgs);
+		cr_assert_str_eq(res.recs, "1: [3] [v] [69999]\n1: - [w] -\n");
+		result_free(&res);
+	}
+	buf_release(&b);
+	free(path);
+}

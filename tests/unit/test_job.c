@@ -6,7 +6,6 @@
  * so messages read `job.xml:LINE`. */
 #include <criterion/criterion.h>
 
-#define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
@@ -973,7 +972,7 @@ Test(job_starter, the_starter_names_every_element_of_the_schema)
 
 Test(job_files, a_profile_file_is_found_relative_to_the_job)
 {
-	char src[PATH_MAX], text[65536];
+	char src[PATH_MAX + 32], text[65536];
 	snprintf(src, sizeof src, "%s/formats/salesforce.xml", saved_cwd);
 	FILE *f = fopen(src, "r");
 	cr_assert_not_null(f);
