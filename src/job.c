@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <libxml/parser.h>
@@ -777,11 +778,11 @@ static char *entity_names(enum entity_side side)
 	return buf_detach(&b, NULL);
 }
 
-/* Does `name` end in `suffix`? */
+/* Does `name` end in `suffix`, in any case ("Users.XML")? */
 static int ends_with(const char *name, const char *suffix)
 {
 	size_t n = strlen(name), s = strlen(suffix);
-	return n >= s && strcmp(name + n - s, suffix) == 0;
+	return n >= s && strcasecmp(name + n - s, suffix) == 0;
 }
 
 /* Adds one <input> of side `side` to the job. */
@@ -855,8 +856,8 @@ static void load_side(struct load *ld, xmlNode *n, enum entity_side side)
 	struct srcpos pos = { ld->file, line_of(n), 0 };
 	struct profile *p = NULL;
 	const char *side_name = side == SIDE_CRM ? "a CRM" : "an LMS";
-
 	char *file = NULL;
+
 	if (!name)
 		name = side == SIDE_CRM ? "salesforce" : "docebo";
 	/* A profile file, like every path of the job, is relative to it. */

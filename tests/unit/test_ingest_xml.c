@@ -810,7 +810,7 @@ Test(ingest_xml, undefined_namespace_prefix_is_malformed)
 	char *path = tmp_write("ns.xml", xml, sizeof xml - 1);
 
 	expect_all_chunks(path, "ns.xml", "records", &cols, 0, RC_DATA, "",
-			  "lmsrecon: ns.xml:2:31: malformed XML: namespace prefix xsi for nil"
+			  "lmsrecon: ns.xml:2:28: malformed XML: namespace prefix xsi for nil"
 			  " on Id is not defined\n");
 	free(path);
 }
