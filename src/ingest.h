@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* ingest: the readers' common contract. A reader streams one input file
- * (CSV through libcsv, XML through libxml2's xmlTextReader, either one
+ * (CSV through libcsv, XML through libxml2's SAX2 push parser, either one
  * optionally gzip-compressed) and hands each record to a callback as the
  * values of the columns the caller asked for. Readers know nothing of the
  * snapshot. */
