@@ -209,6 +209,82 @@ CREATE TABLE stage.stg_plan_enrollment (
 	enrolled_at TEXT, completed_at TEXT, score REAL, updated_at TEXT
 );
 
+-- The rules' working tables: what one run decides, read by the emitters.
+-- src_file is the job input index (NULL when the row comes from no input).
+
+-- Exceptions for the report (SPEC section 6 exceptions.csv).
+CREATE TABLE stage.exceptions (
+	kind TEXT NOT NULL,        -- 'ambiguous', 'conflict', 'no_match', 'mandatory', ...
+	entity TEXT NOT NULL,      -- entity of the record: 'Contact', 'users', ...
+	key TEXT,                  -- the record's key: CRM id, username, branch code
+	candidates TEXT,           -- every candidate id, sorted, ';'-separated; NULL when none
+	reason TEXT NOT NULL,      -- one sentence for a person
+	src_file INTEGER,
+	src_line INTEGER
+);
+
+-- Changes for the report (changes.csv): one row per field changed, or one
+-- row with field NULL for an action on a whole record.
+CREATE TABLE stage.changes (
+	entity TEXT NOT NULL,      -- target object: 'lms.users', 'lms.branches', 'crm.Contact', ...
+	key TEXT NOT NULL,         -- the target record's key
+	action TEXT NOT NULL,      -- 'create', 'update', 'deactivate', 'link', ...
+	field TEXT,
+	before TEXT,
+	after TEXT,
+	src_file INTEGER,
+	src_line INTEGER,
+	rule TEXT NOT NULL         -- 'R1' .. 'R12'
+);
+
+-- People of the CRM sources (R1-R6): one row per staged record of a
+-- people source, with the LMS values its mapping gives.
+CREATE TABLE stage.people (
+	source TEXT NOT NULL,      -- 'Contact', 'User' or 'custom'
+	crm_id TEXT NOT NULL,      -- 18-character id
+	match_key TEXT,            -- the match field after normalisation
+	username TEXT,             -- mapped LMS username
+	firstname TEXT,
+	lastname TEXT,
+	email TEXT,
+	fields TEXT,               -- JSON object of the other mapped LMS fields
+	account_id TEXT,           -- Contact's AccountId (org chart 'accounts')
+	modified TEXT,             -- LastModifiedDate (incremental, R5)
+	in_view INTEGER NOT NULL DEFAULT 1, -- passed the list view (R4)
+	is_rejected INTEGER NOT NULL DEFAULT 0, -- an exception keeps it out of matching
+	branch_code TEXT,          -- LMS branch the user belongs in (R6)
+	src_file INTEGER NOT NULL,
+	src_line INTEGER NOT NULL,
+	PRIMARY KEY (source, crm_id)
+);
+
+-- Branches the LMS needs (R6), written to lms/branches.csv when is_new.
+CREATE TABLE stage.branch_out (
+	code TEXT PRIMARY KEY,
+	name TEXT NOT NULL,
+	parent_code TEXT NOT NULL, -- the destination branch or another branch_out
+	depth INTEGER NOT NULL,    -- 1 directly under the destination; parents sort first
+	origin TEXT NOT NULL,      -- 'account' or 'picklist'
+	origin_key TEXT NOT NULL,  -- the Account id, or the picklist value path
+	is_new INTEGER NOT NULL    -- 1 when the LMS export does not have it yet
+);
+
+-- LMS user rows to write (lms/users.csv), one per username.
+CREATE TABLE stage.user_out (
+	username TEXT PRIMARY KEY,
+	action TEXT NOT NULL,      -- 'create', 'update', 'deactivate'
+	firstname TEXT,
+	lastname TEXT,
+	email TEXT,
+	branch_code TEXT,
+	active INTEGER,
+	sfdc_id TEXT,
+	force_password_change INTEGER,
+	fields TEXT,               -- JSON object of extra mapped fields
+	src_file INTEGER,
+	src_line INTEGER
+);
+
 -- @stage-index
 
 -- The lookups the rules make: people matched by id, username, email and

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* rule_util: what every rule shares — recording exceptions and changes for
+ * the report (stage.exceptions, stage.changes), and naming a field of a
+ * staged record in SQL. */
+#ifndef LMSRECON_RULE_UTIL_H
+#define LMSRECON_RULE_UTIL_H
+
+#include "diag.h"
+#include "entity.h"
+#include "snap.h"
+#include "util.h"
+
+/* Records an exception. `candidates` and `key` may be NULL; src_file -1 and
+ * src_line 0 when the exception comes from no input row. Returns snap_rc. */
+enum rc rule_exception(struct snap *s, const char *kind, const char *entity,
+		       const char *key, const char *candidates, const char *reason,
+		       int src_file, unsigned long src_line);
+
+/* Records a change (field NULL for an action on the whole record). */
+enum rc rule_change(struct snap *s, const char *entity, const char *key,
+		    const char *action, const char *field, const char *before,
+		    const char *after, int src_file, unsigned long src_line,
+		    const char *rule);
+
+/* Appends to `sql` an expression for field `field` of a row of e's staging
+ * table: the column itself when it is one of the entity's columns (matched
+ * ignoring case), else the value kept in `extra` by the loader. Field names
+ * are Salesforce API names or LMS field names: letters, digits, '_' and '.';
+ * returns -1 (nothing appended) for any other name, which keeps input text
+ * out of SQL. */
+int rule_field_expr(struct buf *sql, const struct entity *e, const char *field);
+
+#endif
