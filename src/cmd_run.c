@@ -4,10 +4,13 @@
  * commit the snapshot. */
 #include "cmd.h"
 #include "emit_out.h"
+#include "emit_lms.h"
 #include "emit_report.h"
 #include "job.h"
 #include "load.h"
 #include "rule_jobcheck.h"
+#include "rule_util.h"
+#include "rules.h"
 #include "snap.h"
 #include "util.h"
 #include "value.h"
@@ -143,6 +146,23 @@ static enum rc make_parent_dirs(struct diag *d, const char *path)
 	return rc;
 }
 
+/* The bad records the readers skipped become exceptions of the report. */
+static enum rc record_bad_records(struct diag *d, const struct job *j, struct snap *s)
+{
+	for (size_t i = 0; i < d->nbad_kept && snap_rc(s) == RC_OK; i++) {
+		const struct diag_record *r = &d->bad[i];
+		int file = -1;
+		const char *entity = "input";
+		for (size_t k = 0; k < j->ninputs; k++)
+			if (strcmp(j->inputs[k].name, r->file) == 0) {
+				file = (int)k;
+				entity = j->inputs[k].entity->name;
+			}
+		rule_exception(s, "bad_record", entity, NULL, NULL, r->msg, file, r->line);
+	}
+	return snap_rc(s);
+}
+
 static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
 {
 	struct diag d;
@@ -157,7 +177,10 @@ static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
 	long long run_id = 0;
 	unsigned flags = 0;
 	enum rc rc;
-	FILE *f;
+	FILE *summary;
+	char *summary_text = NULL;
+	size_t summary_len = 0;
+	long long nexceptions = 0;
 
 	diag_init(&d, stderr);
 	if (run_time(o->now, now, &is_now_given) != 0) {
@@ -200,6 +223,12 @@ static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
 	if (rc != RC_OK)
 		goto out;
 
+	rc = record_bad_records(&d, j, s);
+	if (rc == RC_OK)
+		rc = rules_run(&d, j, s, run_id, strcmp(run_mode(j, o), "incremental") == 0);
+	if (rc != RC_OK)
+		goto out;
+
 	memset(&rr, 0, sizeof rr);
 	rr.id = is_plan ? 0 : run_id;
 	rr.mode = is_plan ? "plan" : run_mode(j, o);
@@ -207,24 +236,34 @@ static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
 	rr.job = o->job;
 	rr.nbad = d.nbad;
 	out = emit_out_new(&d, j->output);
-	f = emit_out_open(out, "report/summary.txt");
-	if (f)
-		emit_report_summary(f, &rr, &res);
-	rc = emit_out_commit(out);
+	/* plan writes the report only, never the import files. */
+	rc = is_plan ? RC_OK : emit_lms(j, s, out);
+	if (rc == RC_OK)
+		rc = emit_report(&rr, &res, j, s, out);
+	if (rc == RC_OK) {
+		summary = open_memstream(&summary_text, &summary_len);
+		emit_report_summary(summary, &rr, &res, j, s);
+		fclose(summary);
+		nexceptions = snap_query_int(s, "SELECT count(*) FROM stage.exceptions");
+		rc = snap_rc(s);
+	}
+	if (rc == RC_OK)
+		rc = emit_out_commit(out);
 	if (rc != RC_OK)
 		goto out;
 
 	if (is_plan) {
 		rc = snap_run_abort(s, 0);
 	} else {
-		char *counts = xasprintf("{\"inputs\":%zu,\"bad_records\":%lu}", res.ninputs, d.nbad);
+		char *counts = xasprintf("{\"inputs\":%zu,\"bad_records\":%lu,\"exceptions\":%lld}",
+					 res.ninputs, d.nbad, nexceptions);
 		rc = snap_run_commit(s, now, counts);
 		free(counts);
 	}
 	is_begun = 0;
 	if (rc == RC_OK)
-		emit_report_summary(stdout, &rr, &res);
-	if (rc == RC_OK && o->is_fail_on_exceptions && d.nbad)
+		fwrite(summary_text, 1, summary_len, stdout);
+	if (rc == RC_OK && o->is_fail_on_exceptions && nexceptions)
 		rc = RC_DRIFT;
 out:
 	if (is_begun)
@@ -237,6 +276,7 @@ out:
 		unlink(lock);
 		free(lock);
 	}
+	free(summary_text);
 	emit_out_free(out);
 	load_result_release(&res);
 	job_free(j);

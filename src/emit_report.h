@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* emit_report: the report files of a run (SPEC §6) — for now the summary of
- * what each input held; the change and exception files grow with the rules. */
+/* emit_report: the report files of a run (SPEC §6): summary.txt,
+ * changes.csv and exceptions.csv, read from the rules' tables. */
 #ifndef LMSRECON_EMIT_REPORT_H
 #define LMSRECON_EMIT_REPORT_H
 
 #include <stdio.h>
 #include "diag.h"
+#include "emit_out.h"
+#include "job.h"
 #include "load.h"
+#include "snap.h"
 
 /* Facts about the run that the report states. */
 struct report_run {
-	long long id;          /* run id; 0 for plan/check */
+	long long id;          /* run id; 0 for plan */
 	const char *mode;      /* "full", "incremental", "plan" */
 	const char *now;       /* ISO time when given by --now/SOURCE_DATE_EPOCH, else NULL */
 	const char *job;       /* job file as given */
@@ -19,6 +22,11 @@ struct report_run {
 
 /* Writes summary.txt's text to `out`. */
 void emit_report_summary(FILE *out, const struct report_run *run,
-			 const struct load_result *res);
+			 const struct load_result *res, const struct job *j,
+			 struct snap *s);
+
+/* Writes report/summary.txt, report/changes.csv and report/exceptions.csv. */
+enum rc emit_report(const struct report_run *run, const struct load_result *res,
+		    const struct job *j, struct snap *s, struct emit_out *o);
 
 #endif

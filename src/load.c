@@ -178,23 +178,6 @@ static void loader_release(struct loader *l)
 	buf_release(&l->extra);
 }
 
-static void json_string(struct buf *b, const char *s, size_t len)
-{
-	buf_addch(b, '"');
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
-			buf_addch(b, '\\');
-			buf_addch(b, c);
-		} else if (c < 0x20) {
-			buf_addf(b, "\\u%04x", c);
-		} else {
-			buf_addch(b, c);
-		}
-	}
-	buf_addch(b, '"');
-}
-
 /* Checks and normalises column `c`'s value in place (vals/lens), using the
  * column's scratch. Returns 0, or -1 after reporting a bad record (and
  * *rc says whether reading goes on). */
@@ -306,9 +289,9 @@ static enum rc on_record(void *ctx, const struct ingest_rec *rec)
 				continue;
 			if (l->extra.len > 1)
 				buf_addch(&l->extra, ',');
-			json_string(&l->extra, l->keys[x], strlen(l->keys[x]));
+			buf_add_json_string(&l->extra, l->keys[x], strlen(l->keys[x]));
 			buf_addch(&l->extra, ':');
-			json_string(&l->extra, l->vals[x], l->lens[x]);
+			buf_add_json_string(&l->extra, l->vals[x], l->lens[x]);
 		}
 		buf_addch(&l->extra, '}');
 	}

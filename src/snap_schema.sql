@@ -252,6 +252,7 @@ CREATE TABLE stage.people (
 	modified TEXT,             -- LastModifiedDate (incremental, R5)
 	in_view INTEGER NOT NULL DEFAULT 1, -- passed the list view (R4)
 	is_rejected INTEGER NOT NULL DEFAULT 0, -- an exception keeps it out of matching
+	is_unchanged INTEGER NOT NULL DEFAULT 0, -- not modified since the high-water mark (R5)
 	branch_code TEXT,          -- LMS branch the user belongs in (R6)
 	src_file INTEGER NOT NULL,
 	src_line INTEGER NOT NULL,

@@ -160,6 +160,23 @@ void buf_addf(struct buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+void buf_add_json_string(struct buf *b, const char *s, size_t len)
+{
+	buf_addch(b, '"');
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			buf_addch(b, '\\');
+			buf_addch(b, c);
+		} else if (c < 0x20) {
+			buf_addf(b, "\\u%04x", c);
+		} else {
+			buf_addch(b, c);
+		}
+	}
+	buf_addch(b, '"');
+}
+
 char *buf_detach(struct buf *b, size_t *len)
 {
 	char *p;

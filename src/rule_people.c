@@ -1,0 +1,707 @@
+/* SPDX-License-Identifier: MIT */
+/* rule_people: R1–R5, people from the CRM to the LMS. The joins are SQL on
+ * the staged tables; the per-record decision (link, key, ambiguity,
+ * conflict, create or update) is made here in C, one candidate at a time. */
+#include "rule_people.h"
+#include "rule_util.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* The fields a matched user is compared on, besides the username. */
+enum { F_FIRST, F_LAST, F_EMAIL, F_BRANCH, F_FIXED };
+
+/* Everything one people source needs while it is matched. */
+struct people_ctx {
+	struct diag *d;
+	const struct job *j;
+	const struct job_people *pe;
+	struct snap *s;
+	long long run_id;
+	const char *source;        /* entity name: 'Contact', 'User', 'custom' */
+	size_t nextra;             /* extra mapped LMS fields */
+	const char **extra;        /* their LMS names; borrowed from the job; owned array */
+	int has_email;             /* the job maps 'email' */
+	struct snap_stmt *by_link, *by_key, *ins_out, *ins_link;
+	struct buf tmp;
+};
+
+/* 1 when `name` is safe to appear in SQL as a JSON key or column name. */
+static int is_plain_name(const char *name)
+{
+	if (!name[0])
+		return 0;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '.'))
+			return 0;
+	return 1;
+}
+
+static const char *map_crm(const struct job_people *pe, const char *lms)
+{
+	for (size_t i = 0; i < pe->nmaps; i++)
+		if (strcmp(pe->maps[i].lms, lms) == 0)
+			return pe->maps[i].crm;
+	return NULL;
+}
+
+/* The SQL normalisation of the match key (R1): exact, casefold, trim. */
+static void add_norm(struct buf *sql, unsigned norm, const char *expr)
+{
+	if (norm & NORM_CASEFOLD)
+		buf_adds(sql, "lower(");
+	if (norm & NORM_TRIM)
+		buf_adds(sql, "trim(");
+	buf_adds(sql, expr);
+	if (norm & NORM_TRIM)
+		buf_addch(sql, ')');
+	if (norm & NORM_CASEFOLD)
+		buf_addch(sql, ')');
+}
+
+static int is_standard_lms(const char *f)
+{
+	static const char *const std[] = { "username", "firstname", "lastname", "email", NULL };
+	for (int i = 0; std[i]; i++)
+		if (strcmp(std[i], f) == 0)
+			return 1;
+	return 0;
+}
+
+static int source_has_accounts(const struct job_people *pe)
+{
+	return pe->source == ENT_CONTACT;
+}
+
+/* Appends the expression of CRM field `f` of entity e, or NULL when the
+ * name cannot be used (the job loader already rejects such names). */
+static void add_field(struct buf *sql, const struct entity *e, const char *f)
+{
+	if (!f || rule_field_expr(sql, e, f) != 0)
+		buf_adds(sql, "NULL");
+}
+
+enum rc rule_people_collect(struct diag *d, const struct job *j,
+			    const struct job_people *pe, struct snap *s)
+{
+	const struct entity *e = entity_get(pe->source);
+	struct buf sql = BUF_INIT;
+	struct snap_stmt *st;
+	const char *match = pe->match_field ? pe->match_field : "Email";
+	size_t nx = 0;
+
+	(void)d;
+	(void)j;
+	/* Duplicate ids in the export: the first row is kept, the others are
+	 * reported (a CRM export never holds one id twice). */
+	buf_addf(&sql, "SELECT Id, src_file, src_line FROM stage.%s AS t WHERE rowid >"
+		 " (SELECT min(rowid) FROM stage.%s WHERE Id = t.Id) ORDER BY Id, src_line",
+		 e->table, e->table);
+	st = snap_prepare(s, sql.buf);
+	while (st && snap_step(st) == 1)
+		rule_exception(s, "duplicate_id", e->name, snap_col_text(st, 0), NULL,
+			       "the export holds this id more than once; the first row is used",
+			       (int)snap_col_int(st, 1), (unsigned long)snap_col_int(st, 2));
+	snap_finalize(st);
+
+	buf_reset(&sql);
+	buf_adds(&sql, "INSERT OR IGNORE INTO stage.people (source, crm_id, match_key, username,"
+		 " firstname, lastname, email, fields, account_id, modified, src_file, src_line)"
+		 " SELECT ?1, Id, ");
+	{
+		struct buf m = BUF_INIT;
+		add_field(&m, e, match);
+		add_norm(&sql, pe->match_norm, m.buf);
+		buf_release(&m);
+	}
+	buf_adds(&sql, ", ");
+	add_field(&sql, e, map_crm(pe, "username"));
+	buf_adds(&sql, ", ");
+	add_field(&sql, e, map_crm(pe, "firstname"));
+	buf_adds(&sql, ", ");
+	add_field(&sql, e, map_crm(pe, "lastname"));
+	buf_adds(&sql, ", ");
+	add_field(&sql, e, map_crm(pe, "email"));
+	buf_adds(&sql, ", json_object(");
+	for (size_t i = 0; i < pe->nmaps; i++) {
+		if (is_standard_lms(pe->maps[i].lms) || !is_plain_name(pe->maps[i].lms))
+			continue;
+		buf_addf(&sql, "%s'%s', ", nx++ ? ", " : "", pe->maps[i].lms);
+		add_field(&sql, e, pe->maps[i].crm);
+	}
+	buf_addf(&sql, "), %s, LastModifiedDate, src_file, src_line FROM stage.%s ORDER BY rowid",
+		 source_has_accounts(pe) ? "AccountId" : "NULL", e->table);
+	st = snap_prepare(s, sql.buf);
+	if (st) {
+		snap_bind_text(st, 1, e->name, strlen(e->name));
+		snap_step(st);
+	}
+	snap_finalize(st);
+	buf_release(&sql);
+	return snap_rc(s);
+}
+
+enum rc rule_people_screen(struct diag *d, const struct job *j,
+			   const struct job_people *pe, struct snap *s,
+			   int is_incremental)
+{
+	const char *source = entity_get(pe->source)->name;
+	static const char *const lms_names[] = { "username", "firstname", "lastname" };
+	static const char *const cols[] = { "username", "firstname", "lastname" };
+	struct snap_stmt *st;
+
+	(void)d;
+	(void)j;
+	/* R3: username, first name and last name must have a value after mapping. */
+	st = snap_prepare(s, "SELECT crm_id, src_file, src_line,"
+			  " coalesce(trim(username), '') = '', coalesce(trim(firstname), '') = '',"
+			  " coalesce(trim(lastname), '') = ''"
+			  " FROM stage.people WHERE source = ?1 AND in_view = 1 AND is_rejected = 0"
+			  " AND (coalesce(trim(username), '') = '' OR coalesce(trim(firstname), '') = ''"
+			  " OR coalesce(trim(lastname), '') = '') ORDER BY crm_id");
+	if (st)
+		snap_bind_text(st, 1, source, strlen(source));
+	while (st && snap_step(st) == 1) {
+		struct buf why = BUF_INIT;
+		for (int f = 0; f < 3; f++) {
+			if (!snap_col_int(st, 3 + f))
+				continue;
+			buf_addf(&why, "%sempty %s (mapped from '%s')", why.len ? "; " : "",
+				 cols[f], map_crm(pe, lms_names[f]));
+		}
+		rule_exception(s, "mandatory", source, snap_col_text(st, 0), NULL, why.buf,
+			       (int)snap_col_int(st, 1), (unsigned long)snap_col_int(st, 2));
+		buf_release(&why);
+	}
+	snap_finalize(st);
+	st = snap_prepare(s, "UPDATE stage.people SET is_rejected = 1 WHERE source = ?1 AND in_view = 1"
+			  " AND (coalesce(trim(username), '') = '' OR coalesce(trim(firstname), '') = ''"
+			  " OR coalesce(trim(lastname), '') = '')");
+	if (st) {
+		snap_bind_text(st, 1, source, strlen(source));
+		snap_step(st);
+	}
+	snap_finalize(st);
+
+	/* R5: an incremental run leaves alone what did not change since the
+	 * last complete run's high-water mark (none: the first run is full). */
+	if (is_incremental) {
+		st = snap_prepare(s, "UPDATE stage.people SET is_unchanged = 1 WHERE source = ?1"
+				  " AND modified IS NOT NULL AND modified <="
+				  " (SELECT last_modified FROM watermarks WHERE source = ?1)");
+		if (st) {
+			snap_bind_text(st, 1, source, strlen(source));
+			snap_step(st);
+		}
+		snap_finalize(st);
+	}
+	return snap_rc(s);
+}
+
+/* An LMS user as the export shows it. */
+struct lms_user {
+	char *username, *sfdc_id;
+	char *val[F_FIXED];        /* firstname, lastname, email, branch_code */
+	char **extra;              /* nextra values */
+	int active;
+	int src_file;
+	unsigned long src_line;
+};
+
+static char *dup_col(struct snap_stmt *st, int i)
+{
+	const char *v = snap_col_text(st, i);
+	return v ? xstrndup(v, snap_col_len(st, i)) : NULL;
+}
+
+static void lms_user_release(struct lms_user *u, size_t nextra)
+{
+	free(u->username);
+	free(u->sfdc_id);
+	for (int i = 0; i < F_FIXED; i++)
+		free(u->val[i]);
+	for (size_t i = 0; u->extra && i < nextra; i++)
+		free(u->extra[i]);
+	free(u->extra);
+	memset(u, 0, sizeof *u);
+}
+
+/* Reads the rows of an LMS user look-up (by link or key) into users[];
+ * returns how many (at most `max` kept, all counted). */
+static size_t read_users(struct people_ctx *c, struct snap_stmt *st,
+			 struct lms_user *users, size_t max, struct buf *names)
+{
+	size_t n = 0;
+	buf_reset(names);
+	while (snap_step(st) == 1) {
+		if (n < max) {
+			struct lms_user *u = &users[n];
+			u->username = dup_col(st, 0);
+			for (int f = 0; f < F_FIXED; f++)
+				u->val[f] = dup_col(st, 1 + f);
+			u->active = snap_col_is_null(st, 5) ? 1 : (int)snap_col_int(st, 5);
+			u->sfdc_id = dup_col(st, 6);
+			u->src_file = (int)snap_col_int(st, 7);
+			u->src_line = (unsigned long)snap_col_int(st, 8);
+			u->extra = xcalloc(c->nextra ? c->nextra : 1, sizeof *u->extra);
+			for (size_t x = 0; x < c->nextra; x++)
+				u->extra[x] = dup_col(st, 9 + (int)x);
+		}
+		if (names->len)
+			buf_addch(names, ';');
+		buf_adds(names, snap_col_text(st, 0) ? snap_col_text(st, 0) : "");
+		n++;
+	}
+	return n;
+}
+
+/* The values a candidate's mapping gives. */
+struct person {
+	const char *crm_id, *username;
+	const char *val[F_FIXED];
+	const char **extra;
+	int src_file;
+	unsigned long src_line;
+};
+
+static int same(const char *a, const char *b)
+{
+	if (!a || !b)
+		return !a && !b;
+	return strcmp(a, b) == 0;
+}
+
+static const char *const field_names[F_FIXED] = { "firstname", "lastname", "email", "branch_code" };
+
+/* Writes the user_out row of an existing user: its current values with the
+ * fields that change overlaid, recording each change. Returns snap_rc. */
+static enum rc write_update(struct people_ctx *c, const struct person *p,
+			    const struct lms_user *u, int is_link, int is_reactivate)
+{
+	const char *out[F_FIXED];
+	const char **xout = xcalloc(c->nextra ? c->nextra : 1, sizeof *xout);
+	int nchanged = 0;
+	struct buf fields = BUF_INIT;
+
+	for (int f = 0; f < F_FIXED; f++) {
+		out[f] = u->val[f];
+		/* An empty CRM value gives nothing to write: the LMS keeps its own. */
+		if (!c->pe->update_existing || !p->val[f] || (f == F_EMAIL && !c->has_email))
+			continue;
+		if (!same(u->val[f], p->val[f])) {
+			out[f] = p->val[f];
+			rule_change(c->s, "lms.users", u->username, "update", field_names[f],
+				    u->val[f], p->val[f], p->src_file, p->src_line, f == F_BRANCH ? "R6" : "R2");
+			nchanged++;
+		}
+	}
+	for (size_t x = 0; x < c->nextra; x++) {
+		xout[x] = u->extra[x];
+		if (!c->pe->update_existing || !p->extra[x] || same(u->extra[x], p->extra[x]))
+			continue;
+		xout[x] = p->extra[x];
+		rule_change(c->s, "lms.users", u->username, "update", c->extra[x],
+			    u->extra[x], p->extra[x], p->src_file, p->src_line, "R2");
+		nchanged++;
+	}
+	if (is_link) {
+		rule_change(c->s, "lms.users", u->username, "link", "sfdc_id", u->sfdc_id,
+			    p->crm_id, p->src_file, p->src_line, "R2");
+		nchanged++;
+	}
+	if (is_reactivate) {
+		rule_change(c->s, "lms.users", u->username, "reactivate", "active", "0", "1",
+			    p->src_file, p->src_line, "R4");
+		nchanged++;
+	}
+	if (nchanged) {
+		buf_addch(&fields, '{');
+		for (size_t x = 0; x < c->nextra; x++) {
+			if (!xout[x])
+				continue;
+			if (fields.len > 1)
+				buf_addch(&fields, ',');
+			buf_add_json_string(&fields, c->extra[x], strlen(c->extra[x]));
+			buf_addch(&fields, ':');
+			buf_add_json_string(&fields, xout[x], strlen(xout[x]));
+		}
+		buf_addch(&fields, '}');
+		snap_bind_text(c->ins_out, 1, u->username, strlen(u->username));
+		snap_bind_text(c->ins_out, 2, "update", 6);
+		for (int f = 0; f < F_FIXED; f++)
+			snap_bind_text(c->ins_out, 3 + f, out[f], out[f] ? strlen(out[f]) : 0);
+		snap_bind_int(c->ins_out, 7, is_reactivate ? 1 : u->active);
+		snap_bind_text(c->ins_out, 8, p->crm_id, 18);
+		snap_bind_int(c->ins_out, 9, 0);
+		snap_bind_text(c->ins_out, 10, fields.buf, fields.len);
+		snap_bind_int(c->ins_out, 11, p->src_file);
+		snap_bind_int(c->ins_out, 12, (long long)p->src_line);
+		snap_step(c->ins_out);
+	}
+	free(xout);
+	buf_release(&fields);
+	return snap_rc(c->s);
+}
+
+static enum rc write_create(struct people_ctx *c, const struct person *p)
+{
+	struct buf fields = BUF_INIT;
+
+	rule_change(c->s, "lms.users", p->username, "create", NULL, NULL, NULL,
+		    p->src_file, p->src_line, "R2");
+	rule_change(c->s, "lms.users", p->username, "create", "sfdc_id", NULL, p->crm_id,
+		    p->src_file, p->src_line, "R2");
+	for (int f = 0; f < F_FIXED; f++)
+		if (p->val[f])
+			rule_change(c->s, "lms.users", p->username, "create", field_names[f], NULL,
+				    p->val[f], p->src_file, p->src_line, f == F_BRANCH ? "R6" : "R2");
+	buf_addch(&fields, '{');
+	for (size_t x = 0; x < c->nextra; x++) {
+		if (!p->extra[x])
+			continue;
+		rule_change(c->s, "lms.users", p->username, "create", c->extra[x], NULL,
+			    p->extra[x], p->src_file, p->src_line, "R2");
+		if (fields.len > 1)
+			buf_addch(&fields, ',');
+		buf_add_json_string(&fields, c->extra[x], strlen(c->extra[x]));
+		buf_addch(&fields, ':');
+		buf_add_json_string(&fields, p->extra[x], strlen(p->extra[x]));
+	}
+	buf_addch(&fields, '}');
+	snap_bind_text(c->ins_out, 1, p->username, strlen(p->username));
+	snap_bind_text(c->ins_out, 2, "create", 6);
+	for (int f = 0; f < F_FIXED; f++)
+		snap_bind_text(c->ins_out, 3 + f, p->val[f], p->val[f] ? strlen(p->val[f]) : 0);
+	snap_bind_int(c->ins_out, 7, 1);
+	snap_bind_text(c->ins_out, 8, p->crm_id, 18);
+	snap_bind_int(c->ins_out, 9, c->pe->force_password_change);
+	snap_bind_text(c->ins_out, 10, fields.buf, fields.len);
+	snap_bind_int(c->ins_out, 11, p->src_file);
+	snap_bind_int(c->ins_out, 12, (long long)p->src_line);
+	snap_step(c->ins_out);
+	buf_release(&fields);
+	return snap_rc(c->s);
+}
+
+static void record_link(struct people_ctx *c, const char *crm_id, const char *username)
+{
+	snap_bind_text(c->ins_link, 1, crm_id, 18);
+	snap_bind_text(c->ins_link, 2, c->j->lms_instance, strlen(c->j->lms_instance));
+	snap_bind_text(c->ins_link, 3, username, strlen(username));
+	snap_bind_text(c->ins_link, 4, c->source, strlen(c->source));
+	snap_bind_int(c->ins_link, 5, c->run_id);
+	snap_step(c->ins_link);
+}
+
+static void exc(struct people_ctx *c, const char *kind, const struct person *p,
+		const char *candidates, const char *reason)
+{
+	rule_exception(c->s, kind, c->source, p->crm_id, candidates, reason,
+		       p->src_file, p->src_line);
+}
+
+/* R1 for one candidate, then R2. */
+static enum rc match_one(struct people_ctx *c, const struct person *p, const char *key)
+{
+	struct lms_user link[2], keyed[2];
+	struct buf link_names = BUF_INIT, key_names = BUF_INIT;
+	size_t nlink, nkey;
+	const struct lms_user *u = NULL;
+	int is_link = 0;
+
+	memset(link, 0, sizeof link);
+	memset(keyed, 0, sizeof keyed);
+	snap_bind_text(c->by_link, 1, p->crm_id, 18);
+	nlink = read_users(c, c->by_link, link, 2, &link_names);
+	nkey = 0;
+	if (key) {
+		snap_bind_text(c->by_key, 1, key, strlen(key));
+		nkey = read_users(c, c->by_key, keyed, 2, &key_names);
+	}
+	if (nlink > 1) {
+		exc(c, "ambiguous", p, link_names.buf,
+		    "several LMS users carry this record's id in sfdc_id; nothing written");
+	} else if (nlink == 1) {
+		/* The link wins, unless the key points at another user. */
+		int key_agrees = nkey == 0;
+		for (size_t i = 0; i < nkey && i < 2; i++)
+			if (strcmp(keyed[i].username, link[0].username) == 0)
+				key_agrees = 1;
+		if (!key_agrees) {
+			buf_reset(&c->tmp);
+			buf_addf(&c->tmp, "linked by sfdc_id to '%s' but the match key finds '%s'",
+				 link[0].username, key_names.buf);
+			buf_reset(&link_names);
+			buf_addf(&link_names, "%s;%s", link[0].username, key_names.buf);
+			exc(c, "conflict", p, link_names.buf, c->tmp.buf);
+		} else {
+			u = &link[0];
+		}
+	} else if (nkey > 1) {
+		exc(c, "ambiguous", p, key_names.buf,
+		    "several LMS usernames match this record's key; nothing written");
+	} else if (nkey == 1) {
+		if (keyed[0].sfdc_id && strcmp(keyed[0].sfdc_id, p->crm_id) != 0) {
+			buf_reset(&c->tmp);
+			buf_addf(&c->tmp, "the match key finds '%s', which is linked to another record '%s'",
+				 keyed[0].username, keyed[0].sfdc_id);
+			buf_reset(&key_names);
+			buf_addf(&key_names, "%s;%s", keyed[0].username, keyed[0].sfdc_id);
+			exc(c, "conflict", p, key_names.buf, c->tmp.buf);
+		} else {
+			u = &keyed[0];
+			is_link = !keyed[0].sfdc_id;
+		}
+	} else if (c->pe->provision) {
+		write_create(c, p);
+		record_link(c, p->crm_id, p->username);
+	} else {
+		exc(c, "no_match", p, NULL, "no LMS user matches and provisioning is off");
+	}
+	if (u) {
+		int is_reactivate = !u->active && c->pe->deactivate_missing;
+		write_update(c, p, u, is_link, is_reactivate);
+		record_link(c, p->crm_id, u->username);
+	}
+	for (int i = 0; i < 2; i++) {
+		lms_user_release(&link[i], c->nextra);
+		lms_user_release(&keyed[i], c->nextra);
+	}
+	buf_release(&link_names);
+	buf_release(&key_names);
+	return snap_rc(c->s);
+}
+
+/* CRM-side ambiguity (R1): several candidates with one key fail together. */
+static enum rc reject_ambiguous_keys(struct people_ctx *c)
+{
+	struct snap_stmt *groups, *members;
+
+	groups = snap_prepare(c->s, "SELECT match_key, group_concat(crm_id, ';') FROM"
+			      " (SELECT match_key, crm_id FROM stage.people WHERE source = ?1"
+			      "  AND in_view = 1 AND is_rejected = 0 AND match_key IS NOT NULL"
+			      "  ORDER BY match_key, crm_id)"
+			      " GROUP BY match_key HAVING count(*) > 1 ORDER BY match_key");
+	members = snap_prepare(c->s, "SELECT crm_id, src_file, src_line FROM stage.people"
+			       " WHERE source = ?1 AND match_key = ?2 AND in_view = 1 AND is_rejected = 0"
+			       " ORDER BY crm_id");
+	if (!groups || !members)
+		goto out;
+	snap_bind_text(groups, 1, c->source, strlen(c->source));
+	while (snap_step(groups) == 1) {
+		const char *key = snap_col_text(groups, 0);
+		char *cands = dup_col(groups, 1);
+		snap_bind_text(members, 1, c->source, strlen(c->source));
+		snap_bind_text(members, 2, key, snap_col_len(groups, 0));
+		while (snap_step(members) == 1)
+			rule_exception(c->s, "ambiguous", c->source, snap_col_text(members, 0), cands,
+				       "several CRM records share this match key; nothing written",
+				       (int)snap_col_int(members, 1), (unsigned long)snap_col_int(members, 2));
+		free(cands);
+	}
+out:
+	snap_finalize(groups);
+	snap_finalize(members);
+	if (snap_rc(c->s) == RC_OK) {
+		struct snap_stmt *up = snap_prepare(c->s,
+			"UPDATE stage.people SET is_rejected = 1 WHERE source = ?1 AND in_view = 1"
+			" AND is_rejected = 0 AND match_key IN (SELECT match_key FROM stage.people"
+			" WHERE source = ?1 AND in_view = 1 AND is_rejected = 0 AND match_key IS NOT NULL"
+			" GROUP BY match_key HAVING count(*) > 1)");
+		if (up) {
+			snap_bind_text(up, 1, c->source, strlen(c->source));
+			snap_step(up);
+		}
+		snap_finalize(up);
+	}
+	return snap_rc(c->s);
+}
+
+/* R4 leavers: records in the view at the last run that are not now. */
+static enum rc handle_leavers(struct people_ctx *c)
+{
+	struct snap_stmt *st, *user;
+
+	st = snap_prepare(c->s,
+		"SELECT ps.crm_id, p.crm_id IS NULL, p.src_file, p.src_line FROM people_seen AS ps"
+		" LEFT JOIN stage.people AS p ON p.source = ps.source AND p.crm_id = ps.crm_id"
+		" WHERE ps.source = ?1 AND ps.in_view = 1 AND coalesce(p.in_view, 0) = 0"
+		" ORDER BY ps.crm_id");
+	user = snap_prepare(c->s,
+		"SELECT u.username, u.firstname, u.lastname, u.email, u.branch_code, u.extra,"
+		" u.active, u.src_file, u.src_line FROM stage.stg_lms_user AS u"
+		" WHERE u.sfdc_id = ?1 OR u.username = (SELECT lms_username FROM links"
+		"  WHERE crm_id = ?1 AND lms_instance = ?2) ORDER BY u.username");
+	if (!st || !user)
+		goto out;
+	snap_bind_text(st, 1, c->source, strlen(c->source));
+	while (snap_step(st) == 1) {
+		const char *crm_id = snap_col_text(st, 0);
+		int is_gone = (int)snap_col_int(st, 1);
+		int src_file = snap_col_is_null(st, 2) ? -1 : (int)snap_col_int(st, 2);
+		unsigned long src_line = (unsigned long)snap_col_int(st, 3);
+		const char *why = is_gone ? "no longer in the CRM export" : "left the list view";
+
+		snap_bind_text(user, 1, crm_id, 18);
+		snap_bind_text(user, 2, c->j->lms_instance, strlen(c->j->lms_instance));
+		if (snap_step(user) != 1 || !c->pe->deactivate_missing || !snap_col_int(user, 6)) {
+			buf_reset(&c->tmp);
+			buf_addf(&c->tmp, "%s since the last run%s", why,
+				 c->pe->deactivate_missing ? "" : "; deactivate-missing is off");
+			rule_exception(c->s, "left_view", c->source, crm_id, NULL, c->tmp.buf,
+				       src_file, src_line);
+			snap_reset(user);
+			continue;
+		}
+		{
+			const char *username = snap_col_text(user, 0);
+			buf_reset(&c->tmp);
+			buf_addf(&c->tmp, "%s", why);
+			rule_change(c->s, "lms.users", username, "deactivate", "active", "1", "0",
+				    src_file, src_line, "R4");
+			snap_bind_text(c->ins_out, 1, username, strlen(username));
+			snap_bind_text(c->ins_out, 2, "deactivate", 10);
+			for (int f = 0; f < F_FIXED; f++)
+				snap_bind_text(c->ins_out, 3 + f, snap_col_text(user, 1 + f),
+					       snap_col_len(user, 1 + f));
+			snap_bind_int(c->ins_out, 7, 0);
+			snap_bind_text(c->ins_out, 8, crm_id, 18);
+			snap_bind_int(c->ins_out, 9, 0);
+			snap_bind_text(c->ins_out, 10, snap_col_text(user, 5), snap_col_len(user, 5));
+			snap_bind_int(c->ins_out, 11, snap_col_int(user, 7));
+			snap_bind_int(c->ins_out, 12, snap_col_int(user, 8));
+			snap_step(c->ins_out);
+		}
+		snap_reset(user);
+	}
+out:
+	snap_finalize(st);
+	snap_finalize(user);
+	return snap_rc(c->s);
+}
+
+/* The look-up of LMS users by link or key, with the extra fields. */
+static struct snap_stmt *prepare_lookup(struct people_ctx *c, const char *where)
+{
+	struct buf sql = BUF_INIT;
+	struct snap_stmt *st;
+
+	buf_adds(&sql, "SELECT username, firstname, lastname, email, branch_code, active, sfdc_id,"
+		 " src_file, src_line");
+	for (size_t x = 0; x < c->nextra; x++)
+		buf_addf(&sql, ", json_extract(extra, '$.\"%s\"')", c->extra[x]);
+	buf_addf(&sql, " FROM stage.stg_lms_user WHERE %s ORDER BY username", where);
+	st = snap_prepare(c->s, sql.buf);
+	buf_release(&sql);
+	return st;
+}
+
+enum rc rule_people_match(struct diag *d, const struct job *j,
+			  const struct job_people *pe, struct snap *s,
+			  long long run_id)
+{
+	struct people_ctx c;
+	struct buf sql = BUF_INIT, where = BUF_INIT;
+	struct snap_stmt *cand = NULL;
+	struct person p;
+
+	memset(&c, 0, sizeof c);
+	c.d = d;
+	c.j = j;
+	c.pe = pe;
+	c.s = s;
+	c.run_id = run_id;
+	c.source = entity_get(pe->source)->name;
+	c.has_email = map_crm(pe, "email") != NULL;
+	buf_init(&c.tmp);
+	c.extra = xcalloc(pe->nmaps ? pe->nmaps : 1, sizeof *c.extra);
+	for (size_t i = 0; i < pe->nmaps; i++)
+		if (!is_standard_lms(pe->maps[i].lms) && is_plain_name(pe->maps[i].lms))
+			c.extra[c.nextra++] = pe->maps[i].lms;
+	memset(&p, 0, sizeof p);
+	p.extra = xcalloc(c.nextra ? c.nextra : 1, sizeof *p.extra);
+
+	if (reject_ambiguous_keys(&c) != RC_OK)
+		goto out;
+
+	c.by_link = prepare_lookup(&c, "sfdc_id = ?1");
+	add_norm(&where, pe->match_norm, "username");
+	buf_adds(&where, " = ?1");
+	c.by_key = prepare_lookup(&c, where.buf);
+	c.ins_out = snap_prepare(s, "INSERT OR IGNORE INTO stage.user_out (username, action, firstname,"
+				 " lastname, email, branch_code, active, sfdc_id, force_password_change,"
+				 " fields, src_file, src_line)"
+				 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+	c.ins_link = snap_prepare(s, "INSERT INTO links (crm_id, lms_instance, lms_username, source,"
+				  " first_run, last_run) VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
+				  " ON CONFLICT (crm_id, lms_instance) DO UPDATE SET"
+				  " lms_username = excluded.lms_username, last_run = excluded.last_run");
+	buf_adds(&sql, "SELECT crm_id, match_key, username, firstname, lastname, email, branch_code,"
+		 " src_file, src_line");
+	for (size_t x = 0; x < c.nextra; x++)
+		buf_addf(&sql, ", json_extract(fields, '$.\"%s\"')", c.extra[x]);
+	buf_adds(&sql, " FROM stage.people WHERE source = ?1 AND in_view = 1 AND is_rejected = 0"
+		 " AND is_unchanged = 0 ORDER BY crm_id");
+	cand = snap_prepare(s, sql.buf);
+	if (!c.by_link || !c.by_key || !c.ins_out || !c.ins_link || !cand)
+		goto out;
+	snap_bind_text(cand, 1, c.source, strlen(c.source));
+	while (snap_step(cand) == 1) {
+		p.crm_id = snap_col_text(cand, 0);
+		p.username = snap_col_text(cand, 2);
+		for (int f = 0; f < F_FIXED; f++)
+			p.val[f] = snap_col_text(cand, 3 + f);
+		p.src_file = (int)snap_col_int(cand, 7);
+		p.src_line = (unsigned long)snap_col_int(cand, 8);
+		for (size_t x = 0; x < c.nextra; x++)
+			p.extra[x] = snap_col_text(cand, 9 + (int)x);
+		if (match_one(&c, &p, snap_col_text(cand, 1)) != RC_OK)
+			break;
+	}
+	if (snap_rc(s) == RC_OK)
+		handle_leavers(&c);
+
+	/* What this run saw, for the next run's leavers and increments. */
+	if (snap_rc(s) == RC_OK) {
+		struct snap_stmt *st = snap_prepare(s, "DELETE FROM people_seen WHERE source = ?1");
+		if (st) {
+			snap_bind_text(st, 1, c.source, strlen(c.source));
+			snap_step(st);
+		}
+		snap_finalize(st);
+		st = snap_prepare(s, "INSERT INTO people_seen (source, crm_id, in_view, last_run)"
+				  " SELECT source, crm_id, in_view, ?2 FROM stage.people WHERE source = ?1");
+		if (st) {
+			snap_bind_text(st, 1, c.source, strlen(c.source));
+			snap_bind_int(st, 2, run_id);
+			snap_step(st);
+		}
+		snap_finalize(st);
+		st = snap_prepare(s, "INSERT INTO watermarks (source, last_modified, run_id)"
+				  " SELECT ?1, max(modified), ?2 FROM stage.people WHERE source = ?1"
+				  " ON CONFLICT (source) DO UPDATE SET"
+				  " last_modified = max(coalesce(watermarks.last_modified, ''),"
+				  "  coalesce(excluded.last_modified, '')), run_id = excluded.run_id");
+		if (st) {
+			snap_bind_text(st, 1, c.source, strlen(c.source));
+			snap_bind_int(st, 2, run_id);
+			snap_step(st);
+		}
+		snap_finalize(st);
+	}
+out:
+	snap_finalize(cand);
+	snap_finalize(c.by_link);
+	snap_finalize(c.by_key);
+	snap_finalize(c.ins_out);
+	snap_finalize(c.ins_link);
+	free(c.extra);
+	free(p.extra);
+	buf_release(&c.tmp);
+	buf_release(&sql);
+	buf_release(&where);
+	return snap_rc(s);
+}
