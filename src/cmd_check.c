@@ -5,6 +5,7 @@
 #include "job.h"
 #include "load.h"
 #include "rule_jobcheck.h"
+#include "rules.h"
 #include "snap.h"
 
 #include <getopt.h>
@@ -26,6 +27,8 @@ int cmd_check(int argc, char **argv)
 	struct load_result res = { NULL, 0 };
 	unsigned flags = LOAD_KEEP_GOING;
 	long long run_id;
+	struct rules_prep *prep = NULL;
+	enum rc rc2 = RC_OK;
 	int c, is_quiet = 0;
 	enum rc rc;
 
@@ -54,9 +57,13 @@ int cmd_check(int argc, char **argv)
 		goto out;
 	if (!is_quiet && isatty(2))
 		flags |= LOAD_PROGRESS;
-	rc = load_inputs(&d, j, s, flags, &res);
-	if (rc == RC_OK || rc == RC_DATA) {
-		enum rc rc2 = rule_jobcheck(&d, j, s);
+	rc = rules_prepare(&d, j, &prep);
+	if (rc == RC_OK || rc == RC_CONFIG)
+		rc2 = load_inputs(&d, j, s, &prep->need, flags, &res);
+	if (rc == RC_OK)
+		rc = rc2;
+	if (rc == RC_OK || rc == RC_DATA || rc == RC_CONFIG) {
+		rc2 = rule_jobcheck(&d, j, s);
 		if (rc == RC_OK)
 			rc = rc2;
 	}
@@ -73,6 +80,7 @@ int cmd_check(int argc, char **argv)
 	}
 out:
 	snap_close(s);
+	rules_prep_free(prep);
 	load_result_release(&res);
 	job_free(j);
 	diag_release(&d);

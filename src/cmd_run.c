@@ -181,6 +181,7 @@ static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
 	char *summary_text = NULL;
 	size_t summary_len = 0;
 	long long nexceptions = 0;
+	struct rules_prep *prep = NULL;
 
 	diag_init(&d, stderr);
 	if (run_time(o->now, now, &is_now_given) != 0) {
@@ -217,7 +218,9 @@ static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
 
 	if (!o->is_quiet && isatty(2))
 		flags |= LOAD_PROGRESS;
-	rc = load_inputs(&d, j, s, flags, &res);
+	rc = rules_prepare(&d, j, &prep);
+	if (rc == RC_OK)
+		rc = load_inputs(&d, j, s, &prep->need, flags, &res);
 	if (rc == RC_OK)
 		rc = rule_jobcheck(&d, j, s);
 	if (rc != RC_OK)
@@ -225,7 +228,7 @@ static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
 
 	rc = record_bad_records(&d, j, s);
 	if (rc == RC_OK)
-		rc = rules_run(&d, j, s, run_id, strcmp(run_mode(j, o), "incremental") == 0);
+		rc = rules_run(&d, j, prep, s, run_id, strcmp(run_mode(j, o), "incremental") == 0);
 	if (rc != RC_OK)
 		goto out;
 
@@ -277,6 +280,7 @@ out:
 		free(lock);
 	}
 	free(summary_text);
+	rules_prep_free(prep);
 	emit_out_free(out);
 	load_result_release(&res);
 	job_free(j);

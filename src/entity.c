@@ -106,6 +106,68 @@ static const struct entity_col plan_enrollment_cols[] = {
 	{ "updated_at", COL_DATETIME, 0 },
 };
 
+static const struct entity_col x_lms_user_cols[] = {
+	{ "Id", COL_SFID, 1 },
+	{ "LMS_User_Id__c", COL_TEXT, 1 },
+	{ "Contact__c", COL_SFID, 0 },
+	{ "User__c", COL_SFID, 0 },
+	{ "Last_Access__c", COL_DATETIME, 0 },
+	{ "Enrolled_Count__c", COL_NUMBER, 0 },
+	{ "Completed_Count__c", COL_NUMBER, 0 },
+	{ "Passed_Count__c", COL_NUMBER, 0 },
+	{ "Failed_Count__c", COL_NUMBER, 0 },
+	{ "In_Progress_Count__c", COL_NUMBER, 0 },
+	{ "Pending_Review_Count__c", COL_NUMBER, 0 },
+};
+
+static const struct entity_col x_course_cols[] = {
+	{ "Id", COL_SFID, 1 },
+	{ "LMS_Course_Key__c", COL_TEXT, 1 },
+	{ "Name", COL_TEXT, 0 },
+	{ "Code__c", COL_TEXT, 0 },
+	{ "Type__c", COL_TEXT, 0 },
+};
+
+static const struct entity_col x_session_cols[] = {
+	{ "Id", COL_SFID, 1 },
+	{ "LMS_Session_Key__c", COL_TEXT, 1 },
+	{ "Name", COL_TEXT, 0 },
+	{ "Code__c", COL_TEXT, 0 },
+	{ "Start_Date__c", COL_DATETIME, 0 },
+};
+
+static const struct entity_col x_plan_cols[] = {
+	{ "Id", COL_SFID, 1 },
+	{ "LMS_Learning_Plan_Key__c", COL_TEXT, 1 },
+	{ "Name", COL_TEXT, 0 },
+	{ "Code__c", COL_TEXT, 0 },
+	{ "Course_Count__c", COL_NUMBER, 0 },
+};
+
+static const struct entity_col x_enrollment_cols[] = {
+	{ "Id", COL_SFID, 1 },
+	{ "Enrollment_Key__c", COL_TEXT, 1 },
+	{ "Item_Name__c", COL_TEXT, 0 },
+	{ "Item_Type__c", COL_TEXT, 0 },
+	{ "Status__c", COL_TEXT, 0 },
+	{ "Enrolled_At__c", COL_DATETIME, 0 },
+	{ "Completed_At__c", COL_DATETIME, 0 },
+	{ "Score__c", COL_NUMBER, 0 },
+	{ "Unenrolled_At__c", COL_DATETIME, 0 },
+};
+
+static const struct entity_col x_plan_enrollment_cols[] = {
+	{ "Id", COL_SFID, 1 },
+	{ "Enrollment_Key__c", COL_TEXT, 1 },
+	{ "Status__c", COL_TEXT, 0 },
+	{ "Enrolled_At__c", COL_DATETIME, 0 },
+	{ "Completed_At__c", COL_DATETIME, 0 },
+	{ "Score__c", COL_NUMBER, 0 },
+	{ "Course_Count__c", COL_NUMBER, 0 },
+	{ "Completed_Course_Count__c", COL_NUMBER, 0 },
+	{ "Unenrolled_At__c", COL_DATETIME, 0 },
+};
+
 static const struct entity entities[ENT_COUNT] = {
 	{ ENT_ACCOUNT, "Account", SIDE_CRM, "stg_account", account_cols, N(account_cols), 0 },
 	{ ENT_CONTACT, "Contact", SIDE_CRM, "stg_contact", contact_cols, N(contact_cols), 1 },
@@ -119,6 +181,12 @@ static const struct entity entities[ENT_COUNT] = {
 	{ ENT_PLAN_COURSE, "plan_courses", SIDE_LMS, "stg_plan_course", plan_course_cols, N(plan_course_cols), 0 },
 	{ ENT_ENROLLMENT, "enrollments", SIDE_LMS, "stg_enrollment", enrollment_cols, N(enrollment_cols), 0 },
 	{ ENT_PLAN_ENROLLMENT, "plan_enrollments", SIDE_LMS, "stg_plan_enrollment", plan_enrollment_cols, N(plan_enrollment_cols), 0 },
+	{ ENT_X_LMS_USER, "LMS_User__c", SIDE_CRM, "stg_x_lms_user", x_lms_user_cols, N(x_lms_user_cols), 0 },
+	{ ENT_X_COURSE, "LMS_Course__c", SIDE_CRM, "stg_x_course", x_course_cols, N(x_course_cols), 0 },
+	{ ENT_X_SESSION, "LMS_Session__c", SIDE_CRM, "stg_x_session", x_session_cols, N(x_session_cols), 0 },
+	{ ENT_X_PLAN, "LMS_Learning_Plan__c", SIDE_CRM, "stg_x_plan", x_plan_cols, N(x_plan_cols), 0 },
+	{ ENT_X_ENROLLMENT, "LMS_Enrollment__c", SIDE_CRM, "stg_x_enrollment", x_enrollment_cols, N(x_enrollment_cols), 0 },
+	{ ENT_X_PLAN_ENROLLMENT, "LMS_Learning_Plan_Enrollment__c", SIDE_CRM, "stg_x_plan_enrollment", x_plan_enrollment_cols, N(x_plan_enrollment_cols), 0 },
 };
 
 const struct entity *entity_get(enum entity_id id)

@@ -22,6 +22,14 @@ enum entity_id {
 	ENT_PLAN_COURSE,    /* courses of a learning plan */
 	ENT_ENROLLMENT,     /* course enrollments */
 	ENT_PLAN_ENROLLMENT,/* learning-plan enrollments */
+	/* The CRM objects lmsrecon writes (SPEC §6), read back from a CRM
+	 * export to compare with (R9 "only changes") and to delete by Id (R10). */
+	ENT_X_LMS_USER,     /* LMS_User__c */
+	ENT_X_COURSE,       /* LMS_Course__c */
+	ENT_X_SESSION,      /* LMS_Session__c */
+	ENT_X_PLAN,         /* LMS_Learning_Plan__c */
+	ENT_X_ENROLLMENT,   /* LMS_Enrollment__c */
+	ENT_X_PLAN_ENROLLMENT, /* LMS_Learning_Plan_Enrollment__c */
 	ENT_COUNT
 };
 
@@ -51,6 +59,14 @@ struct entity {
 	const struct entity_col *cols;
 	size_t ncols;
 	unsigned char has_extra;/* accepts extra mapped fields (stored as JSON in `extra`) */
+};
+
+/* Field names the rules need from each entity's export beyond the job's
+ * mapping (list view filters, dependent picklists); the loader requires them
+ * in the header and keeps them. Names are borrowed. */
+struct entity_fields {
+	const char **names[ENT_COUNT];
+	size_t n[ENT_COUNT];
 };
 
 /* The entity with that id. */

@@ -57,8 +57,8 @@ static void add_unique(const char ***names, size_t *n, const char *name)
 /* Every field name of entity `e` that the job refers to: columns it lists
  * for the input, mapped and matched CRM fields of a people source, LMS user
  * fields it maps or uses for sync back. */
-static size_t referenced_fields(const struct job *j, const struct entity *e,
-				const char ***names)
+static size_t referenced_fields(const struct job *j, const struct entity_fields *need,
+				const struct entity *e, const char ***names)
 {
 	size_t n = 0;
 	const struct job_input *in = job_input_of(j, e->id);
@@ -85,14 +85,16 @@ static size_t referenced_fields(const struct job *j, const struct entity *e,
 		add_unique(names, &n, j->syncback.account_field);
 	if (e->id == ENT_CONTACT && j->syncback.is_enabled && j->syncback.match_field)
 		add_unique(names, &n, j->syncback.match_field);
+	for (size_t i = 0; need && i < need->n[e->id]; i++)
+		add_unique(names, &n, need->names[e->id][i]);
 	return n;
 }
 
-size_t load_extra_fields(const struct job *j, const struct entity *e,
-			 const char ***names)
+size_t load_extra_fields(const struct job *j, const struct entity_fields *need,
+			 const struct entity *e, const char ***names)
 {
 	const char **ref;
-	size_t nref = referenced_fields(j, e, &ref), n = 0;
+	size_t nref = referenced_fields(j, need, e, &ref), n = 0;
 
 	*names = NULL;
 	for (size_t i = 0; i < nref; i++) {
@@ -125,7 +127,7 @@ static const char *header_of(const struct job_input *in, const char *key,
 }
 
 static void loader_init(struct loader *l, struct diag *d, const struct job *j,
-			const struct job_input *in)
+			const struct entity_fields *need, const struct job_input *in)
 {
 	const char **ref, **extra;
 	size_t nref, n;
@@ -136,7 +138,7 @@ static void loader_init(struct loader *l, struct diag *d, const struct job *j,
 	l->e = in->entity;
 	l->prof = in->profile;
 	l->nstd = l->e->ncols;
-	l->nextra = load_extra_fields(j, l->e, &extra);
+	l->nextra = load_extra_fields(j, need, l->e, &extra);
 	n = l->nstd + l->nextra;
 	l->keys = xcalloc(n, sizeof *l->keys);
 	l->names = xcalloc(n, sizeof *l->names);
@@ -146,7 +148,7 @@ static void loader_init(struct loader *l, struct diag *d, const struct job *j,
 	l->norm = xcalloc(l->nstd ? l->nstd : 1, sizeof *l->norm);
 	buf_init(&l->extra);
 
-	nref = referenced_fields(j, l->e, &ref);
+	nref = referenced_fields(j, need, l->e, &ref);
 	for (size_t c = 0; c < l->nstd; c++) {
 		const char *ph = l->prof->ents[l->e->id].headers ?
 			l->prof->ents[l->e->id].headers[c] : NULL;
@@ -312,7 +314,8 @@ static enum rc on_record(void *ctx, const struct ingest_rec *rec)
 }
 
 static enum rc load_one(struct diag *d, const struct job *j, struct snap *s,
-			size_t idx, int is_progress, struct load_input *li)
+			const struct entity_fields *need, size_t idx, int is_progress,
+			struct load_input *li)
 {
 	const struct job_input *in = &j->inputs[idx];
 	const struct profile_entity *pe = &in->profile->ents[in->entity->id];
@@ -321,7 +324,7 @@ static enum rc load_one(struct diag *d, const struct job *j, struct snap *s,
 	struct loader l;
 	enum rc rc = RC_OK;
 
-	loader_init(&l, d, j, in);
+	loader_init(&l, d, j, need, in);
 	l.is_progress = is_progress;
 	clock_gettime(CLOCK_MONOTONIC, &l.t0);
 	fmt.kind = in->kind;
@@ -359,14 +362,15 @@ static enum rc load_one(struct diag *d, const struct job *j, struct snap *s,
 }
 
 enum rc load_inputs(struct diag *d, const struct job *j, struct snap *s,
-		    unsigned flags, struct load_result *res)
+		    const struct entity_fields *need, unsigned flags,
+		    struct load_result *res)
 {
 	enum rc rc = RC_OK;
 
 	res->inputs = xcalloc(j->ninputs ? j->ninputs : 1, sizeof *res->inputs);
 	res->ninputs = 0;
 	for (size_t i = 0; i < j->ninputs; i++) {
-		enum rc rc1 = load_one(d, j, s, i, flags & LOAD_PROGRESS, &res->inputs[i]);
+		enum rc rc1 = load_one(d, j, s, need, i, flags & LOAD_PROGRESS, &res->inputs[i]);
 		res->ninputs = i + 1;
 		if (rc1 == RC_OK)
 			continue;

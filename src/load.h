@@ -30,17 +30,20 @@ enum load_flags {
 };
 
 /* Loads every input of `j` into the staging tables of the run open on `s`
- * (when `s` is NULL, only reads and checks them). Bad records go through
+ * (when `s` is NULL, only reads and checks them), keeping the fields the
+ * job maps and those in `need` (may be NULL). Bad records go through
  * diag_bad_record; a file-level problem ends that input, and the load
  * unless LOAD_KEEP_GOING. `res` is filled even on failure (what was read
  * so far); free it with load_result_release. Returns the first failure. */
 enum rc load_inputs(struct diag *d, const struct job *j, struct snap *s,
-		    unsigned flags, struct load_result *res);
+		    const struct entity_fields *need, unsigned flags,
+		    struct load_result *res);
 void load_result_release(struct load_result *res);
 
-/* The CRM or LMS field names the job refers to beyond an entity's standard
- * columns (extra mapped fields), for the entity `e`. Exposed for tests. */
-size_t load_extra_fields(const struct job *j, const struct entity *e,
-			 const char ***names);
+/* The CRM or LMS field names the job (and `need`, which may be NULL) refer
+ * to beyond an entity's standard columns, for the entity `e`. Caller frees
+ * the array; the names are borrowed. Exposed for tests. */
+size_t load_extra_fields(const struct job *j, const struct entity_fields *need,
+			 const struct entity *e, const char ***names);
 
 #endif

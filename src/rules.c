@@ -1,38 +1,89 @@
 /* SPDX-License-Identifier: MIT */
 /* rules: runs the rule modules in pipeline order. */
 #include "rules.h"
+#include "rule_branch.h"
+#include "rule_listview.h"
 #include "rule_people.h"
+#include "util.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-/* Until the org chart rule places people, everyone goes to the
- * destination branch (R6 'single'). */
-static enum rc place_single(const struct job_people *pe, struct snap *s)
+static void need_add(struct rules_prep *p, enum entity_id e, const char *name)
 {
-	const char *source = entity_get(pe->source)->name;
-	struct snap_stmt *st = snap_prepare(s, "UPDATE stage.people SET branch_code = ?2"
-					    " WHERE source = ?1 AND is_rejected = 0");
-	if (st) {
-		snap_bind_text(st, 1, source, strlen(source));
-		snap_bind_text(st, 2, pe->destination_branch, strlen(pe->destination_branch));
-		snap_step(st);
-	}
-	snap_finalize(st);
-	return snap_rc(s);
+	p->need.names[e] = xreallocarray(p->need.names[e], p->need.n[e] + 1, sizeof *p->need.names[e]);
+	p->need.names[e][p->need.n[e]++] = name;
 }
 
-enum rc rules_run(struct diag *d, const struct job *j, struct snap *s,
-		  long long run_id, int is_incremental)
+/* The field a `*.field-meta.xml` file defines: its base name's stem. */
+static char *picklist_field_of(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	const char *dot;
+	base = base ? base + 1 : path;
+	dot = strstr(base, ".field-meta.xml");
+	return dot ? xstrndup(base, (size_t)(dot - base)) : xstrdup(base);
+}
+
+enum rc rules_prepare(struct diag *d, const struct job *j, struct rules_prep **out)
+{
+	struct rules_prep *p = xcalloc(1, sizeof *p);
+	enum rc rc = RC_OK;
+
+	for (size_t i = 0; i < j->npeople; i++) {
+		const struct job_people *pe = &j->people[i];
+		const struct entity *e = entity_get(pe->source);
+		if (pe->listview && !p->views[e->id]) {
+			enum rc rc1 = rule_listview_open(d, pe->listview, pe->listview, e, &p->views[e->id]);
+			if (rc1 == RC_OK) {
+				const char *const *fields;
+				size_t n = rule_listview_fields(p->views[e->id], &fields);
+				for (size_t k = 0; k < n; k++)
+					need_add(p, e->id, fields[k]);
+			} else if (rc == RC_OK) {
+				rc = rc1;
+			}
+		}
+		for (size_t k = 0; pe->orgchart == ORG_PICKLIST && k < pe->npicklist_meta; k++) {
+			char *f = picklist_field_of(pe->picklist_meta[k]);
+			p->owned = xreallocarray(p->owned, p->nowned + 1, sizeof *p->owned);
+			p->owned[p->nowned++] = f;
+			need_add(p, e->id, f);
+		}
+	}
+	*out = p;
+	return rc;
+}
+
+void rules_prep_free(struct rules_prep *p)
+{
+	if (!p)
+		return;
+	for (int e = 0; e < ENT_COUNT; e++) {
+		rule_listview_free(p->views[e]);
+		free(p->need.names[e]);
+	}
+	for (size_t i = 0; i < p->nowned; i++)
+		free(p->owned[i]);
+	free(p->owned);
+	free(p);
+}
+
+enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *prep,
+		  struct snap *s, long long run_id, int is_incremental)
 {
 	enum rc rc = RC_OK;
 
 	for (size_t i = 0; i < j->npeople && rc == RC_OK; i++) {
 		const struct job_people *pe = &j->people[i];
+		const struct entity *e = entity_get(pe->source);
 		rc = rule_people_collect(d, j, pe, s);
+		if (rc == RC_OK && prep->views[e->id])
+			rc = rule_listview_apply(d, prep->views[e->id], s, e->name);
 		if (rc == RC_OK)
 			rc = rule_people_screen(d, j, pe, s, is_incremental);
 		if (rc == RC_OK)
-			rc = place_single(pe, s);
+			rc = rule_branch_assign(d, j, pe, s, run_id);
 		if (rc == RC_OK)
 			rc = rule_people_match(d, j, pe, s, run_id);
 	}

@@ -5,13 +5,29 @@
 #define LMSRECON_RULES_H
 
 #include "diag.h"
+#include "entity.h"
 #include "job.h"
 #include "snap.h"
+
+/* What the rules read before the inputs are loaded: the list views of the
+ * people sources, and the fields the rules need from each export. */
+struct rules_prep {
+	struct rule_listview *views[ENT_COUNT]; /* per people source entity; owned; NULL when none */
+	struct entity_fields need;              /* names borrowed from views or owned below */
+	char **owned;                           /* owned names (picklist fields); owned */
+	size_t nowned;
+};
+
+/* Reads every list view and notes the fields the rules need. Errors in the
+ * metadata files are printed with their position (RC_CONFIG). Caller frees
+ * with rules_prep_free. */
+enum rc rules_prepare(struct diag *d, const struct job *j, struct rules_prep **out);
+void rules_prep_free(struct rules_prep *p);
 
 /* Applies every rule the job asks for to the staged inputs of run `run_id`,
  * writing the rules' tables and the snapshot's durable tables inside the
  * run's transaction. */
-enum rc rules_run(struct diag *d, const struct job *j, struct snap *s,
-		  long long run_id, int is_incremental);
+enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *prep,
+		  struct snap *s, long long run_id, int is_incremental);
 
 #endif

@@ -209,6 +209,41 @@ CREATE TABLE stage.stg_plan_enrollment (
 	enrolled_at TEXT, completed_at TEXT, score REAL, updated_at TEXT
 );
 
+-- The CRM exports of the objects lmsrecon writes (read back for R9's
+-- "only changes" and R10's deletes by Id).
+CREATE TABLE stage.stg_x_lms_user (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	Id TEXT, LMS_User_Id__c TEXT, Contact__c TEXT, User__c TEXT,
+	Last_Access__c TEXT, Enrolled_Count__c REAL, Completed_Count__c REAL,
+	Passed_Count__c REAL, Failed_Count__c REAL, In_Progress_Count__c REAL,
+	Pending_Review_Count__c REAL
+);
+CREATE TABLE stage.stg_x_course (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	Id TEXT, LMS_Course_Key__c TEXT, Name TEXT, Code__c TEXT, Type__c TEXT
+);
+CREATE TABLE stage.stg_x_session (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	Id TEXT, LMS_Session_Key__c TEXT, Name TEXT, Code__c TEXT, Start_Date__c TEXT
+);
+CREATE TABLE stage.stg_x_plan (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	Id TEXT, LMS_Learning_Plan_Key__c TEXT, Name TEXT, Code__c TEXT,
+	Course_Count__c REAL
+);
+CREATE TABLE stage.stg_x_enrollment (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	Id TEXT, Enrollment_Key__c TEXT, Item_Name__c TEXT, Item_Type__c TEXT,
+	Status__c TEXT, Enrolled_At__c TEXT, Completed_At__c TEXT, Score__c REAL,
+	Unenrolled_At__c TEXT
+);
+CREATE TABLE stage.stg_x_plan_enrollment (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	Id TEXT, Enrollment_Key__c TEXT, Status__c TEXT, Enrolled_At__c TEXT,
+	Completed_At__c TEXT, Score__c REAL, Course_Count__c REAL,
+	Completed_Course_Count__c REAL, Unenrolled_At__c TEXT
+);
+
 -- The rules' working tables: what one run decides, read by the emitters.
 -- src_file is the job input index (NULL when the row comes from no input).
 
@@ -286,6 +321,20 @@ CREATE TABLE stage.user_out (
 	src_line INTEGER
 );
 
+-- CRM records to write (SPEC section 6), one per object, operation and
+-- key; emit_crm writes one file per object and operation from it.
+CREATE TABLE stage.crm_out (
+	object TEXT NOT NULL,      -- API name: 'Contact', 'LMS_User__c', ...
+	op TEXT NOT NULL           -- Bulk API 2.0 operation
+		CHECK (op IN ('insert', 'update', 'upsert', 'delete')),
+	key TEXT NOT NULL,         -- external id (upsert), Id (update, delete), or a stable key (insert)
+	fields TEXT NOT NULL       -- JSON object: API field (or Rel__r.ExtId__c) to value; '#N/A' clears
+		CHECK (json_valid(fields)),
+	src_file INTEGER,
+	src_line INTEGER,
+	PRIMARY KEY (object, op, key)
+);
+
 -- @stage-index
 
 -- The lookups the rules make: people matched by id, username, email and
@@ -305,6 +354,9 @@ CREATE INDEX stage.stg_lms_user_email ON stg_lms_user (email);
 CREATE INDEX stage.stg_lms_user_branch ON stg_lms_user (branch_code);
 CREATE INDEX stage.stg_branch_code ON stg_branch (code);
 CREATE INDEX stage.stg_branch_parent ON stg_branch (parent_code);
+CREATE INDEX stage.stg_x_enrollment_key ON stg_x_enrollment (Enrollment_Key__c);
+CREATE INDEX stage.stg_x_plan_enrollment_key ON stg_x_plan_enrollment (Enrollment_Key__c);
+CREATE INDEX stage.stg_x_lms_user_key ON stg_x_lms_user (LMS_User_Id__c);
 CREATE INDEX stage.stg_course_code ON stg_course (code);
 CREATE INDEX stage.stg_session_code ON stg_session (code);
 CREATE INDEX stage.stg_session_course ON stg_session (course_code);

@@ -564,7 +564,9 @@ Test(job_check, an_unknown_entity_lists_the_side_s_entities)
 		"  <lms><input entity=\"Contact\" path=\"crm/Contact.csv\"/></lms>\n"
 		END), RC_CONFIG);
 	cr_assert_str_eq(msgs,
-		"lmsrecon: job.xml:4: unknown CRM entity 'Lead'; expected Account, Contact, User or custom\n"
+		"lmsrecon: job.xml:4: unknown CRM entity 'Lead'; expected Account, Contact, User, custom, "
+		"LMS_User__c, LMS_Course__c, LMS_Session__c, LMS_Learning_Plan__c, LMS_Enrollment__c "
+		"or LMS_Learning_Plan_Enrollment__c\n"
 		"lmsrecon: job.xml:5: unknown LMS entity 'Contact'; expected users, branches, courses, "
 		"sessions, plans, plan_courses, enrollments or plan_enrollments\n");
 }

@@ -349,7 +349,8 @@ Test(profile, entity_of_the_other_side_is_unknown)
 		"  <entity name=\"users\"><column key=\"username\" header=\"u\"/></entity>\n"
 		"</profile>\n",
 		"lmsrecon: @:3: unknown entity 'users' on the crm side (known: Account, Contact, "
-		"User, custom)\n");
+		"User, custom, LMS_User__c, LMS_Course__c, LMS_Session__c, LMS_Learning_Plan__c, "
+		"LMS_Enrollment__c, LMS_Learning_Plan_Enrollment__c)\n");
 }
 
 Test(profile, bad_status_value_and_repeats_are_all_reported)

@@ -1,0 +1,1281 @@
+/* SPDX-License-Identifier: MIT */
+/* rule_branch: R6, the LMS branch of every person (single, Account
+ * hierarchy, or dependent picklists read from SFDX field metadata) and the
+ * branches the org chart needs. */
+#include "rule_branch.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+#include <libxml/tree.h>
+
+#include "rule_util.h"
+#include "sha256.h"
+#include "util.h"
+
+#define NONE SIZE_MAX /* no index */
+
+/* What one call works with: its inputs and the statements it reuses. */
+struct br {
+	struct diag *d;               /* where warnings and errors go; borrowed */
+	const struct job *j;          /* the job (input names for messages); borrowed */
+	const struct job_people *pe;  /* the people source placed; borrowed */
+	struct snap *s;               /* the snapshot in its run; borrowed */
+	long long run_id;             /* the run in flight */
+	const char *source;           /* entity name of the people source; static */
+	const char *dest;             /* the destination branch code; borrowed from pe */
+	struct snap_stmt *st_known;   /* is a code in the LMS branches export */
+	struct snap_stmt *st_out;     /* insert into stage.branch_out */
+	struct snap_stmt *st_created; /* insert into branches_created */
+	struct snap_stmt *st_place;   /* set a person's branch_code */
+	struct snap_stmt *st_reject;  /* set a person's is_rejected */
+	struct snap_stmt *st_codeless;/* an LMS branch without a code, by name */
+};
+
+/* One person of the source, as read before any update. */
+struct br_person {
+	char *crm_id;          /* owned */
+	char *vals[3];         /* accounts: [0] AccountId; picklist: the record's values; owned, NULL when empty */
+	int is_person;         /* accounts: the Contact's own IsPersonAccount */
+	int src_file;          /* job input of its record */
+	unsigned long src_line;/* line its record started on */
+};
+
+/* ---- shared helpers ---------------------------------------------------- */
+
+/* Binds text parameter i (NULL binds SQL NULL). */
+static void bind_str(struct snap_stmt *st, int i, const char *v)
+{
+	snap_bind_text(st, i, v, v ? strlen(v) : 0);
+}
+
+/* Copy of a possibly NULL column; empty text counts as NULL. */
+static char *col_dup(struct snap_stmt *st, int i)
+{
+	const char *v = snap_col_text(st, i);
+	return v && v[0] ? xstrdup(v) : NULL;
+}
+
+/* The name of job input `src_file` as the job gives it, or NULL. */
+static const char *input_name(const struct job *j, long long src_file)
+{
+	return src_file >= 0 && (size_t)src_file < j->ninputs ?
+		j->inputs[src_file].name : NULL;
+}
+
+/* Adds one branch to stage.branch_out; when the LMS export lacks it, also
+ * records the change and the branch in branches_created. */
+static void branch_emit(struct br *b, const char *code, const char *name,
+			const char *parent, int depth, const char *origin,
+			const char *key, int src_file, unsigned long src_line)
+{
+	int is_new;
+
+	bind_str(b->st_known, 1, code);
+	is_new = snap_step(b->st_known);
+	if (is_new < 0)
+		return;
+	if (is_new == 1)
+		snap_reset(b->st_known);
+	is_new = !is_new;
+	bind_str(b->st_out, 1, code);
+	bind_str(b->st_out, 2, name);
+	bind_str(b->st_out, 3, parent);
+	snap_bind_int(b->st_out, 4, depth);
+	bind_str(b->st_out, 5, origin);
+	bind_str(b->st_out, 6, key);
+	snap_bind_int(b->st_out, 7, is_new);
+	snap_step(b->st_out);
+	if (!is_new)
+		return;
+	rule_change(b->s, "lms.branches", code, "create", NULL, NULL, name,
+		    src_file, src_line, "R6");
+	bind_str(b->st_created, 1, code);
+	bind_str(b->st_created, 2, name);
+	bind_str(b->st_created, 3, parent);
+	bind_str(b->st_created, 4, origin);
+	bind_str(b->st_created, 5, key);
+	snap_bind_int(b->st_created, 6, b->run_id);
+	snap_step(b->st_created);
+}
+
+/* Puts one person in branch `code`. */
+static void person_place(struct br *b, const char *crm_id, const char *code)
+{
+	bind_str(b->st_place, 1, code);
+	bind_str(b->st_place, 2, b->source);
+	bind_str(b->st_place, 3, crm_id);
+	snap_step(b->st_place);
+}
+
+/* Records why a person cannot be placed and keeps it out of the run. */
+static void person_reject(struct br *b, const struct br_person *p,
+			  const char *kind, const char *candidates,
+			  const char *reason)
+{
+	rule_exception(b->s, kind, b->source, p->crm_id, candidates, reason,
+		       p->src_file, p->src_line);
+	bind_str(b->st_reject, 1, b->source);
+	bind_str(b->st_reject, 2, p->crm_id);
+	snap_step(b->st_reject);
+}
+
+/* Reads the people of the source that are not rejected, in input order,
+ * with the values of the SQL expressions `exprs` (NULL for none) of their
+ * staged record. Caller frees with people_free. */
+static void people_read(struct br *b, const char *const exprs[3],
+			int with_person_flag, struct br_person **out, size_t *n)
+{
+	const struct entity *e = entity_get(b->pe->source);
+	struct buf sql = BUF_INIT;
+	struct snap_stmt *st;
+	size_t alloc = 0;
+
+	*out = NULL;
+	*n = 0;
+	buf_adds(&sql, "SELECT p.crm_id, p.src_file, p.src_line, p.account_id");
+	for (int k = 0; k < 3; k++) {
+		if (!exprs[k]) {
+			buf_adds(&sql, ", NULL");
+			continue;
+		}
+		buf_addf(&sql, ", (SELECT %s FROM stage.%s WHERE Id = p.crm_id ORDER BY rowid LIMIT 1)",
+			 exprs[k], e->table);
+	}
+	if (with_person_flag)
+		buf_adds(&sql, ", (SELECT IsPersonAccount FROM stage.stg_contact WHERE Id = p.crm_id ORDER BY rowid LIMIT 1)");
+	else
+		buf_adds(&sql, ", 0");
+	buf_adds(&sql, " FROM stage.people p WHERE p.source = ?1 AND p.is_rejected = 0"
+		 " ORDER BY p.src_file, p.src_line, p.crm_id");
+	st = snap_prepare(b->s, sql.buf);
+	buf_release(&sql);
+	if (!st)
+		return;
+	bind_str(st, 1, b->source);
+	while (snap_step(st) == 1) {
+		struct br_person *p;
+		if (*n == alloc) {
+			alloc = alloc ? 2 * alloc : 64;
+			*out = xreallocarray(*out, alloc, sizeof **out);
+		}
+		p = &(*out)[(*n)++];
+		p->crm_id = xstrdup(snap_col_text(st, 0));
+		p->src_file = (int)snap_col_int(st, 1);
+		p->src_line = (unsigned long)snap_col_int(st, 2);
+		if (exprs[0] || exprs[1] || exprs[2]) {
+			for (int k = 0; k < 3; k++)
+				p->vals[k] = col_dup(st, 4 + k);
+		} else {
+			p->vals[0] = col_dup(st, 3);
+			p->vals[1] = p->vals[2] = NULL;
+		}
+		p->is_person = snap_col_int(st, 7) != 0;
+	}
+	snap_finalize(st);
+}
+
+/* Frees what people_read returned. */
+static void people_free(struct br_person *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(p[i].crm_id);
+		for (int k = 0; k < 3; k++)
+			free(p[i].vals[k]);
+	}
+	free(p);
+}
+
+/* ---- accounts ---------------------------------------------------------- */
+
+enum acc_state { ACC_NEW, ACC_ON_PATH, ACC_DONE };
+enum acc_problem { ACC_OK, ACC_CYCLE, ACC_MISSING };
+
+/* One staged Account and where its branch sits. */
+struct br_account {
+	char *id;                 /* 18-character Id; owned */
+	char *name;               /* Name, or NULL; owned */
+	char *parent;             /* ParentId, or NULL; owned */
+	int is_person;            /* IsPersonAccount */
+	int src_file;             /* job input of the Account row */
+	unsigned long src_line;   /* its line */
+	unsigned char state;      /* enum acc_state: the walk up the hierarchy */
+	unsigned char problem;    /* enum acc_problem, for it or an ancestor */
+	unsigned char is_skipped; /* a codeless LMS branch has its name: no branch */
+	unsigned char is_needed;  /* a placed contact sits in it or below it */
+	char *reason;             /* problem: what is wrong above it; owned */
+	char *ids;                /* problem: the Account ids, sorted, ';'-separated; owned */
+	char code[RULE_BRANCH_CODE_MAX]; /* its branch code (unless skipped) */
+	const char *parent_code;  /* branch its branch sits under; borrowed */
+	const char *anchor;       /* branch its contacts go to; borrowed */
+	int depth;                /* depth of `anchor` (0 = destination) */
+	long long skip_file;      /* is_skipped: job input of the codeless branch */
+	unsigned long skip_line;  /* is_skipped: its line in the branches export */
+};
+
+/* The Accounts of the export, sorted by Id (duplicates dropped). */
+struct br_accounts {
+	struct br_account *a;     /* owned */
+	size_t n;                 /* Accounts in a */
+};
+
+/* Index of the Account with Id `id`, or NONE (binary search). */
+static size_t acc_find(const struct br_accounts *as, const char *id)
+{
+	size_t lo = 0, hi = as->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(as->a[mid].id, id);
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NONE;
+}
+
+/* Reads every staged Account, sorted by Id; the first of duplicate Ids wins. */
+static void acc_load(struct br *b, struct br_accounts *as)
+{
+	struct snap_stmt *st = snap_prepare(b->s,
+		"SELECT Id, Name, ParentId, IsPersonAccount, src_file, src_line"
+		" FROM stage.stg_account WHERE Id IS NOT NULL ORDER BY Id, rowid");
+	size_t alloc = 0;
+
+	as->a = NULL;
+	as->n = 0;
+	if (!st)
+		return;
+	while (snap_step(st) == 1) {
+		const char *id = snap_col_text(st, 0);
+		struct br_account *a;
+		if (as->n && strcmp(as->a[as->n - 1].id, id) == 0)
+			continue;
+		if (as->n == alloc) {
+			alloc = alloc ? 2 * alloc : 64;
+			as->a = xreallocarray(as->a, alloc, sizeof *as->a);
+		}
+		a = &as->a[as->n++];
+		memset(a, 0, sizeof *a);
+		a->id = xstrdup(id);
+		a->name = col_dup(st, 1);
+		a->parent = col_dup(st, 2);
+		a->is_person = snap_col_int(st, 3) != 0;
+		a->src_file = (int)snap_col_int(st, 4);
+		a->src_line = (unsigned long)snap_col_int(st, 5);
+		rule_branch_account_code(a->id, a->code);
+	}
+	snap_finalize(st);
+}
+
+/* Frees the Accounts and what they own. */
+static void acc_free(struct br_accounts *as)
+{
+	for (size_t i = 0; i < as->n; i++) {
+		free(as->a[i].id);
+		free(as->a[i].name);
+		free(as->a[i].parent);
+		free(as->a[i].reason);
+		free(as->a[i].ids);
+	}
+	free(as->a);
+}
+
+/* qsort: C strings in byte order. */
+static int cmp_str(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* Marks a cycle found on `path` (indices, child first) at position `at`:
+ * path[at..n-1] is the cycle, path[0..at-1] sits under it. */
+static void acc_cycle(struct br_accounts *as, const size_t *path, size_t n, size_t at)
+{
+	size_t ncyc = n - at, first = at;
+	const char **ids = xmalloc(ncyc * sizeof *ids);
+	struct buf idl = BUF_INIT, desc = BUF_INIT;
+
+	for (size_t i = at; i < n; i++) {
+		ids[i - at] = as->a[path[i]].id;
+		if (strcmp(as->a[path[i]].id, as->a[path[first]].id) < 0)
+			first = i;
+	}
+	qsort(ids, ncyc, sizeof *ids, cmp_str);
+	for (size_t i = 0; i < ncyc; i++)
+		buf_addf(&idl, "%s%s", i ? ";" : "", ids[i]);
+	/* The cycle from its smallest id, following ParentId (up the path). */
+	for (size_t k = 0; k <= ncyc; k++)
+		buf_addf(&desc, "%s'%s'", k ? " -> " : "",
+			 as->a[path[at + (first - at + k) % ncyc]].id);
+	for (size_t i = 0; i < n; i++) {
+		struct br_account *a = &as->a[path[i]];
+		a->problem = ACC_CYCLE;
+		a->ids = xstrdup(idl.buf);
+		a->reason = xasprintf("the Account hierarchy above Account '%s' has a cycle: %s",
+				      a->id, desc.buf);
+		a->state = ACC_DONE;
+	}
+	free(ids);
+	buf_release(&idl);
+	buf_release(&desc);
+}
+
+/* Where Account a goes, given its parent p (NULL at the top). */
+static void acc_place(struct br *b, struct br_account *a, const struct br_account *p)
+{
+	int found;
+
+	a->state = ACC_DONE;
+	if (p && p->problem) {
+		a->problem = p->problem;
+		a->ids = xstrdup(p->ids);
+		if (p->problem == ACC_CYCLE)
+			a->reason = xasprintf("the Account hierarchy above Account '%s' has a cycle%s",
+					      a->id, strchr(p->reason, ':'));
+		else
+			a->reason = xstrdup(p->reason);
+		return;
+	}
+	a->parent_code = p ? p->anchor : b->dest;
+	a->depth = p ? p->depth : 0;
+	/* A codeless LMS branch with the Account's name is not reused, and no
+	 * second branch of that name is made, unless the LMS already has ours. */
+	bind_str(b->st_known, 1, a->code);
+	found = snap_step(b->st_known);
+	if (found == 1)
+		snap_reset(b->st_known);
+	if (found == 0 && a->name) {
+		bind_str(b->st_codeless, 1, a->name);
+		if (snap_step(b->st_codeless) == 1) {
+			a->is_skipped = 1;
+			a->skip_file = snap_col_int(b->st_codeless, 0);
+			a->skip_line = (unsigned long)snap_col_int(b->st_codeless, 1);
+			snap_reset(b->st_codeless);
+		}
+	}
+	if (a->is_skipped) {
+		a->anchor = b->dest;
+		a->depth = 0;
+	} else {
+		a->anchor = a->code;
+		a->depth++;
+	}
+}
+
+/* Resolves Account ix and every ancestor not yet resolved. */
+static void acc_resolve(struct br *b, struct br_accounts *as, size_t ix)
+{
+	size_t *path = NULL, n = 0, alloc = 0, cur = ix, missing = NONE;
+
+	while (as->a[cur].state != ACC_DONE) {
+		struct br_account *a = &as->a[cur];
+		if (a->state == ACC_ON_PATH) {
+			size_t at = 0;
+			while (path[at] != cur)
+				at++;
+			acc_cycle(as, path, n, at);
+			free(path);
+			return;
+		}
+		a->state = ACC_ON_PATH;
+		if (n == alloc) {
+			alloc = alloc ? 2 * alloc : 16;
+			path = xreallocarray(path, alloc, sizeof *path);
+		}
+		path[n++] = cur;
+		if (!a->parent) {
+			cur = NONE;
+			break;
+		}
+		cur = acc_find(as, a->parent);
+		if (cur == NONE) {
+			missing = path[n - 1];
+			break;
+		}
+	}
+	for (size_t i = n; i-- > 0;) {
+		struct br_account *a = &as->a[path[i]];
+		if (i == n - 1 && missing != NONE) {
+			const char *x = a->id, *y = a->parent;
+			a->state = ACC_DONE;
+			a->problem = ACC_MISSING;
+			a->ids = strcmp(x, y) < 0 ? xasprintf("%s;%s", x, y) : xasprintf("%s;%s", y, x);
+			a->reason = xasprintf("the parent '%s' of Account '%s' is not in the Account export",
+					      y, x);
+		} else {
+			acc_place(b, a, i == n - 1 ? (cur == NONE ? NULL : &as->a[cur])
+						   : &as->a[path[i + 1]]);
+		}
+	}
+	free(path);
+}
+
+/* Marks Account ix and its ancestors as needed; warns once for each that
+ * has a codeless namesake in the LMS. */
+static void acc_need(struct br *b, struct br_accounts *as, size_t ix)
+{
+	while (ix != NONE && !as->a[ix].is_needed) {
+		struct br_account *a = &as->a[ix];
+		a->is_needed = 1;
+		if (a->is_skipped) {
+			struct srcpos pos = { input_name(b->j, a->skip_file), a->skip_line, 0 };
+			char *msg = xasprintf("branch '%s' has no code, so it is not used for Account '%s':"
+					      " the Account's contacts go to destination branch '%s'",
+					      a->name, a->id, b->dest);
+			diag_warn(b->d, pos.file ? &pos : NULL, "%s", msg);
+			rule_exception(b->s, "branch_without_code", "branches", a->name, a->id,
+				       msg, (int)a->skip_file, a->skip_line);
+			free(msg);
+		}
+		ix = a->parent ? acc_find(as, a->parent) : NONE;
+	}
+}
+
+/* qsort: Account branches by depth, then code, so parents come first. */
+static int cmp_account_branch(const void *x, const void *y)
+{
+	const struct br_account *a = *(const struct br_account *const *)x;
+	const struct br_account *c = *(const struct br_account *const *)y;
+	if (a->depth != c->depth)
+		return a->depth < c->depth ? -1 : 1;
+	return strcmp(a->code, c->code);
+}
+
+/* Mode accounts: places each contact in its Account's branch, rejects
+ * those that cannot be placed, then lists the needed branches. */
+static void assign_accounts(struct br *b)
+{
+	static const char *const none[3] = { NULL, NULL, NULL };
+	struct br_accounts as;
+	struct br_person *people;
+	struct br_account **out;
+	size_t npeople, nout = 0;
+
+	acc_load(b, &as);
+	people_read(b, none, 1, &people, &npeople);
+	for (size_t i = 0; i < npeople && snap_rc(b->s) == RC_OK; i++) {
+		struct br_person *p = &people[i];
+		size_t ix;
+		char *reason;
+
+		if (!p->vals[0]) {
+			if (p->is_person)
+				person_reject(b, p, "person_account", NULL,
+					      "the contact is a Person Account: person accounts are not supported");
+			continue;
+		}
+		ix = acc_find(&as, p->vals[0]);
+		if (p->is_person || (ix != NONE && as.a[ix].is_person)) {
+			reason = xasprintf("Account '%s' is a Person Account: person accounts are not supported",
+					   p->vals[0]);
+			person_reject(b, p, "person_account", p->vals[0], reason);
+			free(reason);
+			continue;
+		}
+		if (ix == NONE) {
+			reason = xasprintf("Account '%s' of the contact is not in the Account export,"
+					   " so its place in the tree is unknown", p->vals[0]);
+			person_reject(b, p, "account_missing", p->vals[0], reason);
+			free(reason);
+			continue;
+		}
+		acc_resolve(b, &as, ix);
+		if (as.a[ix].problem) {
+			reason = xasprintf("%s, so the contact's place in the tree is unknown",
+					   as.a[ix].reason);
+			person_reject(b, p, as.a[ix].problem == ACC_CYCLE ? "account_cycle" : "account_missing",
+				      as.a[ix].ids, reason);
+			free(reason);
+			continue;
+		}
+		acc_need(b, &as, ix);
+		person_place(b, p->crm_id, as.a[ix].anchor);
+	}
+	out = xmalloc((as.n ? as.n : 1) * sizeof *out);
+	for (size_t i = 0; i < as.n; i++)
+		if (as.a[i].is_needed && !as.a[i].is_skipped)
+			out[nout++] = &as.a[i];
+	qsort(out, nout, sizeof *out, cmp_account_branch);
+	for (size_t i = 0; i < nout; i++)
+		branch_emit(b, out[i]->code, out[i]->name ? out[i]->name : out[i]->id,
+			    out[i]->parent_code, out[i]->depth, "account", out[i]->id,
+			    out[i]->src_file, out[i]->src_line);
+	free(out);
+	people_free(people, npeople);
+	acc_free(&as);
+}
+
+/* ---- picklist metadata ------------------------------------------------- */
+
+/* One active value of a picklist. */
+struct pl_value {
+	char *name;        /* API name (fullName), as records hold it; owned */
+	char *label;       /* label, or NULL; owned */
+	char **ctrl;       /* controlling values it sits under (valueSettings); owned */
+	size_t nctrl;      /* entries in ctrl */
+};
+
+/* One picklist field of the org chart. */
+struct pl_field {
+	const char *path;  /* the metadata file; borrowed from the job */
+	char *name;        /* <fullName> without an object prefix, else the file stem; owned */
+	char *stem;        /* file name without .field-meta.xml; owned */
+	char *controlling; /* <controllingField>, or NULL; owned */
+	unsigned long controlling_line; /* line of <controllingField> */
+	unsigned long root_line;        /* line of <CustomField> */
+	struct pl_value *vals; /* active values in file order; owned */
+	size_t nvals;          /* entries in vals */
+};
+
+/* The first well-formedness problem of a parse. */
+struct pl_parse {
+	unsigned long doctype_line; /* line of a DOCTYPE, 0 when none */
+	int has_error;              /* an error was kept */
+	unsigned long line, col;    /* its position (0 = unknown) */
+	char msg[200];              /* its message, tidied */
+};
+
+/* Structured error handler of a parse: keeps the first error, tidied to
+ * our message style (lower case, no trailing newline); prints nothing. */
+static void pl_on_error(void *ctx, xmlErrorPtr err)
+{
+	xmlParserCtxtPtr pc = ctx;
+	struct pl_parse *pp = pc->_private;
+	size_t len;
+
+	if (!err || err->level < XML_ERR_ERROR || pp->has_error || pp->doctype_line)
+		return;
+	pp->has_error = 1;
+	pp->line = err->line > 0 ? (unsigned long)err->line : 0;
+	pp->col = err->int2 > 0 ? (unsigned long)err->int2 : 0;
+	snprintf(pp->msg, sizeof pp->msg, "%s", err->message ? err->message : "cannot parse");
+	len = strlen(pp->msg);
+	while (len && (pp->msg[len - 1] == '\n' || pp->msg[len - 1] == ' '))
+		pp->msg[--len] = '\0';
+	if (len && pp->msg[0] >= 'A' && pp->msg[0] <= 'Z')
+		pp->msg[0] = (char)(pp->msg[0] - 'A' + 'a');
+}
+
+/* A DOCTYPE stops the parse before any of it is read: metadata has no use
+ * for a DTD, and refusing it rules out entity expansion. */
+static void pl_on_doctype(void *ctx, const xmlChar *name, const xmlChar *ext_id,
+			  const xmlChar *sys_id)
+{
+	xmlParserCtxtPtr pc = ctx;
+	struct pl_parse *pp = pc->_private;
+	(void)name;
+	(void)ext_id;
+	(void)sys_id;
+	pp->doctype_line = pc->input && pc->input->line > 0 ?
+		(unsigned long)pc->input->line : 1;
+	xmlStopParser(pc);
+}
+
+/* Generic error handler that prints nothing while a parse runs. */
+static void pl_quiet(void *ctx, const char *msg, ...)
+{
+	(void)ctx;
+	(void)msg;
+}
+
+/* Reads and parses the metadata file `path` into *out (caller frees with
+ * xmlFreeDoc). Prints and returns RC_NOINPUT or RC_CONFIG on failure. */
+static enum rc pl_read_xml(struct diag *d, const char *path, xmlDoc **out)
+{
+	xmlGenericErrorFunc old_gerror = xmlGenericError;
+	void *old_gctx = xmlGenericErrorContext;
+	struct pl_parse pp;
+	struct buf text = BUF_INIT;
+	char chunk[8192];
+	size_t got;
+	xmlParserCtxtPtr pc;
+	FILE *f;
+	enum rc rc = RC_OK;
+	int is_well_formed;
+
+	*out = NULL;
+	memset(&pp, 0, sizeof pp);
+	f = fopen(path, "rb");
+	if (!f)
+		return diag_err(d, RC_NOINPUT, "%s: cannot open: %s", path, strerror(errno));
+	while ((got = fread(chunk, 1, sizeof chunk, f)) > 0 && text.len < 16u << 20)
+		buf_add(&text, chunk, got);
+	if (ferror(f)) {
+		int e = errno;
+		fclose(f);
+		buf_release(&text);
+		return diag_err(d, RC_NOINPUT, "%s: cannot read: %s", path, strerror(e));
+	}
+	fclose(f);
+	if (text.len == 0 || text.len >= 16u << 20) {
+		struct srcpos pos = { path, 1, 0 };
+		rc = diag_at(d, RC_CONFIG, &pos, text.len ? "too large for a metadata file" :
+			     "malformed XML: document is empty");
+		buf_release(&text);
+		return rc;
+	}
+	pc = xmlCreateMemoryParserCtxt(text.buf, (int)text.len);
+	if (!pc) {
+		buf_release(&text);
+		return diag_err(d, RC_OSERR, "out of memory");
+	}
+	xmlSetGenericErrorFunc(NULL, pl_quiet);
+	pc->_private = &pp;
+	pc->sax->internalSubset = pl_on_doctype;
+	pc->sax->serror = pl_on_error;
+	xmlCtxtUseOptions(pc, XML_PARSE_NONET | XML_PARSE_BIG_LINES |
+			  XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	xmlParseDocument(pc);
+	*out = pc->myDoc;
+	pc->myDoc = NULL;
+	is_well_formed = pc->wellFormed;
+	xmlFreeParserCtxt(pc);
+	xmlSetGenericErrorFunc(old_gctx, old_gerror);
+	buf_release(&text);
+	if (pp.doctype_line) {
+		struct srcpos pos = { path, pp.doctype_line, 0 };
+		rc = diag_at(d, RC_CONFIG, &pos, "a DOCTYPE is not allowed in a metadata file");
+	} else if (pp.has_error || !*out || !is_well_formed) {
+		struct srcpos pos = { path, pp.line, pp.col };
+		rc = diag_at(d, RC_CONFIG, &pos, "malformed XML: %s",
+			     pp.has_error ? pp.msg : "cannot parse");
+	}
+	if (rc) {
+		xmlFreeDoc(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* Line of a node, 0 when unknown. */
+static unsigned long line_of(const xmlNode *n)
+{
+	long l = xmlGetLineNo(n);
+	return l > 0 ? (unsigned long)l : 0;
+}
+
+/* The next element sibling from `n` on (n included) named `name`, or NULL. */
+static xmlNode *next_named(xmlNode *n, const char *name)
+{
+	for (; n; n = n->next)
+		if (n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0)
+			return n;
+	return NULL;
+}
+
+/* The first child element of `n` named `name`, or NULL. */
+static xmlNode *child(xmlNode *n, const char *name)
+{
+	return n ? next_named(n->children, name) : NULL;
+}
+
+/* The text of the first child `name` of `n` (caller frees), or NULL. */
+static char *child_text(xmlNode *n, const char *name)
+{
+	xmlNode *c = child(n, name);
+	xmlChar *t;
+	char *r;
+
+	if (!c)
+		return NULL;
+	t = xmlNodeGetContent(c);
+	r = xstrdup(t ? (const char *)t : "");
+	xmlFree(t);
+	return r;
+}
+
+/* Index of the value with API name `name` in f, or NONE. */
+static size_t pl_value_find(const struct pl_field *f, const char *name)
+{
+	for (size_t i = 0; i < f->nvals; i++)
+		if (strcmp(f->vals[i].name, name) == 0)
+			return i;
+	return NONE;
+}
+
+/* Adds the active values of elements `elem` under `parent` (<value> of a
+ * valueSetDefinition, <customValue> of a GlobalValueSet). */
+static void pl_add_values(struct pl_field *f, xmlNode *parent, const char *elem)
+{
+	for (xmlNode *v = child(parent, elem); v; v = next_named(v->next, elem)) {
+		char *name = child_text(v, "fullName");
+		char *active = child_text(v, "isActive");
+		if (name && name[0] && !(active && strcmp(active, "false") == 0) &&
+		    pl_value_find(f, name) == NONE) {
+			struct pl_value *pv;
+			f->vals = xreallocarray(f->vals, f->nvals + 1, sizeof *f->vals);
+			pv = &f->vals[f->nvals++];
+			pv->name = name;
+			pv->label = child_text(v, "label");
+			pv->ctrl = NULL;
+			pv->nctrl = 0;
+			name = NULL;
+		}
+		free(name);
+		free(active);
+	}
+}
+
+/* Finds the global value set `name` beside the field file, or in the
+ * globalValueSets folder of its SFDX project (objects/X/fields/ sits three
+ * folders below it). Returns the path (caller frees) or NULL. */
+static char *pl_find_global(const char *field_path, const char *name)
+{
+	const char *const rel[] = { "", "../../../globalValueSets/" };
+	char *dir = path_dirname(field_path), *found = NULL;
+
+	for (size_t i = 0; i < 2 && !found; i++) {
+		char *rp = xasprintf("%s%s.globalValueSet-meta.xml", rel[i], name);
+		char *p = path_join(dir, rp);
+		FILE *f = fopen(p, "rb");
+		free(rp);
+		if (f) {
+			fclose(f);
+			found = p;
+		} else {
+			free(p);
+		}
+	}
+	free(dir);
+	return found;
+}
+
+/* Frees what pl_parse_field filled in. */
+static void pl_field_release(struct pl_field *f)
+{
+	for (size_t i = 0; i < f->nvals; i++) {
+		free(f->vals[i].name);
+		free(f->vals[i].label);
+		for (size_t c = 0; c < f->vals[i].nctrl; c++)
+			free(f->vals[i].ctrl[c]);
+		free(f->vals[i].ctrl);
+	}
+	free(f->vals);
+	free(f->name);
+	free(f->stem);
+	free(f->controlling);
+}
+
+/* Reads one *.field-meta.xml into f. Prints and returns RC_CONFIG (or
+ * RC_NOINPUT) when it is not a usable picklist. */
+static enum rc pl_parse_field(struct diag *d, const char *path, struct pl_field *f)
+{
+	xmlDoc *doc = NULL, *gdoc = NULL;
+	xmlNode *root, *vs, *n;
+	struct srcpos pos = { path, 0, 0 };
+	const char *base = strrchr(path, '/');
+	char *type = NULL, *full = NULL, *gname = NULL, *gpath = NULL;
+	size_t blen;
+	enum rc rc;
+
+	memset(f, 0, sizeof *f);
+	f->path = path;
+	base = base ? base + 1 : path;
+	blen = strlen(base);
+	if (blen > 15 && strcmp(base + blen - 15, ".field-meta.xml") == 0)
+		f->stem = xstrndup(base, blen - 15);
+	else
+		f->stem = xstrndup(base, strcspn(base, "."));
+	rc = pl_read_xml(d, path, &doc);
+	if (rc)
+		goto out;
+	root = xmlDocGetRootElement(doc);
+	pos.line = root ? line_of(root) : 0;
+	f->root_line = pos.line;
+	if (!root || strcmp((const char *)root->name, "CustomField") != 0) {
+		rc = diag_at(d, RC_CONFIG, &pos,
+			     "not a field metadata file: the root element is '%s', not 'CustomField'",
+			     root ? (const char *)root->name : "");
+		goto out;
+	}
+	full = child_text(root, "fullName");
+	if (full && full[0]) {
+		const char *dot = strrchr(full, '.');
+		f->name = xstrdup(dot ? dot + 1 : full);
+		if (strcasecmp(f->name, f->stem) != 0) {
+			pos.line = line_of(child(root, "fullName"));
+			rc = diag_at(d, RC_CONFIG, &pos,
+				     "field name '%s' does not match the file name '%s'",
+				     f->name, base);
+			goto out;
+		}
+	} else {
+		f->name = xstrdup(f->stem);
+	}
+	type = child_text(root, "type");
+	if (type && strcmp(type, "Picklist") != 0) {
+		pos.line = line_of(child(root, "type"));
+		rc = diag_at(d, RC_CONFIG, &pos, strcmp(type, "MultiselectPicklist") == 0 ?
+			     "field '%s' is a multi-select picklist: a user can be in one branch only" :
+			     "field '%s' is not a picklist", f->name);
+		goto out;
+	}
+	vs = child(root, "valueSet");
+	if (!vs) {
+		rc = diag_at(d, RC_CONFIG, &pos,
+			     "field '%s' has no <valueSet>: standard value sets are not supported",
+			     f->name);
+		goto out;
+	}
+	if ((n = child(vs, "controllingField"))) {
+		f->controlling = child_text(vs, "controllingField");
+		f->controlling_line = line_of(n);
+	}
+	pl_add_values(f, child(vs, "valueSetDefinition"), "value");
+	if ((n = child(vs, "valueSetName"))) {
+		gname = child_text(vs, "valueSetName");
+		gpath = pl_find_global(path, gname);
+		if (!gpath) {
+			pos.line = line_of(n);
+			rc = diag_at(d, RC_CONFIG, &pos,
+				     "field '%s' uses global value set '%s', which is not supported unless"
+				     " '%s.globalValueSet-meta.xml' is beside the field or in the project's"
+				     " globalValueSets folder", f->name, gname, gname);
+			goto out;
+		}
+		rc = pl_read_xml(d, gpath, &gdoc);
+		if (rc)
+			goto out;
+		root = xmlDocGetRootElement(gdoc);
+		if (!root || strcmp((const char *)root->name, "GlobalValueSet") != 0) {
+			struct srcpos gpos = { gpath, root ? line_of(root) : 0, 0 };
+			rc = diag_at(d, RC_CONFIG, &gpos,
+				     "not a global value set: the root element is '%s', not 'GlobalValueSet'",
+				     root ? (const char *)root->name : "");
+			goto out;
+		}
+		pl_add_values(f, root, "customValue");
+	}
+	for (n = child(vs, "valueSettings"); n; n = next_named(n->next, "valueSettings")) {
+		char *vname = child_text(n, "valueName");
+		size_t ix = vname ? pl_value_find(f, vname) : NONE;
+		free(vname);
+		if (ix == NONE)
+			continue;
+		for (xmlNode *c = child(n, "controllingFieldValue"); c;
+		     c = next_named(c->next, "controllingFieldValue")) {
+			struct pl_value *v = &f->vals[ix];
+			xmlChar *t = xmlNodeGetContent(c);
+			const char *cv = t ? (const char *)t : "";
+			int is_dup = 0;
+			for (size_t k = 0; k < v->nctrl; k++)
+				is_dup |= strcmp(v->ctrl[k], cv) == 0;
+			if (!is_dup) {
+				v->ctrl = xreallocarray(v->ctrl, v->nctrl + 1, sizeof *v->ctrl);
+				v->ctrl[v->nctrl++] = xstrdup(cv);
+			}
+			xmlFree(t);
+		}
+	}
+out:
+	free(type);
+	free(full);
+	free(gname);
+	free(gpath);
+	xmlFreeDoc(doc);
+	xmlFreeDoc(gdoc);
+	return rc;
+}
+
+/* ---- picklist branches ------------------------------------------------- */
+
+/* One branch of the picklist tree: a path of values. */
+struct pl_node {
+	char *key;          /* origin key, e.g. "Contact.Region__c:EMEA/France"; owned */
+	char code[RULE_BRANCH_CODE_MAX]; /* its branch code */
+	const char *value;  /* its last value's API name; borrowed from the field */
+	const char *label;  /* branch name; borrowed from the field */
+	size_t parent;      /* index of the parent node, or NONE */
+	int depth;          /* 1 directly under the destination */
+};
+
+struct pl_tree {
+	struct pl_node *n;  /* owned; parents before children */
+	size_t count, alloc;/* nodes used and allocated */
+	size_t *by_key;     /* indices sorted by key; owned */
+};
+
+/* Appends `v` to `b` with '\' and '/' escaped, so '/' separates values. */
+static void add_escaped(struct buf *b, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '/')
+			buf_addch(b, '\\');
+		buf_addch(b, *v);
+	}
+}
+
+/* Appends the node for value v under `parent`: key = prefix + escaped value. */
+static void tree_add(struct pl_tree *t, const char *prefix, const struct pl_value *v,
+		     size_t parent, int depth)
+{
+	struct buf key = BUF_INIT;
+	struct pl_node *n;
+
+	if (t->count == t->alloc) {
+		t->alloc = t->alloc ? 2 * t->alloc : 64;
+		t->n = xreallocarray(t->n, t->alloc, sizeof *t->n);
+	}
+	buf_adds(&key, prefix);
+	add_escaped(&key, v->name);
+	n = &t->n[t->count++];
+	n->key = buf_detach(&key, NULL);
+	rule_branch_picklist_code(n->key, n->code);
+	n->value = v->name;
+	n->label = v->label && v->label[0] ? v->label : v->name;
+	n->parent = parent;
+	n->depth = depth;
+}
+
+static const struct pl_tree *sort_tree; /* the tree cmp_node_key sorts; set around qsort */
+
+/* qsort: node indices by the key of their node in sort_tree. */
+static int cmp_node_key(const void *x, const void *y)
+{
+	return strcmp(sort_tree->n[*(const size_t *)x].key, sort_tree->n[*(const size_t *)y].key);
+}
+
+/* The node with origin key `key`, or NONE. */
+static size_t tree_find(const struct pl_tree *t, const char *key)
+{
+	size_t lo = 0, hi = t->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(t->n[t->by_key[mid]].key, key);
+		if (c == 0)
+			return t->by_key[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NONE;
+}
+
+/* Builds the tree of value paths: every value of the first field, then each
+ * dependent value under every controlling value that lists it. */
+static void tree_build(struct pl_tree *t, const char *root_key,
+		       const struct pl_field *f, size_t nf)
+{
+	size_t lo = 0, hi;
+
+	memset(t, 0, sizeof *t);
+	for (size_t i = 0; i < f[0].nvals; i++)
+		tree_add(t, root_key, &f[0].vals[i], NONE, 1);
+	for (size_t k = 1; k < nf; k++) {
+		hi = t->count;
+		for (size_t p = lo; p < hi; p++)
+			for (size_t i = 0; i < f[k].nvals; i++)
+				for (size_t c = 0; c < f[k].vals[i].nctrl; c++)
+					if (strcmp(f[k].vals[i].ctrl[c], t->n[p].value) == 0) {
+						char *prefix = xasprintf("%s/", t->n[p].key);
+						tree_add(t, prefix, &f[k].vals[i], p, (int)k + 1);
+						free(prefix);
+					}
+		lo = hi;
+	}
+	t->by_key = xmalloc((t->count ? t->count : 1) * sizeof *t->by_key);
+	for (size_t i = 0; i < t->count; i++)
+		t->by_key[i] = i;
+	sort_tree = t;
+	qsort(t->by_key, t->count, sizeof *t->by_key, cmp_node_key);
+	sort_tree = NULL;
+}
+
+/* Frees the tree. */
+static void tree_release(struct pl_tree *t)
+{
+	for (size_t i = 0; i < t->count; i++)
+		free(t->n[i].key);
+	free(t->n);
+	free(t->by_key);
+}
+
+/* The values of node ix from the top, as "EMEA > France" (caller frees). */
+static char *node_path_text(const struct pl_tree *t, size_t ix)
+{
+	if (t->n[ix].parent == NONE)
+		return xstrdup(t->n[ix].value);
+	char *up = node_path_text(t, t->n[ix].parent);
+	char *r = xasprintf("%s > %s", up, t->n[ix].value);
+	free(up);
+	return r;
+}
+
+/* Places each person in the deepest node its values reach. Prints and
+ * returns RC_CONFIG when a field name cannot be read from the records. */
+static enum rc pl_place_people(struct br *b, const struct pl_tree *t,
+			    const struct pl_field *f, size_t nf, const char *root_key)
+{
+	const char *exprs[3] = { NULL, NULL, NULL };
+	struct buf sql[3] = { BUF_INIT, BUF_INIT, BUF_INIT };
+	const struct entity *e = entity_get(b->pe->source);
+	struct br_person *people;
+	struct buf key = BUF_INIT;
+	size_t npeople;
+
+	for (size_t k = 0; k < nf; k++) {
+		const char *field = k == 0 && b->pe->picklist_field ? b->pe->picklist_field :
+			k == 0 ? f[0].name : f[k].stem;
+		if (rule_field_expr(&sql[k], e, field) != 0) {
+			struct srcpos pos = { f[k].path, f[k].root_line, 0 };
+			enum rc rc = diag_at(b->d, RC_CONFIG, &pos,
+					     "field '%s' cannot be read from the '%s' records",
+					     field, b->source);
+			for (int x = 0; x < 3; x++)
+				buf_release(&sql[x]);
+			return rc;
+		}
+		exprs[k] = sql[k].buf;
+	}
+	people_read(b, exprs, 0, &people, &npeople);
+	for (size_t i = 0; i < npeople && snap_rc(b->s) == RC_OK; i++) {
+		struct br_person *p = &people[i];
+		size_t node = NONE;
+		for (size_t k = 0; k < nf && p->vals[k]; k++) {
+			size_t next;
+			buf_reset(&key);
+			if (node == NONE)
+				buf_adds(&key, root_key);
+			else
+				buf_addf(&key, "%s/", t->n[node].key);
+			add_escaped(&key, p->vals[k]);
+			next = tree_find(t, key.buf);
+			if (next == NONE) {
+				char *under = node == NONE ? NULL : node_path_text(t, node);
+				char *reason = under ?
+					xasprintf("value '%s' of '%s' is not in the picklist under '%s':"
+						  " the user goes to destination branch '%s'",
+						  p->vals[k], f[k].name, under, b->dest) :
+					xasprintf("value '%s' of '%s' is not in the picklist:"
+						  " the user goes to destination branch '%s'",
+						  p->vals[k], f[k].name, b->dest);
+				rule_exception(b->s, "picklist_value_unknown", b->source, p->crm_id,
+					       NULL, reason, p->src_file, p->src_line);
+				free(under);
+				free(reason);
+				node = NONE;
+				break;
+			}
+			node = next;
+		}
+		if (node != NONE)
+			person_place(b, p->crm_id, t->n[node].code);
+	}
+	buf_release(&key);
+	for (int k = 0; k < 3; k++)
+		buf_release(&sql[k]);
+	people_free(people, npeople);
+	return RC_OK;
+}
+
+/* Reports branches made for value paths of this source that the picklists
+ * no longer have, while the LMS still has them. */
+static void pl_orphans(struct br *b, const struct pl_tree *t)
+{
+	struct snap_stmt *st = snap_prepare(b->s,
+		"SELECT c.code, c.name, c.origin_key FROM branches_created c"
+		" WHERE c.origin = 'picklist' AND substr(c.origin_key, 1, length(?1)) = ?1"
+		" AND EXISTS (SELECT 1 FROM stage.stg_branch g WHERE g.code = c.code)"
+		" ORDER BY c.code");
+	char *prefix = xasprintf("%s.", b->source);
+
+	if (!st)
+		goto out;
+	bind_str(st, 1, prefix);
+	while (snap_step(st) == 1) {
+		const char *key = snap_col_text(st, 2);
+		char *reason;
+		if (tree_find(t, key) != NONE)
+			continue;
+		reason = xasprintf("branch '%s' was made for picklist value path '%s', which the"
+				   " picklist no longer has: it is kept, delete it in the LMS if it is"
+				   " no longer wanted", snap_col_text(st, 1), key);
+		rule_exception(b->s, "orphaned_branch", "branches", snap_col_text(st, 0), NULL,
+			       reason, -1, 0);
+		free(reason);
+	}
+	snap_finalize(st);
+out:
+	free(prefix);
+}
+
+/* Mode picklist: reads the metadata files, checks the dependency chain,
+ * lists every value path as a branch, places people, reports orphans. */
+static enum rc assign_picklist(struct br *b)
+{
+	const struct job_people *pe = b->pe;
+	struct pl_field f[3];
+	struct pl_tree t;
+	size_t nf = 0;
+	char *root_key = NULL;
+	enum rc rc = RC_OK;
+
+	memset(&t, 0, sizeof t);
+	if (pe->npicklist_meta < 1 || pe->npicklist_meta > 3) {
+		struct srcpos pos = { b->j->path, pe->line, 0 };
+		return diag_at(b->d, RC_CONFIG, &pos,
+			       "org chart 'picklist' needs one to three picklist files, not %zu",
+			       pe->npicklist_meta);
+	}
+	for (; nf < pe->npicklist_meta; nf++) {
+		struct pl_field *cur = &f[nf];
+		rc = pl_parse_field(b->d, pe->picklist_meta[nf], cur);
+		if (rc) {
+			nf++;
+			goto out;
+		}
+		struct srcpos pos = { cur->path, cur->controlling_line, 0 };
+		if (nf == 0 && pe->picklist_field && strcasecmp(cur->name, pe->picklist_field) != 0) {
+			pos.line = cur->root_line;
+			rc = diag_at(b->d, RC_CONFIG, &pos,
+				     "field '%s' is not the org chart field '%s'",
+				     cur->name, pe->picklist_field);
+		} else if (nf > 0 && !cur->controlling) {
+			pos.line = cur->root_line;
+			rc = diag_at(b->d, RC_CONFIG, &pos,
+				     "field '%s' has no controlling field, so it cannot depend on '%s'",
+				     cur->name, f[nf - 1].name);
+		} else if (nf > 0 && strcasecmp(cur->controlling, f[nf - 1].name) != 0) {
+			rc = diag_at(b->d, RC_CONFIG, &pos,
+				     "field '%s' is controlled by '%s', not by '%s', the field before it",
+				     cur->name, cur->controlling, f[nf - 1].name);
+		}
+		if (rc) {
+			nf++;
+			goto out;
+		}
+	}
+	root_key = xasprintf("%s.%s:", b->source, f[0].name);
+	tree_build(&t, root_key, f, nf);
+	for (size_t i = 0; i < t.count && snap_rc(b->s) == RC_OK; i++) {
+		const struct pl_node *n = &t.n[i];
+		/* Parents come first in t.n: level by level. */
+		branch_emit(b, n->code, n->label,
+			    n->parent == NONE ? b->dest : t.n[n->parent].code,
+			    n->depth, "picklist", n->key, -1, 0);
+	}
+	rc = pl_place_people(b, &t, f, nf, root_key);
+	if (rc == RC_OK)
+		pl_orphans(b, &t);
+out:
+	for (size_t i = 0; i < nf; i++)
+		pl_field_release(&f[i]);
+	tree_release(&t);
+	free(root_key);
+	return rc;
+}
+
+/* ---- the API ----------------------------------------------------------- */
+
+void rule_branch_account_code(const char *id, char code[RULE_BRANCH_CODE_MAX])
+{
+	snprintf(code, RULE_BRANCH_CODE_MAX, "SF-%.18s", id);
+}
+
+void rule_branch_picklist_code(const char *origin_key, char code[RULE_BRANCH_CODE_MAX])
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char dg[32];
+	struct sha256 c;
+
+	sha256_init(&c);
+	sha256_update(&c, origin_key, strlen(origin_key));
+	sha256_final(&c, dg);
+	memcpy(code, "PL-", 3);
+	for (int i = 0; i < 10; i++) {
+		code[3 + 2 * i] = hex[dg[i] >> 4];
+		code[4 + 2 * i] = hex[dg[i] & 15];
+	}
+	code[23] = '\0';
+}
+
+enum rc rule_branch_assign(struct diag *d, const struct job *j,
+			   const struct job_people *pe, struct snap *s,
+			   long long run_id)
+{
+	struct br b;
+	struct snap_stmt *st;
+	enum rc rc = RC_OK;
+
+	if (snap_rc(s))
+		return snap_rc(s);
+	if (!pe->destination_branch || !pe->destination_branch[0]) {
+		struct srcpos pos = { j->path, pe->line, 0 };
+		return diag_at(d, RC_CONFIG, &pos, "the people source has no destination branch");
+	}
+	memset(&b, 0, sizeof b);
+	b.d = d;
+	b.j = j;
+	b.pe = pe;
+	b.s = s;
+	b.run_id = run_id;
+	b.source = entity_get(pe->source)->name;
+	b.dest = pe->destination_branch;
+	b.st_known = snap_prepare(s, "SELECT 1 FROM stage.stg_branch WHERE code = ?1");
+	b.st_out = snap_prepare(s,
+		"INSERT INTO stage.branch_out (code, name, parent_code, depth, origin, origin_key, is_new)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (code) DO NOTHING");
+	b.st_created = snap_prepare(s,
+		"INSERT INTO branches_created (code, name, parent_code, origin, origin_key, run_id)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (code) DO UPDATE SET"
+		" name = excluded.name, parent_code = excluded.parent_code,"
+		" origin = excluded.origin, origin_key = excluded.origin_key");
+	b.st_place = snap_prepare(s,
+		"UPDATE stage.people SET branch_code = ?1 WHERE source = ?2 AND crm_id = ?3");
+	b.st_codeless = snap_prepare(s,
+		"SELECT src_file, src_line FROM stage.stg_branch"
+		" WHERE name = ?1 AND (code IS NULL OR code = '') ORDER BY rowid LIMIT 1");
+	b.st_reject = snap_prepare(s,
+		"UPDATE stage.people SET is_rejected = 1, branch_code = NULL"
+		" WHERE source = ?1 AND crm_id = ?2");
+	if (snap_rc(s))
+		goto out;
+
+	switch (pe->orgchart) {
+	case ORG_SINGLE:
+		break;
+	case ORG_ACCOUNTS:
+		if (pe->source != ENT_CONTACT) {
+			struct srcpos pos = { j->path, pe->line, 0 };
+			rc = diag_at(d, RC_CONFIG, &pos,
+				     "org chart 'accounts' is for the 'Contact' source only, not '%s'",
+				     b.source);
+			goto out;
+		}
+		assign_accounts(&b);
+		break;
+	case ORG_PICKLIST:
+		rc = assign_picklist(&b);
+		if (rc)
+			goto out;
+		break;
+	}
+
+	/* Everyone not placed above goes to the destination branch. */
+	st = snap_prepare(s,
+		"UPDATE stage.people SET branch_code = ?1"
+		" WHERE source = ?2 AND is_rejected = 0 AND branch_code IS NULL");
+	if (st) {
+		bind_str(st, 1, b.dest);
+		bind_str(st, 2, b.source);
+		snap_step(st);
+		snap_finalize(st);
+	}
+out:
+	snap_finalize(b.st_known);
+	snap_finalize(b.st_out);
+	snap_finalize(b.st_created);
+	snap_finalize(b.st_place);
+	snap_finalize(b.st_reject);
+	snap_finalize(b.st_codeless);
+	return rc ? rc : snap_rc(s);
+}
