@@ -330,6 +330,8 @@ CREATE TABLE stage.crm_out (
 	key TEXT NOT NULL,         -- external id (upsert), Id (update, delete), or a stable key (insert)
 	fields TEXT NOT NULL       -- JSON object: API field (or Rel__r.ExtId__c) to value; '#N/A' clears
 		CHECK (json_valid(fields)),
+	rule TEXT NOT NULL,        -- the rule that decided it: 'R7' .. 'R11'
+	is_forced INTEGER NOT NULL DEFAULT 0, -- sent even when unchanged (R11 time window)
 	src_file INTEGER,
 	src_line INTEGER,
 	PRIMARY KEY (object, op, key)
