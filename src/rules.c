@@ -69,6 +69,29 @@ void rules_prep_free(struct rules_prep *p)
 	free(p);
 }
 
+/* What the LMS files of this run carry, kept in the snapshot so that a
+ * later run or `audit` can tell which changes never reached the LMS. */
+static enum rc record_lms_emitted(struct snap *s, long long run_id)
+{
+	struct snap_stmt *st = snap_prepare(s,
+		"INSERT INTO emitted (run_id, target, object, key, op, fields)"
+		" SELECT ?1, 'lms', 'users', username, action, json_object("
+		"  'firstname', firstname, 'lastname', lastname, 'email', email,"
+		"  'branch_code', branch_code, 'active', active, 'sfdc_id', sfdc_id,"
+		"  'fields', json(fields))"
+		" FROM stage.user_out"
+		" UNION ALL"
+		" SELECT ?1, 'lms', 'branches', code, 'create',"
+		"  json_object('name', name, 'parent_code', parent_code)"
+		" FROM stage.branch_out WHERE is_new = 1");
+	if (st) {
+		snap_bind_int(st, 1, run_id);
+		snap_step(st);
+	}
+	snap_finalize(st);
+	return snap_rc(s);
+}
+
 enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *prep,
 		  struct snap *s, long long run_id, int is_incremental)
 {
@@ -87,5 +110,7 @@ enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *
 		if (rc == RC_OK)
 			rc = rule_people_match(d, j, pe, s, run_id);
 	}
+	if (rc == RC_OK)
+		rc = record_lms_emitted(s, run_id);
 	return rc;
 }
