@@ -42,6 +42,7 @@ BIN := $(BUILD)/lmsrecon
 TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all demo test unit golden bench install clean deps check-layout fuzz
+.SECONDARY:
 all: $(BIN) lmsrecon
 
 lmsrecon: $(BIN)
