@@ -41,7 +41,7 @@ LIB := $(BUILD)/liblmsrecon.a
 BIN := $(BUILD)/lmsrecon
 TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all demo test unit golden bench install clean deps check-layout fuzz
+.PHONY: all demo test unit golden bench install clean deps check-layout html fuzz
 .SECONDARY:
 all: $(BIN) lmsrecon
 
@@ -90,7 +90,7 @@ demo: deps
 	  cat fixtures/demo/out/report/summary.txt 2>/dev/null; exit $$rc
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all unit golden check-layout
+	$(Q)$(MAKE) --no-print-directory all unit golden check-layout html
 
 unit: $(TESTS) $(BIN)
 	$(Q)scripts/run-unit $(TESTS)
@@ -100,6 +100,9 @@ golden: $(BIN)
 
 check-layout:
 	$(Q)scripts/check-layout
+
+html: $(BIN)
+	$(Q)scripts/check-html $(BIN)
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -7,9 +7,8 @@
 
 #include <string.h>
 
-/* "FILE:LINE" of a row's source, in `b` (empty when it has none). */
-static const char *source_of(struct buf *b, const struct job *j,
-			     struct snap_stmt *st, int file_col)
+const char *report_source(struct buf *b, const struct job *j,
+			  struct snap_stmt *st, int file_col)
 {
 	buf_reset(b);
 	if (!snap_col_is_null(st, file_col)) {
@@ -93,7 +92,7 @@ static enum rc write_changes(const struct job *j, struct snap *s, struct emit_ou
 		const char *v[8];
 		for (int i = 0; i < 6; i++)
 			v[i] = snap_col_text(st, i);
-		v[6] = source_of(&src, j, st, 6);
+		v[6] = report_source(&src, j, st, 6);
 		v[7] = snap_col_text(st, 8);
 		emit_csv_row(f, CSV_REPORT, v, NULL, 8);
 	}
@@ -118,7 +117,7 @@ static enum rc write_exceptions(const struct job *j, struct snap *s, struct emit
 		const char *v[6];
 		for (int i = 0; i < 5; i++)
 			v[i] = snap_col_text(st, i);
-		v[5] = source_of(&src, j, st, 5);
+		v[5] = report_source(&src, j, st, 5);
 		emit_csv_row(f, CSV_REPORT, v, NULL, 6);
 	}
 	snap_finalize(st);
@@ -139,5 +138,9 @@ enum rc emit_report(const struct report_run *run, const struct load_result *res,
 		rc = write_changes(j, s, o);
 	if (rc == RC_OK)
 		rc = write_exceptions(j, s, o);
+	if (rc == RC_OK)
+		rc = emit_report_json(run, res, j, s, o);
+	if (rc == RC_OK)
+		rc = emit_report_html(run, res, j, s, o);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include "job.h"
 #include "load.h"
 #include "snap.h"
+#include "util.h"
 
 /* Facts about the run that the report states. */
 struct report_run {
@@ -25,7 +26,20 @@ void emit_report_summary(FILE *out, const struct report_run *run,
 			 const struct load_result *res, const struct job *j,
 			 struct snap *s);
 
-/* Writes report/summary.txt, report/changes.csv and report/exceptions.csv. */
+/* "FILE:LINE" of the source of the current row of `st`, whose columns
+ * file_col and file_col + 1 hold src_file and src_line; in `b`, returned
+ * (empty when the row comes from no input). */
+const char *report_source(struct buf *b, const struct job *j,
+			  struct snap_stmt *st, int file_col);
+
+/* report/report.json (emit_json.c) and report/report.html (emit_html.c). */
+enum rc emit_report_json(const struct report_run *run, const struct load_result *res,
+			 const struct job *j, struct snap *s, struct emit_out *o);
+enum rc emit_report_html(const struct report_run *run, const struct load_result *res,
+			 const struct job *j, struct snap *s, struct emit_out *o);
+
+/* Writes every report file: summary.txt, changes.csv, exceptions.csv,
+ * report.json and report.html. */
 enum rc emit_report(const struct report_run *run, const struct load_result *res,
 		    const struct job *j, struct snap *s, struct emit_out *o);
 
