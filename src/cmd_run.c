@@ -4,6 +4,7 @@
  * commit the snapshot. */
 #include "cmd.h"
 #include "emit_out.h"
+#include "emit_crm.h"
 #include "emit_lms.h"
 #include "emit_report.h"
 #include "job.h"
@@ -241,6 +242,8 @@ static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
 	out = emit_out_new(&d, j->output);
 	/* plan writes the report only, never the import files. */
 	rc = is_plan ? RC_OK : emit_lms(j, s, out);
+	if (rc == RC_OK && !is_plan)
+		rc = emit_crm(j, s, out);
 	if (rc == RC_OK)
 		rc = emit_report(&rr, &res, j, s, out);
 	if (rc == RC_OK) {
