@@ -8,9 +8,10 @@
 #include "job.h"
 #include "snap.h"
 
-/* Every people source's destination branch must be a branch of the LMS
- * branches export, with a code (the root has none). Each problem is printed
- * at the job line that names the branch; returns RC_CONFIG if any. */
+/* Every people source's destination branch, and the sync-back department,
+ * must be a branch of the LMS branches export, with a code (the root has
+ * none). Each problem is printed at the job line that names the branch;
+ * returns RC_CONFIG if any. */
 enum rc rule_jobcheck(struct diag *d, const struct job *j, struct snap *s);
 
 #endif

@@ -4,6 +4,7 @@
 #include "rule_branch.h"
 #include "rule_listview.h"
 #include "rule_people.h"
+#include "rule_syncback.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -110,6 +111,8 @@ enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *
 		if (rc == RC_OK)
 			rc = rule_people_match(d, j, pe, s, run_id);
 	}
+	if (rc == RC_OK)
+		rc = rule_syncback(d, j, s, run_id);
 	if (rc == RC_OK)
 		rc = record_lms_emitted(s, run_id);
 	return rc;
