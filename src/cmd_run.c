@@ -106,14 +106,30 @@ static int run_time(const char *opt, char out[25], int *is_given)
 	return 0;
 }
 
-/* "incremental" when a people source asks for it and --full is not given (R5). */
-static const char *run_mode(const struct job *j, const struct run_opts *o)
+/* "incremental" when a people source asks for it, --full is not given, and
+ * an earlier complete run left that source a high-water mark (R5: the
+ * first run is always full). */
+static const char *run_mode(const struct job *j, const struct run_opts *o, struct snap *s)
 {
-	if (!o->is_full)
-		for (size_t i = 0; i < j->npeople; i++)
-			if (j->people[i].incremental)
-				return "incremental";
-	return "full";
+	const char *mode = "full";
+	struct snap_stmt *st;
+
+	if (o->is_full)
+		return mode;
+	st = snap_prepare(s, "SELECT 1 FROM watermarks WHERE source = ?1"
+			  " AND coalesce(last_modified, '') <> ''");
+	for (size_t i = 0; st && i < j->npeople; i++) {
+		const char *source = entity_get(j->people[i].source)->name;
+		if (!j->people[i].incremental)
+			continue;
+		snap_bind_text(st, 1, source, strlen(source));
+		if (snap_step(st) == 1) {
+			mode = "incremental";
+			break;
+		}
+	}
+	snap_finalize(st);
+	return mode;
 }
 
 static int file_exists(const char *path)
@@ -174,7 +190,7 @@ static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
 	struct snap_pending pend;
 	struct report_run rr;
 	char now[25];
-	int is_now_given, is_new_snapshot = 0, is_begun = 0;
+	int is_now_given, is_new_snapshot = 0, is_begun = 0, is_state_dir_there = 1;
 	long long run_id = 0;
 	unsigned flags = 0;
 	enum rc rc;
@@ -183,6 +199,7 @@ static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
 	size_t summary_len = 0;
 	long long nexceptions = 0;
 	struct rules_prep *prep = NULL;
+	const char *mode = "full";
 
 	diag_init(&d, stderr);
 	if (run_time(o->now, now, &is_now_given) != 0) {
@@ -195,6 +212,9 @@ static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
 	d.max_errors = o->max_errors >= 0 ? (unsigned long)o->max_errors : j->max_errors;
 
 	if (!file_exists(j->snapshot)) {
+		char *dir = path_dirname(j->snapshot);
+		is_state_dir_there = file_exists(dir);
+		free(dir);
 		is_new_snapshot = !is_plan;
 		if (!is_plan && (rc = make_parent_dirs(&d, j->snapshot)) != RC_OK)
 			goto out;
@@ -212,7 +232,8 @@ static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
 			  strcmp(pend.status, "failed") == 0 ? "failed" : "was interrupted");
 	if (o->stage)
 		snap_set_stage_path(s, o->stage);
-	rc = snap_run_begin(s, is_plan ? "plan" : run_mode(j, o), now, &run_id);
+	mode = run_mode(j, o, s);
+	rc = snap_run_begin(s, is_plan ? "plan" : mode, now, &run_id);
 	if (rc != RC_OK)
 		goto out;
 	is_begun = 1;
@@ -229,13 +250,13 @@ static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
 
 	rc = record_bad_records(&d, j, s);
 	if (rc == RC_OK)
-		rc = rules_run(&d, j, prep, s, run_id, strcmp(run_mode(j, o), "incremental") == 0);
+		rc = rules_run(&d, j, prep, s, run_id, strcmp(mode, "incremental") == 0);
 	if (rc != RC_OK)
 		goto out;
 
 	memset(&rr, 0, sizeof rr);
 	rr.id = is_plan ? 0 : run_id;
-	rr.mode = is_plan ? "plan" : run_mode(j, o);
+	rr.mode = is_plan ? "plan" : mode;
 	rr.now = is_now_given ? now : NULL;
 	rr.job = o->job;
 	rr.nbad = d.nbad;
@@ -278,9 +299,13 @@ out:
 	if (rc != RC_OK && rc != RC_DRIFT && is_new_snapshot && s) {
 		/* The snapshot did not exist before this failed run: leave none. */
 		char *lock = xasprintf("%s.lock", j->snapshot);
+		char *dir = path_dirname(j->snapshot);
 		unlink(j->snapshot);
 		unlink(lock);
+		if (!is_state_dir_there)
+			rmdir(dir); /* only when this run made it and it is empty */
 		free(lock);
+		free(dir);
 	}
 	free(summary_text);
 	rules_prep_free(prep);
