@@ -2,6 +2,8 @@
 /* rules: runs the rule modules in pipeline order. */
 #include "rules.h"
 #include "rule_branch.h"
+#include "rule_crmdiff.h"
+#include "rule_learning.h"
 #include "rule_listview.h"
 #include "rule_people.h"
 #include "rule_syncback.h"
@@ -115,5 +117,12 @@ enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *
 		rc = rule_syncback(d, j, s, run_id);
 	if (rc == RC_OK)
 		rc = record_lms_emitted(s, run_id);
+	/* R12: learning data after the people, so the links decided above
+	 * tell which enrollments wait for the next run. */
+	if (rc == RC_OK)
+		rc = rule_learning(d, j, s, run_id);
+	/* Last: keep only what differs from the CRM (or from what was sent). */
+	if (rc == RC_OK)
+		rc = rule_crmdiff(d, j, s, run_id);
 	return rc;
 }

@@ -129,6 +129,12 @@ CREATE TABLE people_seen (
 	PRIMARY KEY (source, crm_id)
 ) WITHOUT ROWID;
 
+-- @migration 2
+-- Earlier runs' rows of one target record, looked up by key ("only
+-- changes" without a CRM export, status, audit): the primary key of
+-- emitted starts with run_id, which does not serve that look-up.
+CREATE INDEX emitted_key ON emitted (target, object, op, key, run_id);
+
 -- @stage
 
 -- One table per entity of src/entity.c, named by its `table`. Every row

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/* rule_crmdiff: "only changes" on the CRM side, the last rule of a run.
+ * Compares every record of stage.crm_out with the CRM export of its object
+ * or, without one, with what the latest earlier run emitted; drops the
+ * unchanged ones, writes the change rows and the `emitted` rows. The
+ * comparisons are set-based SQL (json_each over the fields), built per
+ * object from the export's columns in src/entity.c. */
+#include "rule_crmdiff.h"
+#include "rule_util.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A CRM object lmsrecon writes, its export entity and its external id. */
+struct cd_object {
+	const char *object;   /* API name as in stage.crm_out.object */
+	enum entity_id entity;/* the entity of its export */
+	const char *ext_id;   /* external id field of an upsert; NULL when none */
+};
+
+static const struct cd_object cd_objects[] = {
+	{ "Contact", ENT_CONTACT, NULL },
+	{ "LMS_User__c", ENT_X_LMS_USER, "LMS_User_Id__c" },
+	{ "LMS_Course__c", ENT_X_COURSE, "LMS_Course_Key__c" },
+	{ "LMS_Session__c", ENT_X_SESSION, "LMS_Session_Key__c" },
+	{ "LMS_Learning_Plan__c", ENT_X_PLAN, "LMS_Learning_Plan_Key__c" },
+	{ "LMS_Enrollment__c", ENT_X_ENROLLMENT, "Enrollment_Key__c" },
+	{ "LMS_Learning_Plan_Enrollment__c", ENT_X_PLAN_ENROLLMENT, "Enrollment_Key__c" },
+};
+
+/* The scratch tables: for each compared crm_out row the export row or the
+ * fields emitted before, the fields that differ, and the latest fields an
+ * earlier run emitted per object, operation and key. The export indexes
+ * the staging schema lacks are made here too. */
+static const char scratch_sql[] =
+	"DROP TABLE IF EXISTS stage.cd_base;"
+	"DROP TABLE IF EXISTS stage.cd_diff;"
+	"DROP TABLE IF EXISTS stage.cd_prev;"
+	/* out_id: crm_out rowid; x_id: rowid of the export row (export mode);
+	 * prev: fields emitted before (emitted mode). The CRM is taken to hold
+	 * the record when either is there. */
+	"CREATE TABLE stage.cd_base (out_id INTEGER PRIMARY KEY, x_id INTEGER, prev TEXT);"
+	/* One row per field of a crm_out row that differs (or, for a record
+	 * not known, has a value). */
+	"CREATE TABLE stage.cd_diff (out_id INTEGER NOT NULL, field TEXT NOT NULL,"
+	" before TEXT, after TEXT);"
+	"CREATE INDEX stage.cd_diff_out ON cd_diff (out_id);"
+	"CREATE TABLE stage.cd_prev (object TEXT NOT NULL, op TEXT NOT NULL, key TEXT NOT NULL,"
+	" run_id INTEGER NOT NULL, fields TEXT, PRIMARY KEY (object, op, key)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS stage.cd_x_course_key ON stg_x_course (LMS_Course_Key__c);"
+	"CREATE INDEX IF NOT EXISTS stage.cd_x_session_key ON stg_x_session (LMS_Session_Key__c);"
+	"CREATE INDEX IF NOT EXISTS stage.cd_x_plan_key ON stg_x_plan (LMS_Learning_Plan_Key__c);"
+	"CREATE INDEX IF NOT EXISTS stage.cd_x_enrollment_id ON stg_x_enrollment (Id);"
+	"CREATE INDEX IF NOT EXISTS stage.cd_x_plan_enrollment_id ON stg_x_plan_enrollment (Id);"
+	"CREATE INDEX IF NOT EXISTS stage.cd_x_lms_user_id ON stg_x_lms_user (Id);";
+
+/* A value with no content: SQL NULL, '' or '#N/A' (a clear). */
+#define IS_EMPTY(v) "(" v " IS NULL OR " v " = '' OR " v " = '#N/A')"
+
+/* ---- emitted mode --------------------------------------------------- */
+
+/* The latest fields an earlier run emitted for object ?1 and operation ?2
+ * (runs before ?3). One scan of `emitted`, whose key starts with run_id. */
+static const char prev_sql[] =
+	"INSERT INTO stage.cd_prev (object, op, key, run_id, fields)"
+	" SELECT object, op, key, run_id, fields FROM main.emitted"
+	" WHERE target = 'crm' AND object = ?1 AND op = ?2 AND run_id < ?3"
+	" ON CONFLICT (object, op, key) DO UPDATE SET run_id = excluded.run_id,"
+	" fields = excluded.fields WHERE excluded.run_id > cd_prev.run_id";
+
+static const char base_prev_sql[] =
+	"INSERT INTO stage.cd_base (out_id, x_id, prev)"
+	" SELECT o.rowid, NULL, p.fields FROM stage.crm_out o"
+	" LEFT JOIN stage.cd_prev p ON p.object = o.object AND p.op = o.op AND p.key = o.key"
+	" WHERE o.object = ?1 AND o.op = ?2";
+
+/* An insert is never compared: the record is new to the CRM. */
+static const char base_new_sql[] =
+	"INSERT INTO stage.cd_base (out_id, x_id, prev)"
+	" SELECT o.rowid, NULL, NULL FROM stage.crm_out o WHERE o.object = ?1 AND o.op = ?2";
+
+/* Fields with a value now that differ from the emitted ones (all fields
+ * with a value when nothing was emitted). A field left out or null is not
+ * written, so it is not compared. */
+#define PREV_VAL "json_extract(b.prev, '$.\"' || f.key || '\"')"
+static const char diff_prev_sql[] =
+	"INSERT INTO stage.cd_diff (out_id, field, before, after)"
+	" SELECT b.out_id, f.key, CAST(" PREV_VAL " AS TEXT), CAST(f.value AS TEXT)"
+	" FROM stage.crm_out o JOIN stage.cd_base b ON b.out_id = o.rowid, json_each(o.fields) f"
+	" WHERE o.object = ?1 AND o.op = ?2 AND f.type <> 'null' AND"
+	" CASE WHEN b.prev IS NULL THEN NOT " IS_EMPTY("f.value")
+	" ELSE NOT ((CASE WHEN " IS_EMPTY("f.value") " THEN '' ELSE f.value END) IS"
+	" (CASE WHEN " IS_EMPTY(PREV_VAL) " THEN '' ELSE " PREV_VAL " END)) END";
+
+/* ---- export mode ----------------------------------------------------- */
+
+/* Appends the comparable form of `v` for a column of type `t`: '' for no
+ * content; dates as full UTC date-times; numbers and booleans as REAL. */
+static void add_norm(struct buf *sql, enum col_type t, const char *v)
+{
+	buf_addf(sql, "(CASE WHEN %s IS NULL OR %s = '' OR %s = '#N/A' THEN ''", v, v, v);
+	switch (t) {
+	case COL_DATETIME:
+		buf_addf(sql, " WHEN length(%s) = 10 THEN %s || 'T00:00:00.000Z' ELSE %s END)",
+			 v, v, v);
+		break;
+	case COL_NUMBER:
+	case COL_BOOL:
+		buf_addf(sql, " ELSE CAST(%s AS REAL) END)", v);
+		break;
+	default:
+		buf_addf(sql, " ELSE CAST(%s AS TEXT) END)", v);
+		break;
+	}
+}
+
+/* Builds the statements of export mode for entity `e` keyed by column
+ * `key`: the cd_base rows (first export row of the same key) and the
+ * cd_diff rows (every field of the crm_out row that is an export column
+ * and differs, or every field with a value when the export lacks it). */
+static void build_export_sql(struct buf *base, struct buf *diff,
+			     const struct entity *e, const char *key)
+{
+	char col[96];
+
+	buf_addf(base, "INSERT INTO stage.cd_base (out_id, x_id, prev)"
+		 " SELECT o.rowid, (SELECT min(x.rowid) FROM stage.%s x WHERE x.\"%s\" = o.key),"
+		 " NULL FROM stage.crm_out o WHERE o.object = ?1 AND o.op = ?2", e->table, key);
+
+	buf_adds(diff, "INSERT INTO stage.cd_diff (out_id, field, before, after)"
+		 " SELECT b.out_id, f.key, CASE f.key");
+	for (size_t i = 0; i < e->ncols; i++) {
+		/* A whole number kept as REAL reads better without '.0'. */
+		buf_addf(diff, " WHEN '%s' THEN CASE WHEN typeof(x.\"%s\") = 'real'"
+			 " AND x.\"%s\" = CAST(x.\"%s\" AS INTEGER)"
+			 " THEN CAST(CAST(x.\"%s\" AS INTEGER) AS TEXT) ELSE CAST(x.\"%s\" AS TEXT) END",
+			 e->cols[i].key, e->cols[i].key, e->cols[i].key, e->cols[i].key,
+			 e->cols[i].key, e->cols[i].key);
+	}
+	buf_addf(diff, " END, CAST(f.value AS TEXT)"
+		 " FROM stage.crm_out o JOIN stage.cd_base b ON b.out_id = o.rowid,"
+		 " json_each(o.fields) f LEFT JOIN stage.%s x ON x.rowid = b.x_id"
+		 " WHERE o.object = ?1 AND o.op = ?2 AND f.type <> 'null' AND"
+		 " CASE WHEN b.x_id IS NULL THEN NOT " IS_EMPTY("f.value")
+		 " ELSE CASE f.key", e->table);
+	for (size_t i = 0; i < e->ncols; i++) {
+		buf_addf(diff, " WHEN '%s' THEN NOT (", e->cols[i].key);
+		add_norm(diff, e->cols[i].type, "f.value");
+		buf_adds(diff, " IS ");
+		snprintf(col, sizeof col, "x.\"%s\"", e->cols[i].key);
+		add_norm(diff, e->cols[i].type, col);
+		buf_addch(diff, ')');
+	}
+	/* Relationship fields (Rel__r.X) and fields the export lacks cannot
+	 * be compared: they count as equal. */
+	buf_adds(diff, " ELSE 0 END END");
+}
+
+/* ---- the rule --------------------------------------------------------- */
+
+/* The remaining rows' change rows and `emitted` rows. */
+static const char *const finish_sql[] = {
+	/* Unchanged and not forced: the CRM already holds it. */
+	"DELETE FROM stage.crm_out WHERE is_forced = 0 AND rowid IN (SELECT b.out_id"
+	" FROM stage.cd_base b WHERE (b.x_id IS NOT NULL OR b.prev IS NOT NULL)"
+	" AND NOT EXISTS (SELECT 1 FROM stage.cd_diff d WHERE d.out_id = b.out_id))",
+
+	"INSERT INTO stage.changes (entity, key, action, field, before, after, src_file,"
+	" src_line, rule)"
+	" SELECT 'crm.' || o.object, o.key, o.op, d.field, d.before, d.after, o.src_file,"
+	" o.src_line, o.rule FROM stage.cd_diff d JOIN stage.crm_out o ON o.rowid = d.out_id"
+	" ORDER BY o.object, o.op, o.key, d.field",
+
+	/* Deletes, and records sent unchanged because of the time window. */
+	"INSERT INTO stage.changes (entity, key, action, field, before, after, src_file,"
+	" src_line, rule)"
+	" SELECT 'crm.' || o.object, o.key, o.op, NULL, NULL, NULL, o.src_file, o.src_line,"
+	" CASE WHEN o.op <> 'delete' AND o.is_forced THEN 'R11' ELSE o.rule END"
+	" FROM stage.crm_out o"
+	" WHERE NOT EXISTS (SELECT 1 FROM stage.cd_diff d WHERE d.out_id = o.rowid)"
+	" ORDER BY o.object, o.op, o.key",
+
+	"INSERT INTO main.emitted (run_id, target, object, key, op, fields)"
+	" SELECT ?3, 'crm', object, key, op, CASE WHEN op = 'delete' THEN NULL ELSE fields END"
+	" FROM stage.crm_out ORDER BY object, op, key",
+};
+
+/* Binds ?1 object, ?2 operation and ?3 run id where `sql` uses them, and
+ * runs it to the end. Sticky. */
+static void run(struct snap *s, const char *sql, const char *object, const char *op,
+		long long run_id)
+{
+	struct snap_stmt *st = snap_prepare(s, sql);
+
+	if (!st)
+		return;
+	if (strstr(sql, "?1"))
+		snap_bind_text(st, 1, object, strlen(object));
+	if (strstr(sql, "?2"))
+		snap_bind_text(st, 2, op, strlen(op));
+	if (strstr(sql, "?3"))
+		snap_bind_int(st, 3, run_id);
+	while (snap_step(st) == 1)
+		;
+	snap_finalize(st);
+}
+
+/* The object `name` of stage.crm_out, or NULL when lmsrecon has no export
+ * entity for it (then only the emitted rows can tell what changed). */
+static const struct cd_object *object_of(const char *name)
+{
+	for (size_t i = 0; i < sizeof cd_objects / sizeof cd_objects[0]; i++)
+		if (strcmp(cd_objects[i].object, name) == 0)
+			return &cd_objects[i];
+	return NULL;
+}
+
+/* Fills cd_base and cd_diff for the rows of one object and operation. */
+static void compare_group(const struct job *j, struct snap *s, const char *object,
+			  const char *op, long long run_id)
+{
+	const struct cd_object *o = object_of(object);
+	const char *key = NULL;
+	struct buf base = BUF_INIT, diff = BUF_INIT;
+
+	if (strcmp(op, "insert") == 0) {
+		run(s, base_new_sql, object, op, run_id);
+		run(s, diff_prev_sql, object, op, run_id);
+		return;
+	}
+	if (o)
+		key = strcmp(op, "update") == 0 ? "Id" : o->ext_id;
+	if (o && key && job_input_of(j, o->entity)) {
+		build_export_sql(&base, &diff, entity_get(o->entity), key);
+		run(s, base.buf, object, op, run_id);
+		run(s, diff.buf, object, op, run_id);
+	} else {
+		run(s, prev_sql, object, op, run_id);
+		run(s, base_prev_sql, object, op, run_id);
+		run(s, diff_prev_sql, object, op, run_id);
+	}
+	buf_release(&base);
+	buf_release(&diff);
+}
+
+enum rc rule_crmdiff(struct diag *d, const struct job *j, struct snap *s,
+		     long long run_id)
+{
+	struct snap_stmt *groups;
+	char **names = NULL;
+	size_t n = 0;
+
+	(void)d;
+	snap_exec(s, scratch_sql);
+	groups = snap_prepare(s, "SELECT DISTINCT object, op FROM stage.crm_out"
+			      " WHERE op IN ('insert', 'update', 'upsert') ORDER BY object, op");
+	if (!groups)
+		goto out;
+	/* Collected first: the comparisons write while the list is read. */
+	while (snap_step(groups) == 1) {
+		names = xreallocarray(names, n + 2, sizeof *names);
+		names[n++] = xstrdup(snap_col_text(groups, 0));
+		names[n++] = xstrdup(snap_col_text(groups, 1));
+	}
+	snap_finalize(groups);
+	for (size_t i = 0; i + 1 < n; i += 2)
+		compare_group(j, s, names[i], names[i + 1], run_id);
+	for (size_t i = 0; i < sizeof finish_sql / sizeof finish_sql[0]; i++)
+		run(s, finish_sql[i], "", "", run_id);
+out:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return snap_rc(s);
+}

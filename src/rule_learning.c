@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: MIT */
+/* rule_learning: R8, R9, R11 and R12, learning data from the LMS to the
+ * CRM. Every step is one set-based SQL statement over the staged tables and
+ * a few small scratch tables (stage.lrn_*), so millions of enrollments are
+ * joined by SQLite on disk, through the staging indexes, never row by row
+ * in C. */
+#include "rule_learning.h"
+#include "rule_util.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Every item type, the reading of an <enrollments> element with no items. */
+#define ITEM_ALL (ITEM_COURSE | ITEM_PLAN | ITEM_CLASSROOM | ITEM_WEBINAR)
+
+/* The parameters every statement of the rule may use, bound by number:
+ * ?1 the LMS instance, ?2 and ?3 the time window (full UTC date-times or
+ * NULL), ?4 the item-type bits of the job. */
+struct lrn {
+	struct snap *s;
+	const char *instance;  /* j->lms_instance, or "" when none; borrowed */
+	char since[25];        /* window start as a full date-time; "" when open */
+	char until[25];        /* window end as a full date-time; "" when open */
+	long long items;       /* enum job_item bits */
+};
+
+/* ---- SQL fragments --------------------------------------------------- */
+
+/* A staged date or date-time `v` as a dateTime field value: a date is its
+ * midnight UTC; no value is '#N/A', which clears the field. */
+#define DT(v) "CASE WHEN " v " IS NULL THEN '#N/A' WHEN length(" v ") = 10" \
+	" THEN " v " || 'T00:00:00.000Z' ELSE " v " END"
+/* A staged score as a number field value: integral scores as integers. */
+#define NUM(v) "CASE WHEN " v " IS NULL THEN '#N/A' WHEN " v " = CAST(" v " AS INTEGER)" \
+	" THEN CAST(" v " AS INTEGER) ELSE " v " END"
+/* A staged date or date-time as a full UTC date-time, for comparing. */
+#define FULL(v) "(CASE WHEN length(" v ") = 10 THEN " v " || 'T00:00:00.000Z' ELSE " v " END)"
+/* `v` falls in the window [?2, ?3] (an open end is NULL). */
+#define IN_WIN(v) "(" v " IS NOT NULL AND (?2 IS NULL OR " FULL(v) " >= ?2)" \
+	" AND (?3 IS NULL OR " FULL(v) " <= ?3))"
+/* R11: the enrollment `e` is re-sent even when unchanged. */
+#define FORCED "((?2 IS NOT NULL OR ?3 IS NOT NULL) AND (" IN_WIN("e.enrolled_at") \
+	" OR " IN_WIN("e.completed_at") " OR " IN_WIN("e.updated_at") "))"
+/* "N enrollment(s)" for the reasons of the exceptions. */
+#define PLURAL(n) "(" n ") || CASE WHEN (" n ") = 1 THEN ' enrollment' ELSE ' enrollments' END"
+/* The status of a staged enrollment that this rule sends: anything but an
+ * unenrollment, which the unenrollment rule (R10) handles. */
+#define SENT_STATUS(e) e ".status IS NOT 'unenrolled'"
+
+/* ---- statements ------------------------------------------------------ */
+
+/* The rule's scratch tables: the first staged row of each course, plan and
+ * user code, each user's state, and per-user enrollment counts. */
+static const char scratch_sql[] =
+	"DROP TABLE IF EXISTS stage.lrn_course;"
+	"DROP TABLE IF EXISTS stage.lrn_plan;"
+	"DROP TABLE IF EXISTS stage.lrn_plan_course;"
+	"DROP TABLE IF EXISTS stage.lrn_user;"
+	"DROP TABLE IF EXISTS stage.lrn_count;"
+	/* Courses by code; is_sent when the job sends the course's type. */
+	"CREATE TABLE stage.lrn_course (code TEXT PRIMARY KEY, name TEXT, type TEXT,"
+	" is_sent INTEGER NOT NULL, src_file INTEGER, src_line INTEGER);"
+	/* Learning plans by code with the number of their courses. */
+	"CREATE TABLE stage.lrn_plan (code TEXT PRIMARY KEY, name TEXT,"
+	" ncourses INTEGER NOT NULL, src_file INTEGER, src_line INTEGER);"
+	/* The distinct courses of each plan. */
+	"CREATE TABLE stage.lrn_plan_course (plan_code TEXT NOT NULL, course_code TEXT NOT NULL,"
+	" PRIMARY KEY (plan_code, course_code)) WITHOUT ROWID;"
+	/* LMS users by username: 'linked' (sfdc_id of a Contact or User),
+	 * 'unsupported' (another kind of id), 'not_linked', or 'waiting' (being
+	 * linked or created by this run, R12), or 'unlinking' (sync back
+	 * removes its link this run). */
+	"CREATE TABLE stage.lrn_user (username TEXT PRIMARY KEY, user_id TEXT, sfdc_id TEXT,"
+	" last_access TEXT, state TEXT NOT NULL, src_file INTEGER, src_line INTEGER);"
+	/* Per username: the enrollments this rule would send, by status. */
+	"CREATE TABLE stage.lrn_count (username TEXT PRIMARY KEY,"
+	" n_course INTEGER NOT NULL DEFAULT 0, n_plan INTEGER NOT NULL DEFAULT 0,"
+	" n_completed INTEGER NOT NULL DEFAULT 0, n_passed INTEGER NOT NULL DEFAULT 0,"
+	" n_failed INTEGER NOT NULL DEFAULT 0, n_in_progress INTEGER NOT NULL DEFAULT 0,"
+	" n_pending INTEGER NOT NULL DEFAULT 0, src_file INTEGER, src_line INTEGER);";
+
+/* The statements of the rule, in order. */
+static const char *const steps[] = {
+	/* -- the catalogue (R8) -- */
+	"INSERT OR IGNORE INTO stage.lrn_course (code, name, type, is_sent, src_file, src_line)"
+	" SELECT code, name, type, (CASE type WHEN 'elearning' THEN ?4 & 1"
+	" WHEN 'classroom' THEN ?4 & 4 WHEN 'webinar' THEN ?4 & 8 ELSE 0 END) <> 0,"
+	" src_file, src_line FROM stage.stg_course WHERE code IS NOT NULL ORDER BY rowid",
+
+	"INSERT OR IGNORE INTO stage.lrn_plan_course (plan_code, course_code)"
+	" SELECT plan_code, course_code FROM stage.stg_plan_course"
+	" WHERE plan_code IS NOT NULL AND course_code IS NOT NULL",
+
+	"INSERT OR IGNORE INTO stage.lrn_plan (code, name, ncourses, src_file, src_line)"
+	" SELECT p.code, p.name, (SELECT count(*) FROM stage.lrn_plan_course pc"
+	" WHERE pc.plan_code = p.code), p.src_file, p.src_line"
+	" FROM stage.stg_plan p WHERE p.code IS NOT NULL ORDER BY p.rowid",
+
+	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
+	" SELECT 'LMS_Course__c', 'upsert', ?1 || ':' || code,"
+	" json_object('LMS_Course_Key__c', ?1 || ':' || code, 'Name', substr(name, 1, 80),"
+	" 'Code__c', code, 'Type__c', type, 'LMS_Instance__c', ?1),"
+	" 'R8', src_file, src_line FROM stage.lrn_course WHERE is_sent",
+
+	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
+	" SELECT 'LMS_Session__c', 'upsert', ?1 || ':' || s.code,"
+	" json_object('LMS_Session_Key__c', ?1 || ':' || s.code,"
+	" 'Name', substr(coalesce(s.name, s.code), 1, 80), 'Code__c', s.code,"
+	" 'Course__r.LMS_Course_Key__c', ?1 || ':' || s.course_code,"
+	" 'Start_Date__c', " DT("s.start_date") ", 'LMS_Instance__c', ?1),"
+	" 'R8', s.src_file, s.src_line"
+	" FROM stage.stg_session s JOIN stage.lrn_course c ON c.code = s.course_code"
+	" WHERE s.code IS NOT NULL AND c.is_sent ORDER BY s.rowid",
+
+	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
+	" SELECT 'course_missing', 'sessions', s.code, NULL,"
+	" 'course ''' || s.course_code || ''' is not in the courses export',"
+	" s.src_file, s.src_line FROM stage.stg_session s"
+	" WHERE (?4 & 12) <> 0 AND s.code IS NOT NULL"
+	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_course c WHERE c.code = s.course_code)"
+	" ORDER BY s.rowid",
+
+	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
+	" SELECT 'LMS_Learning_Plan__c', 'upsert', ?1 || ':' || code,"
+	" json_object('LMS_Learning_Plan_Key__c', ?1 || ':' || code,"
+	" 'Name', substr(name, 1, 80), 'Code__c', code, 'Course_Count__c', ncourses,"
+	" 'LMS_Instance__c', ?1), 'R8', src_file, src_line"
+	" FROM stage.lrn_plan WHERE (?4 & 2) <> 0",
+
+	/* -- the users and their state (R9, R12) -- */
+	"INSERT OR IGNORE INTO stage.lrn_user (username, user_id, sfdc_id, last_access, state,"
+	" src_file, src_line)"
+	" SELECT username, user_id, sfdc_id, last_access,"
+	" CASE WHEN coalesce(sfdc_id, '') = '' THEN 'not_linked'"
+	" WHEN substr(sfdc_id, 1, 3) IN ('003', '005') THEN 'linked' ELSE 'unsupported' END,"
+	" src_file, src_line FROM stage.stg_lms_user WHERE username IS NOT NULL ORDER BY rowid",
+
+	/* The people rules and sync back link only users whose sfdc_id the
+	 * export shows empty; the export will show the link next time. */
+	"UPDATE stage.lrn_user SET state = 'waiting' WHERE state = 'not_linked' AND username IN"
+	" (SELECT username FROM stage.user_out WHERE action = 'create'"
+	" UNION SELECT key FROM stage.changes WHERE entity = 'lms.users'"
+	" AND action IN ('link', 'relink'))",
+
+	/* Sync back unlinks deactivated learners: the export may still show
+	 * the link (this run writes it away), but nothing more is sent. */
+	"UPDATE stage.lrn_user SET state = 'unlinking' WHERE state IN ('linked', 'unsupported')"
+	" AND username IN (SELECT key FROM stage.changes WHERE entity = 'lms.users'"
+	" AND action = 'unlink')",
+
+	"INSERT OR IGNORE INTO stage.lrn_user (username, state, src_file, src_line)"
+	" SELECT username, 'waiting', src_file, src_line FROM stage.user_out"
+	" WHERE action = 'create' ORDER BY username",
+
+	/* -- what each user has to send -- */
+	"INSERT INTO stage.lrn_count (username, n_course, n_completed, n_passed, n_failed,"
+	" n_in_progress, n_pending, src_file, src_line)"
+	" SELECT e.username, count(*), sum(e.status = 'completed'), sum(e.status = 'passed'),"
+	" sum(e.status = 'failed'), sum(e.status = 'in_progress'),"
+	" sum(e.status = 'pending_review'), e.src_file, min(e.src_line)"
+	" FROM stage.stg_enrollment e JOIN stage.lrn_course c ON c.code = e.course_code"
+	" WHERE e.username IS NOT NULL AND " SENT_STATUS("e") " AND c.is_sent"
+	" GROUP BY e.username",
+
+	"INSERT INTO stage.lrn_count (username, n_plan, src_file, src_line)"
+	" SELECT e.username, count(*), e.src_file, min(e.src_line)"
+	" FROM stage.stg_plan_enrollment e JOIN stage.lrn_plan p ON p.code = e.plan_code"
+	" WHERE (?4 & 2) <> 0 AND e.username IS NOT NULL AND " SENT_STATUS("e")
+	" GROUP BY e.username"
+	" ON CONFLICT (username) DO UPDATE SET n_plan = excluded.n_plan",
+
+	/* -- exceptions (R9, R12) -- */
+	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
+	" SELECT 'not_linked', 'users', u.username, NULL,"
+	" 'user not linked: ' || " PLURAL("n.n_course + n.n_plan") " || ' not sent',"
+	" u.src_file, u.src_line"
+	" FROM stage.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
+	" WHERE u.state = 'not_linked' ORDER BY u.username",
+
+	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
+	" SELECT 'waiting_on_link', 'users', u.username, NULL,"
+	" 'linked in this run; ' || " PLURAL("n.n_course + n.n_plan")
+	" || ' will be sent by the next run', u.src_file, u.src_line"
+	" FROM stage.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
+	" WHERE u.state = 'waiting' ORDER BY u.username",
+
+	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
+	" SELECT 'unlinked', 'users', u.username, NULL,"
+	" 'unlinked in this run: ' || " PLURAL("n.n_course + n.n_plan") " || ' not sent',"
+	" u.src_file, u.src_line"
+	" FROM stage.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
+	" WHERE u.state = 'unlinking' ORDER BY u.username",
+
+	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
+	" SELECT 'link_unsupported', 'users', u.username, u.sfdc_id,"
+	" 'sfdc_id ''' || u.sfdc_id || ''' is neither a Contact (003) nor a User (005): '"
+	" || " PLURAL("n.n_course + n.n_plan") " || ' not sent', u.src_file, u.src_line"
+	" FROM stage.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
+	" WHERE u.state = 'unsupported' ORDER BY u.username",
+
+	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
+	" SELECT 'user_missing', 'enrollments', n.username, NULL,"
+	" 'user not in the users export: ' || " PLURAL("n.n_course + n.n_plan") " || ' not sent',"
+	" n.src_file, n.src_line FROM stage.lrn_count n"
+	" WHERE NOT EXISTS (SELECT 1 FROM stage.lrn_user u WHERE u.username = n.username)"
+	" ORDER BY n.username",
+
+	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
+	" SELECT 'course_missing', 'enrollments', e.course_code, NULL,"
+	" 'course not in the courses export: ' || " PLURAL("count(*)") " || ' not sent',"
+	" e.src_file, min(e.src_line) FROM stage.stg_enrollment e"
+	" WHERE (?4 & 13) <> 0 AND " SENT_STATUS("e") " AND e.course_code IS NOT NULL"
+	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_course c WHERE c.code = e.course_code)"
+	" GROUP BY e.course_code ORDER BY e.course_code",
+
+	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
+	" SELECT 'plan_missing', 'plan_enrollments', e.plan_code, NULL,"
+	" 'learning plan not in the plans export: ' || " PLURAL("count(*)") " || ' not sent',"
+	" e.src_file, min(e.src_line) FROM stage.stg_plan_enrollment e"
+	" WHERE (?4 & 2) <> 0 AND " SENT_STATUS("e") " AND e.plan_code IS NOT NULL"
+	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_plan p WHERE p.code = e.plan_code)"
+	" GROUP BY e.plan_code ORDER BY e.plan_code",
+
+	/* -- the records (R9, R11) -- */
+	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
+	" SELECT 'LMS_User__c', 'upsert', ?1 || ':' || u.user_id,"
+	" json_object('LMS_User_Id__c', ?1 || ':' || u.user_id,"
+	" 'Name', substr(u.username, 1, 80), 'Username__c', u.username, 'LMS_Instance__c', ?1,"
+	" 'Contact__c', CASE WHEN substr(u.sfdc_id, 1, 3) = '003' THEN u.sfdc_id ELSE '#N/A' END,"
+	" 'User__c', CASE WHEN substr(u.sfdc_id, 1, 3) = '005' THEN u.sfdc_id ELSE '#N/A' END,"
+	" 'Last_Access__c', " DT("u.last_access") ","
+	" 'Enrolled_Count__c', n.n_course, 'Completed_Count__c', n.n_completed,"
+	" 'Passed_Count__c', n.n_passed, 'Failed_Count__c', n.n_failed,"
+	" 'In_Progress_Count__c', n.n_in_progress, 'Pending_Review_Count__c', n.n_pending),"
+	" 'R9', u.src_file, u.src_line"
+	" FROM stage.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
+	" WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND n.n_course + n.n_plan > 0",
+
+	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, is_forced,"
+	" src_file, src_line)"
+	" SELECT 'LMS_Enrollment__c', 'upsert',"
+	" ?1 || ':' || u.user_id || ':' || e.course_code || ':' || coalesce(e.session_code, ''),"
+	" json_object('Enrollment_Key__c',"
+	" ?1 || ':' || u.user_id || ':' || e.course_code || ':' || coalesce(e.session_code, ''),"
+	" 'LMS_User__r.LMS_User_Id__c', ?1 || ':' || u.user_id,"
+	" 'Course__r.LMS_Course_Key__c', ?1 || ':' || e.course_code,"
+	" 'Session__r.LMS_Session_Key__c', CASE WHEN coalesce(e.session_code, '') <> ''"
+	" THEN ?1 || ':' || e.session_code END,"
+	" 'Item_Name__c', substr(c.name, 1, 255), 'Item_Type__c', c.type, 'Status__c', e.status,"
+	" 'Enrolled_At__c', " DT("e.enrolled_at") ", 'Completed_At__c', " DT("e.completed_at") ","
+	" 'Score__c', " NUM("e.score") "),"
+	" 'R9', " FORCED ", e.src_file, e.src_line"
+	" FROM stage.stg_enrollment e JOIN stage.lrn_user u ON u.username = e.username"
+	" JOIN stage.lrn_course c ON c.code = e.course_code"
+	" WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND c.is_sent"
+	" AND " SENT_STATUS("e") " ORDER BY e.rowid",
+
+	/* The same enrollment twice in the export: the first row is sent. */
+	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
+	" SELECT 'duplicate', 'enrollments',"
+	" e.username || ':' || e.course_code || ':' || coalesce(e.session_code, ''), NULL,"
+	" 'enrollment listed more than once: the first row is sent', e.src_file, e.src_line"
+	" FROM stage.stg_enrollment e JOIN stage.lrn_user u ON u.username = e.username"
+	" JOIN stage.lrn_course c ON c.code = e.course_code"
+	" WHERE u.state = 'linked' AND c.is_sent AND " SENT_STATUS("e")
+	" AND EXISTS (SELECT 1 FROM stage.stg_enrollment x WHERE x.username = e.username"
+	" AND x.course_code = e.course_code"
+	" AND coalesce(x.session_code, '') = coalesce(e.session_code, '')"
+	" AND " SENT_STATUS("x") " AND x.rowid < e.rowid) ORDER BY e.rowid",
+
+	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, is_forced,"
+	" src_file, src_line)"
+	" SELECT 'LMS_Learning_Plan_Enrollment__c', 'upsert',"
+	" ?1 || ':' || u.user_id || ':plan:' || e.plan_code,"
+	" json_object('Enrollment_Key__c', ?1 || ':' || u.user_id || ':plan:' || e.plan_code,"
+	" 'LMS_User__r.LMS_User_Id__c', ?1 || ':' || u.user_id,"
+	" 'Learning_Plan__r.LMS_Learning_Plan_Key__c', ?1 || ':' || e.plan_code,"
+	" 'Status__c', e.status,"
+	" 'Enrolled_At__c', " DT("e.enrolled_at") ", 'Completed_At__c', " DT("e.completed_at") ","
+	" 'Score__c', " NUM("e.score") ", 'Course_Count__c', p.ncourses,"
+	" 'Completed_Course_Count__c', (SELECT count(*) FROM stage.lrn_plan_course pc"
+	" WHERE pc.plan_code = e.plan_code AND EXISTS (SELECT 1 FROM stage.stg_enrollment x"
+	" WHERE x.username = e.username AND x.course_code = pc.course_code"
+	" AND x.status IN ('completed', 'passed')))),"
+	" 'R9', " FORCED ", e.src_file, e.src_line"
+	" FROM stage.stg_plan_enrollment e JOIN stage.lrn_user u ON u.username = e.username"
+	" JOIN stage.lrn_plan p ON p.code = e.plan_code"
+	" WHERE (?4 & 2) <> 0 AND u.state = 'linked' AND u.user_id IS NOT NULL"
+	" AND " SENT_STATUS("e") " ORDER BY e.rowid",
+};
+
+/* Enrollments of a session the sessions export lacks, by session code:
+ * only checked when the job has a sessions input (without it the CRM may
+ * still hold the session from an earlier run). */
+static const char session_missing_sql[] =
+	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
+	" SELECT 'session_missing', 'enrollments', e.session_code, NULL,"
+	" 'session not in the sessions export: ' || " PLURAL("count(*)") " || ' not sent',"
+	" e.src_file, min(e.src_line)"
+	" FROM stage.stg_enrollment e JOIN stage.lrn_course c ON c.code = e.course_code"
+	" WHERE c.is_sent AND coalesce(e.session_code, '') <> '' AND " SENT_STATUS("e")
+	" AND NOT EXISTS (SELECT 1 FROM stage.stg_session s WHERE s.code = e.session_code)"
+	" GROUP BY e.session_code ORDER BY e.session_code";
+
+/* Binds the parameters `sql` uses and runs it to the end. Sticky: does
+ * nothing once the snapshot failed. */
+static void run(const struct lrn *c, const char *sql)
+{
+	struct snap_stmt *st = snap_prepare(c->s, sql);
+
+	if (!st)
+		return;
+	if (strstr(sql, "?1"))
+		snap_bind_text(st, 1, c->instance, strlen(c->instance));
+	if (strstr(sql, "?2"))
+		snap_bind_text(st, 2, c->since[0] ? c->since : NULL, strlen(c->since));
+	if (strstr(sql, "?3"))
+		snap_bind_text(st, 3, c->until[0] ? c->until : NULL, strlen(c->until));
+	if (strstr(sql, "?4"))
+		snap_bind_int(st, 4, c->items);
+	while (snap_step(st) == 1)
+		;
+	snap_finalize(st);
+}
+
+/* A window bound as a full UTC date-time: a date-only `since` starts at
+ * the day's first millisecond, a date-only `until` ends at its last. */
+static void window_bound(char out[25], const char *v, int is_end)
+{
+	out[0] = '\0';
+	if (!v)
+		return;
+	if (strlen(v) == 10)
+		snprintf(out, 25, "%sT%s", v, is_end ? "23:59:59.999Z" : "00:00:00.000Z");
+	else
+		snprintf(out, 25, "%s", v);
+}
+
+enum rc rule_learning(struct diag *d, const struct job *j, struct snap *s,
+		      long long run_id)
+{
+	struct lrn c;
+
+	(void)d;
+	(void)run_id;
+	memset(&c, 0, sizeof c);
+	c.s = s;
+	c.instance = j->lms_instance ? j->lms_instance : "";
+	c.items = j->enroll.items ? j->enroll.items : ITEM_ALL;
+	window_bound(c.since, j->enroll.since, 0);
+	window_bound(c.until, j->enroll.until, 1);
+
+	snap_exec(s, scratch_sql);
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+		run(&c, steps[i]);
+	if (job_input_of(j, ENT_SESSION))
+		run(&c, session_missing_sql);
+	return snap_rc(s);
+}
