@@ -41,6 +41,23 @@ const struct cmd cmd_table[] = {
 	  "usage: lmsrecon plan [OPTIONS] JOB\n\n"
 	  "Does everything run does but writes only the report: the snapshot and the\n"
 	  "import folders are left as they are. Options as for run.\n" },
+	{ "audit", cmd_audit, "report where the two systems' exports disagree; exit 1 on drift",
+	  "usage: lmsrecon audit [OPTIONS] JOB\n\n"
+	  "Reads every input as run does and compares what the systems' latest exports\n"
+	  "show: LMS enrollments and learners against the CRM export of the integration\n"
+	  "objects (missing in the CRM, extra in the CRM, field mismatches), linked\n"
+	  "learners with enrollments but no CRM learner record, and changes earlier runs\n"
+	  "sent that the target's export still does not show, with their age. Writes\n"
+	  "the report only; the snapshot and the import folders are left as they are.\n"
+	  "Exit 1 when there is drift, 0 when the systems agree.\n\n"
+	  "options:\n"
+	  "  --stale-after DAYS   a change sent more than DAYS days ago and still not\n"
+	  "                       in the target's export is stalled (default 7)\n"
+	  "  --now TIME           the time of the audit (ISO 8601); default: the clock,\n"
+	  "                       or SOURCE_DATE_EPOCH when set\n"
+	  "  --max-errors N       tolerate up to N bad records\n"
+	  "  -q, --quiet          no progress on stderr\n"
+	  "  -h, --help           this help\n" },
 	{ "check", cmd_check, "validate the job and read every input; change nothing",
 	  "usage: lmsrecon check [OPTIONS] JOB\n\n"
 	  "Validates the job file and reads every input, reporting every problem\n"

@@ -29,6 +29,7 @@ int cmd_help_of(const char *name);
 
 int cmd_run(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_init(int argc, char **argv);

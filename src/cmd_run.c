@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* cmd_run: `lmsrecon run` and `lmsrecon plan` — load the inputs into the
- * run's staging tables, apply the rules, write the outputs, and (run only)
- * commit the snapshot. */
+/* cmd_run: the three commands that run the whole pipeline — `run` (load the
+ * inputs, apply the rules, write the outputs, commit the snapshot), `plan`
+ * (the report only) and `audit` (the report of where the systems' exports
+ * disagree; exit 1 on drift). They differ only in what they keep. */
 #include "cmd.h"
 #include "emit_out.h"
 #include "emit_crm.h"
@@ -9,6 +10,7 @@
 #include "emit_report.h"
 #include "job.h"
 #include "load.h"
+#include "rule_audit.h"
 #include "rule_jobcheck.h"
 #include "rule_util.h"
 #include "rules.h"
@@ -31,6 +33,7 @@ struct run_opts {
 	const char *now;        /* --now as given, or NULL */
 	const char *stage;      /* --stage FILE, or NULL */
 	long max_errors;        /* --max-errors, or -1 for the job's setting */
+	double stale_days;      /* --stale-after (audit), days */
 	int is_full, is_quiet, is_fail_on_exceptions;
 };
 
@@ -43,6 +46,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct run_opts *o
 		{ "max-errors", required_argument, NULL, 'M' },
 		{ "stage", required_argument, NULL, 'S' },
 		{ "fail-on-exceptions", no_argument, NULL, 'E' },
+		{ "stale-after", required_argument, NULL, 'A' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -51,6 +55,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct run_opts *o
 
 	memset(o, 0, sizeof *o);
 	o->max_errors = -1;
+	o->stale_days = 7;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+qh", longopts, NULL)) != -1) {
@@ -60,6 +65,14 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct run_opts *o
 		case 'N': o->now = optarg; break;
 		case 'S': o->stage = optarg; break;
 		case 'E': o->is_fail_on_exceptions = 1; break;
+		case 'A':
+			errno = 0;
+			o->stale_days = strtod(optarg, &end);
+			if (strcmp(cmd, "audit") != 0)
+				return cmd_usage_error(cmd, "--stale-after is an option of audit");
+			if (errno || *end || end == optarg || o->stale_days < 0)
+				return cmd_usage_error(cmd, "--stale-after takes a number of days, not '%s'", optarg);
+			break;
 		case 'q': o->is_quiet = 1; break;
 		case 'h': return cmd_help_of(cmd);
 		case 'M':
@@ -180,8 +193,18 @@ static enum rc record_bad_records(struct diag *d, const struct job *j, struct sn
 	return snap_rc(s);
 }
 
-static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
+/* What a pipeline command keeps. */
+enum run_kind {
+	KIND_RUN,   /* import files, report, snapshot committed */
+	KIND_PLAN,  /* report only */
+	KIND_AUDIT, /* report of the drift only; exit 1 on drift */
+};
+
+static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind)
 {
+	int is_plan = kind != KIND_RUN;
+	long long ndrift = 0, pending_changes = 0;
+	unsigned rflags = 0;
 	struct diag d;
 	struct job *j = NULL;
 	struct snap *s = NULL;
@@ -233,7 +256,11 @@ static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
 	if (o->stage)
 		snap_set_stage_path(s, o->stage);
 	mode = run_mode(j, o, s);
-	rc = snap_run_begin(s, is_plan ? "plan" : mode, now, &run_id);
+	if (kind == KIND_AUDIT)
+		mode = "audit";
+	else if (kind == KIND_PLAN)
+		mode = "plan";
+	rc = snap_run_begin(s, mode, now, &run_id);
 	if (rc != RC_OK)
 		goto out;
 	is_begun = 1;
@@ -249,14 +276,20 @@ static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
 		goto out;
 
 	rc = record_bad_records(&d, j, s);
+	if (strcmp(mode, "incremental") == 0)
+		rflags |= RULES_INCREMENTAL;
+	if (kind == KIND_AUDIT)
+		rflags |= RULES_AUDIT;
 	if (rc == RC_OK)
-		rc = rules_run(&d, j, prep, s, run_id, strcmp(mode, "incremental") == 0);
+		rc = rules_run(&d, j, prep, s, run_id, now, rflags);
+	if (rc == RC_OK && kind == KIND_AUDIT)
+		rc = rule_audit(&d, j, s, now, o->stale_days, &ndrift);
 	if (rc != RC_OK)
 		goto out;
 
 	memset(&rr, 0, sizeof rr);
 	rr.id = is_plan ? 0 : run_id;
-	rr.mode = is_plan ? "plan" : mode;
+	rr.mode = mode;
 	rr.now = is_now_given ? now : NULL;
 	rr.job = o->job;
 	rr.nbad = d.nbad;
@@ -272,6 +305,8 @@ static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
 		emit_report_summary(summary, &rr, &res, j, s);
 		fclose(summary);
 		nexceptions = snap_query_int(s, "SELECT count(*) FROM stage.exceptions");
+		pending_changes = snap_query_int(s, "SELECT count(*) FROM stage.exceptions"
+						 " WHERE kind = 'pending_change'");
 		rc = snap_rc(s);
 	}
 	if (rc == RC_OK)
@@ -290,6 +325,20 @@ static int run_job(const char *cmd, const struct run_opts *o, int is_plan)
 	is_begun = 0;
 	if (rc == RC_OK)
 		fwrite(summary_text, 1, summary_len, stdout);
+	if (rc == RC_OK && kind == KIND_AUDIT) {
+		long long npending = pending_changes;
+		if (ndrift)
+			printf("\naudit: drift found: %lld difference%s between the systems\n",
+			       ndrift, ndrift == 1 ? "" : "s");
+		else if (npending)
+			printf("\naudit: the systems agree, but for %lld change%s sent less than"
+			       " %g days ago and not applied yet\n", npending,
+			       npending == 1 ? "" : "s", o->stale_days);
+		else
+			printf("\naudit: the systems agree\n");
+		if (ndrift)
+			rc = RC_DRIFT;
+	}
 	if (rc == RC_OK && o->is_fail_on_exceptions && nexceptions)
 		rc = RC_DRIFT;
 out:
@@ -320,12 +369,19 @@ int cmd_run(int argc, char **argv)
 {
 	struct run_opts o;
 	int rc = parse_opts("run", argc, argv, &o);
-	return rc >= 0 ? rc : run_job("run", &o, 0);
+	return rc >= 0 ? rc : run_job("run", &o, KIND_RUN);
 }
 
 int cmd_plan(int argc, char **argv)
 {
 	struct run_opts o;
 	int rc = parse_opts("plan", argc, argv, &o);
-	return rc >= 0 ? rc : run_job("plan", &o, 1);
+	return rc >= 0 ? rc : run_job("plan", &o, KIND_PLAN);
+}
+
+int cmd_audit(int argc, char **argv)
+{
+	struct run_opts o;
+	int rc = parse_opts("audit", argc, argv, &o);
+	return rc >= 0 ? rc : run_job("audit", &o, KIND_AUDIT);
 }

@@ -53,7 +53,7 @@ void emit_report_summary(FILE *out, const struct report_run *run,
 			  " GROUP BY entity, action ORDER BY entity, action");
 	total = 0;
 	while (st && snap_step(st) == 1) {
-		fprintf(out, "  %-24s %-12s %8lld\n", snap_col_text(st, 0), snap_col_text(st, 1),
+		fprintf(out, "  %-36s %-16s %8lld\n", snap_col_text(st, 0), snap_col_text(st, 1),
 			snap_col_int(st, 2));
 		total++;
 	}
@@ -66,7 +66,7 @@ void emit_report_summary(FILE *out, const struct report_run *run,
 			  " GROUP BY kind, entity ORDER BY kind, entity");
 	total = 0;
 	while (st && snap_step(st) == 1) {
-		fprintf(out, "  %-24s %-12s %8lld\n", snap_col_text(st, 0), snap_col_text(st, 1),
+		fprintf(out, "  %-36s %-16s %8lld\n", snap_col_text(st, 0), snap_col_text(st, 1),
 			snap_col_int(st, 2));
 		total++;
 	}

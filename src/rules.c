@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* rules: runs the rule modules in pipeline order. */
 #include "rules.h"
+#include "rule_audit.h"
 #include "rule_branch.h"
 #include "rule_crmdiff.h"
 #include "rule_learning.h"
@@ -96,8 +97,10 @@ static enum rc record_lms_emitted(struct snap *s, long long run_id)
 }
 
 enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *prep,
-		  struct snap *s, long long run_id, int is_incremental)
+		  struct snap *s, long long run_id, const char *now, unsigned flags)
 {
+	int is_incremental = (flags & RULES_INCREMENTAL) != 0;
+
 	enum rc rc = RC_OK;
 
 	for (size_t i = 0; i < j->npeople && rc == RC_OK; i++) {
@@ -121,6 +124,9 @@ enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *
 	 * tell which enrollments wait for the next run. */
 	if (rc == RC_OK)
 		rc = rule_learning(d, j, s, run_id);
+	(void)now;
+	if (rc == RC_OK && (flags & RULES_AUDIT))
+		rc = rule_audit_keep_desired(s);
 	/* Last: keep only what differs from the CRM (or from what was sent). */
 	if (rc == RC_OK)
 		rc = rule_crmdiff(d, j, s, run_id);

@@ -24,10 +24,15 @@ struct rules_prep {
 enum rc rules_prepare(struct diag *d, const struct job *j, struct rules_prep **out);
 void rules_prep_free(struct rules_prep *p);
 
-/* Applies every rule the job asks for to the staged inputs of run `run_id`,
- * writing the rules' tables and the snapshot's durable tables inside the
- * run's transaction. */
+enum rules_flags {
+	RULES_INCREMENTAL = 1, /* R5: leave alone what did not change since the high-water mark */
+	RULES_AUDIT = 2,       /* keep the keys the CRM should hold, for rule_audit */
+};
+
+/* Applies every rule the job asks for to the staged inputs of run `run_id`
+ * at time `now` (ISO), writing the rules' tables and the snapshot's durable
+ * tables inside the run's transaction. */
 enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *prep,
-		  struct snap *s, long long run_id, int is_incremental);
+		  struct snap *s, long long run_id, const char *now, unsigned flags);
 
 #endif
