@@ -8,6 +8,7 @@
 #include "rule_listview.h"
 #include "rule_people.h"
 #include "rule_syncback.h"
+#include "rule_unenroll.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -124,7 +125,8 @@ enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *
 	 * tell which enrollments wait for the next run. */
 	if (rc == RC_OK)
 		rc = rule_learning(d, j, s, run_id);
-	(void)now;
+	if (rc == RC_OK)
+		rc = rule_unenroll(d, j, s, run_id, now);
 	if (rc == RC_OK && (flags & RULES_AUDIT))
 		rc = rule_audit_keep_desired(s);
 	/* Last: keep only what differs from the CRM (or from what was sent). */
