@@ -41,7 +41,7 @@ LIB := $(BUILD)/liblmsrecon.a
 BIN := $(BUILD)/lmsrecon
 TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all demo test unit golden bench install clean deps check-layout html fuzz
+.PHONY: all demo test unit golden bench install clean deps check-layout html robust fuzz
 .SECONDARY:
 all: $(BIN) lmsrecon
 
@@ -90,7 +90,7 @@ demo: deps
 	  cat fixtures/demo/out/report/summary.txt 2>/dev/null; exit $$rc
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all unit golden check-layout html
+	$(Q)$(MAKE) --no-print-directory all unit golden check-layout html robust
 
 unit: $(TESTS) $(BIN)
 	$(Q)scripts/run-unit $(TESTS)
@@ -103,6 +103,9 @@ check-layout:
 
 html: $(BIN)
 	$(Q)scripts/check-html $(BIN)
+
+robust: $(BIN)
+	$(Q)scripts/check-robust $(BIN)
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -15,6 +15,7 @@
 #include "rule_util.h"
 #include "rules.h"
 #include "snap.h"
+#include "testhook.h"
 #include "util.h"
 #include "value.h"
 
@@ -286,6 +287,7 @@ static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind
 		rc = rule_audit(&d, j, s, now, o->stale_days, &ndrift);
 	if (rc != RC_OK)
 		goto out;
+	testhook("rules");
 
 	memset(&rr, 0, sizeof rr);
 	rr.id = is_plan ? 0 : run_id;
@@ -309,10 +311,12 @@ static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind
 						 " WHERE kind = 'pending_change'");
 		rc = snap_rc(s);
 	}
+	testhook("emit");
 	if (rc == RC_OK)
 		rc = emit_out_commit(out);
 	if (rc != RC_OK)
 		goto out;
+	testhook("renamed");
 
 	if (is_plan) {
 		rc = snap_run_abort(s, 0);

@@ -3,6 +3,7 @@
 #include "emit_out.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +25,48 @@ struct emit_out {
 	int is_committed;
 };
 
+/* 1 for the name of a temporary file of this module: ".NAME.tmp-PID". */
+static int is_temp_name(const char *name)
+{
+	const char *t = strstr(name, ".tmp-");
+	if (name[0] != '.' || !t || t == name)
+		return 0;
+	for (t += 5; *t; t++)
+		if (*t < '0' || *t > '9')
+			return 0;
+	return 1;
+}
+
+/* Removes the temporary files a killed run left in `dir` and its
+ * subdirectories one level down. The caller holds the snapshot lock, so no
+ * other run of this job is writing there. */
+static void sweep(const char *dir, int depth)
+{
+	DIR *dh = opendir(dir);
+	struct dirent *de;
+
+	if (!dh)
+		return;
+	while ((de = readdir(dh))) {
+		char *path;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		path = path_join(dir, de->d_name);
+		if (is_temp_name(de->d_name))
+			unlink(path);
+		else if (depth > 0 && de->d_type == DT_DIR)
+			sweep(path, depth - 1);
+		free(path);
+	}
+	closedir(dh);
+}
+
 struct emit_out *emit_out_new(struct diag *d, const char *dir)
 {
 	struct emit_out *o = xcalloc(1, sizeof *o);
 	o->d = d;
 	o->dir = xstrdup(dir);
+	sweep(dir, 1);
 	return o;
 }
 

@@ -11,7 +11,8 @@
 
 struct emit_out;
 
-/* A set of outputs under `dir` (created on commit-time demand). Caller frees. */
+/* A set of outputs under `dir` (created on demand). Removes the temporary
+ * files a killed run may have left there. Caller frees. */
 struct emit_out *emit_out_new(struct diag *d, const char *dir);
 
 /* Opens `rel` (e.g. "report/summary.txt") for writing under a temporary

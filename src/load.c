@@ -3,6 +3,7 @@
  * column type, and stages the rows (ingest → snapshot). */
 #include "load.h"
 #include "sha256.h"
+#include "testhook.h"
 #include "util.h"
 #include "value.h"
 
@@ -304,6 +305,7 @@ static enum rc on_record(void *ctx, const struct ingest_rec *rec)
 			return rc;
 	}
 	l->nstaged++;
+	testhook("row");
 	if (l->is_progress && (l->nstaged & 0xffff) == 0) {
 		double s = elapsed(&l->t0);
 		fprintf(stderr, "\rlmsrecon: reading %s: %lu records (%.0f/s)",
