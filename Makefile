@@ -41,7 +41,7 @@ LIB := $(BUILD)/liblmsrecon.a
 BIN := $(BUILD)/lmsrecon
 TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all demo test unit golden bench install clean deps check-layout html robust fuzz
+.PHONY: all demo test unit golden bench install clean deps check-layout html robust valgrind fuzz
 .SECONDARY:
 all: $(BIN) lmsrecon
 
@@ -106,6 +106,11 @@ html: $(BIN)
 
 robust: $(BIN)
 	$(Q)scripts/check-robust $(BIN)
+
+# The golden CLI cases again, every lmsrecon under valgrind's memcheck.
+valgrind: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)VALGRIND=1 scripts/run-golden $(BIN)
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all

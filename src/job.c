@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* job: reads the job file (SPEC §3) into a DOM, validates it against the
- * built-in schema formats/job.rng, explains schema errors in an
- * administrator's words, then makes the checks a schema cannot express and
- * fills struct job with every path resolved against the job's directory. */
+ * built-in schema formats/job.rng (job_schema.c explains its errors), then
+ * makes the checks a schema cannot express and fills struct job with every
+ * path resolved against the job's directory. */
 #include "job.h"
+#include "job_int.h"
 #include "formats.h"
 #include "util.h"
 #include "value.h"
@@ -22,10 +23,6 @@
 #include <libxml/relaxng.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
-#include <libxml/xmlregexp.h>
-
-#define JOB_NS "urn:lmsrecon:job:1"
-#define RNG_NS "http://relaxng.org/ns/structure/1.0"
 
 /* One problem found in the job, printed once loading is over. */
 struct load_msg {
@@ -56,7 +53,6 @@ struct load {
 	/* Validating against the schema. */
 	struct load_rngerr *rngerrs; /* owned */
 	size_t nrngerrs, rngerrs_alloc;
-	xmlDoc *rng;            /* job.rng as a DOM, read when explaining; owned */
 	enum rc schema_rc;      /* RC_INTERNAL when the built-in schema is broken */
 	unsigned char has_printed_config; /* a problem was printed by another module */
 };
@@ -125,14 +121,33 @@ static char *tidy(const char *msg)
 }
 
 /* The line where job node `n` starts: for an element, the line of its
- * start tag's '<' as on_start_element noted it. */
-static unsigned long line_of(const xmlNode *n)
+ * start tag's '<' as on_start_element noted it (job_int.h). */
+unsigned long job_node_line(const xmlNode *n)
 {
 	long l;
 	if (n->type == XML_ELEMENT_NODE && n->_private)
 		return (unsigned long)(uintptr_t)n->_private;
 	l = xmlGetLineNo(n);
 	return l > 0 ? (unsigned long)l : 0;
+}
+
+/* The value of attribute `name` of `n` (no namespace), borrowed, or NULL
+ * when absent; "" for an empty value (job_int.h). */
+const char *job_node_attr(const xmlNode *n, const char *name)
+{
+	xmlAttr *a = xmlHasNsProp(n, (const xmlChar *)name, NULL);
+	if (!a)
+		return NULL;
+	if (!a->children || !a->children->content)
+		return "";
+	return (const char *)a->children->content;
+}
+
+/* Is `n` an element of the job namespace (job_int.h)? */
+int job_node_is_job(const xmlNode *n)
+{
+	return n->type == XML_ELEMENT_NODE && n->ns &&
+	       strcmp((const char *)n->ns->href, JOB_NS) == 0;
 }
 
 /* SAX hook building each element. libxml2 gives an element the line where
@@ -206,7 +221,7 @@ static void on_rng_error(void *ctx, xmlErrorPtr err)
 					    sizeof *ld->rngerrs);
 	}
 	struct load_rngerr *e = &ld->rngerrs[ld->nrngerrs++];
-	e->line = err->node ? line_of(err->node) :
+	e->line = err->node ? job_node_line(err->node) :
 		(err->line > 0 ? (unsigned long)err->line : 0);
 	e->text = tidy(err->message);
 }
@@ -300,360 +315,22 @@ fail:
 	return NULL;
 }
 
-/* ---- explaining schema errors -------------------------------------------
- * libxml2's RELAX NG messages ("Element map failed to validate attributes")
- * do not say what is wrong, and it stops checking an element's content at
- * the first surprise. So when the schema rejects a job, we walk the job
- * again beside the schema's own DOM and say precisely what each element
- * lacks or has too much of. The walk understands the subset of RELAX NG
- * that job.rng uses: element, attribute, optional, zeroOrMore, oneOrMore,
- * choice, group, ref/define, empty, value, data (minLength, pattern), list. */
+/* ---- explaining schema errors ------------------------------------------ */
 
-/* An attribute or child element an element pattern allows. */
-struct shape_item {
-	unsigned char is_attr;
-	unsigned char is_optional;
-	unsigned char is_repeated;
-	const char *name;  /* borrowed from the schema DOM */
-	xmlNode *pat;      /* the <attribute> or <element> pattern */
-};
-
-/* What an element pattern allows, flattened in schema order. */
-struct shape {
-	struct shape_item *items; /* owned */
-	size_t n, alloc;
-};
-
-/* Is `n` the RELAX NG element called `name`? */
-static int is_rng(const xmlNode *n, const char *name)
+/* job_schema_explain's sink: records one explanation as a problem. */
+static void say_schema(void *ctx, unsigned long line, const char *text)
 {
-	return n->type == XML_ELEMENT_NODE && n->ns &&
-	       strcmp((const char *)n->ns->href, RNG_NS) == 0 &&
-	       strcmp((const char *)n->name, name) == 0;
+	say(ctx, RC_CONFIG, line, "%s", text);
 }
 
-/* The value of attribute `name` of `n` (no namespace), borrowed, or NULL
- * when absent; "" for an empty value. */
-static const char *attr(const xmlNode *n, const char *name)
-{
-	xmlAttr *a = xmlHasNsProp(n, (const xmlChar *)name, NULL);
-	if (!a)
-		return NULL;
-	if (!a->children || !a->children->content)
-		return "";
-	return (const char *)a->children->content;
-}
-
-/* The <define> of the schema called `name`, or NULL. */
-static xmlNode *rng_define(struct load *ld, const char *name)
-{
-	xmlNode *g = xmlDocGetRootElement(ld->rng);
-	for (xmlNode *c = g ? g->children : NULL; c; c = c->next) {
-		const char *n;
-		if (is_rng(c, "define") && (n = attr(c, "name")) && strcmp(n, name) == 0)
-			return c;
-	}
-	return NULL;
-}
-
-/* Adds the attributes and child elements that pattern `p`'s children
- * allow to `s`; `opt` and `rep` are inherited occurrence flags. */
-static void shape_walk(struct load *ld, xmlNode *p, int opt, int rep,
-		       struct shape *s, int depth)
-{
-	if (depth > 32)
-		return;
-	for (xmlNode *c = p->children; c; c = c->next) {
-		if (c->type != XML_ELEMENT_NODE)
-			continue;
-		int is_attr = is_rng(c, "attribute");
-		if (is_attr || is_rng(c, "element")) {
-			if (s->n == s->alloc) {
-				s->alloc = s->alloc ? 2 * s->alloc : 8;
-				s->items = xreallocarray(s->items, s->alloc, sizeof *s->items);
-			}
-			struct shape_item *it = &s->items[s->n++];
-			it->is_attr = (unsigned char)is_attr;
-			it->is_optional = (unsigned char)opt;
-			it->is_repeated = (unsigned char)rep;
-			it->name = attr(c, "name") ? attr(c, "name") : "";
-			it->pat = c;
-		} else if (is_rng(c, "optional") || is_rng(c, "choice")) {
-			shape_walk(ld, c, 1, rep, s, depth + 1);
-		} else if (is_rng(c, "zeroOrMore")) {
-			shape_walk(ld, c, 1, 1, s, depth + 1);
-		} else if (is_rng(c, "oneOrMore")) {
-			shape_walk(ld, c, opt, 1, s, depth + 1);
-		} else if (is_rng(c, "group") || is_rng(c, "interleave")) {
-			shape_walk(ld, c, opt, rep, s, depth + 1);
-		} else if (is_rng(c, "ref")) {
-			xmlNode *def = attr(c, "name") ? rng_define(ld, attr(c, "name")) : NULL;
-			if (def)
-				shape_walk(ld, def, opt, rep, s, depth + 1);
-		}
-	}
-}
-
-/* The allowed values and facets of an attribute pattern. */
-struct facets {
-	const char *values[16]; /* borrowed from the schema DOM */
-	size_t nvalues;
-	unsigned char is_list;  /* a whitespace-separated list of values */
-	long min_length;        /* -1 = none */
-	const char *pattern;    /* XML Schema regular expression or NULL */
-};
-
-/* Collects the facets found under pattern `p`. */
-static void facets_walk(struct load *ld, xmlNode *p, struct facets *f, int depth)
-{
-	if (depth > 32)
-		return;
-	for (xmlNode *c = p->children; c; c = c->next) {
-		if (c->type != XML_ELEMENT_NODE)
-			continue;
-		if (is_rng(c, "value")) {
-			if (f->nvalues < sizeof f->values / sizeof f->values[0])
-				f->values[f->nvalues++] = c->children && c->children->content ?
-					(const char *)c->children->content : "";
-		} else if (is_rng(c, "list")) {
-			f->is_list = 1;
-			facets_walk(ld, c, f, depth + 1);
-		} else if (is_rng(c, "param")) {
-			const char *n = attr(c, "name");
-			const char *v = c->children && c->children->content ?
-				(const char *)c->children->content : "";
-			if (n && strcmp(n, "minLength") == 0)
-				f->min_length = strtol(v, NULL, 10);
-			else if (n && strcmp(n, "pattern") == 0)
-				f->pattern = v;
-		} else if (is_rng(c, "ref")) {
-			xmlNode *def = attr(c, "name") ? rng_define(ld, attr(c, "name")) : NULL;
-			if (def)
-				facets_walk(ld, def, f, depth + 1);
-		} else {
-			facets_walk(ld, c, f, depth + 1);
-		}
-	}
-}
-
-/* "a, b, c": the allowed values, for a message. Caller frees. */
-static char *values_text(const struct facets *f)
-{
-	struct buf b = BUF_INIT;
-	buf_init(&b);
-	for (size_t i = 0; i < f->nvalues; i++)
-		buf_addf(&b, "%s%s", i ? ", " : "", f->values[i]);
-	return buf_detach(&b, NULL);
-}
-
-/* Is the token s[0..len) one of the allowed values? */
-static int value_allowed(const struct facets *f, const char *s, size_t len)
-{
-	for (size_t i = 0; i < f->nvalues; i++)
-		if (strlen(f->values[i]) == len && memcmp(f->values[i], s, len) == 0)
-			return 1;
-	return 0;
-}
-
-/* Checks the value of attribute `name` of job element `n` against its
- * pattern `pat`, recording what is wrong. */
-static void explain_value(struct load *ld, xmlNode *n, const char *name,
-			  xmlNode *pat, const char *v)
-{
-	unsigned long line = line_of(n);
-	const char *el = (const char *)n->name;
-	struct facets f;
-	memset(&f, 0, sizeof f);
-	f.min_length = -1;
-	facets_walk(ld, pat, &f, 0);
-	if (f.nvalues && f.is_list) {
-		const char *p = v;
-		size_t ntok = 0;
-		while (*p) {
-			size_t sp = strspn(p, " \t\r\n");
-			p += sp;
-			size_t len = strcspn(p, " \t\r\n");
-			if (!len)
-				break;
-			ntok++;
-			if (!value_allowed(&f, p, len)) {
-				char *vals = values_text(&f);
-				say(ld, RC_CONFIG, line,
-				    "attribute '%s' of element '%s' has '%.*s'; its words must be among: %s",
-				    name, el, (int)len, p, vals);
-				free(vals);
-				return;
-			}
-			p += len;
-		}
-		if (!ntok)
-			say(ld, RC_CONFIG, line, "attribute '%s' of element '%s' must not be empty",
-			    name, el);
-	} else if (f.nvalues) {
-		/* RELAX NG compares token values with the blanks collapsed. */
-		const char *s = v + strspn(v, " \t\r\n");
-		size_t len = strlen(s);
-		while (len && strchr(" \t\r\n", s[len - 1]))
-			len--;
-		if (!value_allowed(&f, s, len)) {
-			char *vals = values_text(&f);
-			say(ld, RC_CONFIG, line,
-			    "attribute '%s' of element '%s' is '%s'; expected one of: %s",
-			    name, el, v, vals);
-			free(vals);
-		}
-	} else if (f.min_length > 0 && strlen(v) < (size_t)f.min_length) {
-		say(ld, RC_CONFIG, line, "attribute '%s' of element '%s' must not be empty",
-		    name, el);
-	} else if (f.pattern) {
-		xmlRegexpPtr re = xmlRegexpCompile((const xmlChar *)f.pattern);
-		if (re && xmlRegexpExec(re, (const xmlChar *)v) != 1)
-			say(ld, RC_CONFIG, line,
-			    "attribute '%s' of element '%s' is '%s', which does not match '%s'",
-			    name, el, v, f.pattern);
-		if (re)
-			xmlRegFreeRegexp(re);
-	}
-}
-
-/* "a, b (optional), c (any number)": the children of an element pattern
- * in their order. */
-static char *order_text(const struct shape *s)
-{
-	struct buf b = BUF_INIT;
-	int first = 1;
-	buf_init(&b);
-	for (size_t i = 0; i < s->n; i++) {
-		const struct shape_item *it = &s->items[i];
-		if (it->is_attr)
-			continue;
-		buf_addf(&b, "%s%s%s", first ? "" : ", ", it->name,
-			 it->is_optional ? (it->is_repeated ? " (any number)" : " (optional)") :
-			 (it->is_repeated ? " (one or more)" : ""));
-		first = 0;
-	}
-	return buf_detach(&b, NULL);
-}
-
-/* Is `n` an element of the job namespace? */
-static int is_job_elem(const xmlNode *n)
-{
-	return n->type == XML_ELEMENT_NODE && n->ns &&
-	       strcmp((const char *)n->ns->href, JOB_NS) == 0;
-}
-
-/* Says everything job element `n` gets wrong against element pattern
- * `pat`: its attributes, then its children, recursively. */
-static void explain_elem(struct load *ld, xmlNode *n, xmlNode *pat, int depth)
-{
-	struct shape s = { NULL, 0, 0 };
-	unsigned long line = line_of(n);
-	const char *el = (const char *)n->name;
-	long last = -1;
-	int order_said = 0;
-	if (depth > 32)
-		return;
-	shape_walk(ld, pat, 0, 0, &s, 0);
-
-	/* Attributes: missing, unknown, bad values. */
-	for (size_t i = 0; i < s.n; i++) {
-		const struct shape_item *it = &s.items[i];
-		if (!it->is_attr)
-			continue;
-		const char *v = attr(n, it->name);
-		if (!v && !it->is_optional)
-			say(ld, RC_CONFIG, line, "element '%s' is missing attribute '%s'",
-			    el, it->name);
-		else if (v)
-			explain_value(ld, n, it->name, it->pat, v);
-	}
-	for (xmlAttr *a = n->properties; a; a = a->next) {
-		size_t i;
-		for (i = 0; i < s.n; i++)
-			if (s.items[i].is_attr && !a->ns &&
-			    strcmp(s.items[i].name, (const char *)a->name) == 0)
-				break;
-		if (i == s.n)
-			say(ld, RC_CONFIG, line, "element '%s' does not take attribute '%s'",
-			    el, (const char *)a->name);
-	}
-
-	/* Children: text, unknown elements, repeats, order. */
-	int said_text = 0;
-	for (xmlNode *c = n->children; c; c = c->next) {
-		unsigned long cline = line_of(c);
-		if ((c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) &&
-		    !xmlIsBlankNode(c) && !said_text) {
-			say(ld, RC_CONFIG, cline, "element '%s' must not contain text", el);
-			said_text = 1;
-		}
-		if (c->type == XML_ENTITY_REF_NODE && !said_text) {
-			say(ld, RC_CONFIG, cline, "element '%s' must not contain text", el);
-			said_text = 1;
-		}
-		if (c->type != XML_ELEMENT_NODE)
-			continue;
-		const char *cn = (const char *)c->name;
-		size_t i;
-		for (i = 0; i < s.n; i++)
-			if (!s.items[i].is_attr && strcmp(s.items[i].name, cn) == 0)
-				break;
-		if (i == s.n || !is_job_elem(c)) {
-			if (!is_job_elem(c))
-				say(ld, RC_CONFIG, cline,
-				    "element '%s' is not in the namespace '" JOB_NS "'", cn);
-			else
-				say(ld, RC_CONFIG, cline, "element '%s' is not allowed in '%s'",
-				    cn, el);
-			continue;
-		}
-		if ((long)i == last && !s.items[i].is_repeated) {
-			say(ld, RC_CONFIG, cline, "element '%s' may appear only once in '%s'",
-			    cn, el);
-		} else if ((long)i < last && !order_said) {
-			char *order = order_text(&s);
-			say(ld, RC_CONFIG, cline,
-			    "element '%s' is out of order in '%s' (the order is: %s)",
-			    cn, el, order);
-			free(order);
-			order_said = 1;
-		}
-		if ((long)i > last)
-			last = (long)i;
-		explain_elem(ld, c, s.items[i].pat, depth + 1);
-	}
-	for (size_t i = 0; i < s.n; i++) {
-		const struct shape_item *it = &s.items[i];
-		if (it->is_attr || it->is_optional)
-			continue;
-		xmlNode *c;
-		for (c = n->children; c; c = c->next)
-			if (is_job_elem(c) && strcmp((const char *)c->name, it->name) == 0)
-				break;
-		if (!c)
-			say(ld, RC_CONFIG, line, "element '%s' is missing element '%s'",
-			    el, it->name);
-	}
-	free(s.items);
-}
-
-/* Explains why the schema rejected `doc`. When our walk finds nothing to
- * say (a construct it does not understand), libxml2's own messages are
- * printed instead, so that no rejected job goes unexplained. */
+/* Explains why the schema rejected `doc` (job_schema.c walks the job beside
+ * the schema). When that walk finds nothing to say (a construct it does
+ * not understand), libxml2's own messages are printed instead, so that no
+ * rejected job goes unexplained. */
 static void explain_all(struct load *ld, xmlDoc *doc, const struct formats_file *f)
 {
 	size_t before = ld->nmsgs;
-	ld->rng = xmlReadMemory(f->data, (int)f->len, "job.rng", NULL,
-				XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	xmlNode *g = ld->rng ? xmlDocGetRootElement(ld->rng) : NULL;
-	xmlNode *start = NULL, *root = xmlDocGetRootElement(doc);
-	for (xmlNode *c = g ? g->children : NULL; c; c = c->next)
-		if (is_rng(c, "start"))
-			start = c;
-	for (xmlNode *c = start ? start->children : NULL; c; c = c->next)
-		if (is_rng(c, "element") && root)
-			explain_elem(ld, root, c, 0);
-	if (ld->nmsgs > before)
+	if (job_schema_explain(doc, f->data, f->len, say_schema, ld))
 		return;
 	for (size_t i = 0; i < ld->nrngerrs; i++)
 		say(ld, RC_CONFIG, ld->rngerrs[i].line, "%s", ld->rngerrs[i].text);
@@ -716,13 +393,13 @@ out:
 /* Is `n` the job element called `name`? */
 static int is_elem(const xmlNode *n, const char *name)
 {
-	return is_job_elem(n) && strcmp((const char *)n->name, name) == 0;
+	return job_node_is_job(n) && strcmp((const char *)n->name, name) == 0;
 }
 
 /* A boolean attribute (the schema allowed only true/false/1/0). */
 static unsigned char flag(const xmlNode *n, const char *name)
 {
-	const char *v = attr(n, name);
+	const char *v = job_node_attr(n, name);
 	return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
@@ -750,12 +427,12 @@ static char *need_file(struct load *ld, const xmlNode *n, const char *what,
 	struct stat st;
 	if (stat(p, &st) != 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
-			say(ld, RC_NOINPUT, line_of(n), "%s '%s' not found", what, rel);
+			say(ld, RC_NOINPUT, job_node_line(n), "%s '%s' not found", what, rel);
 		else
-			say(ld, RC_NOINPUT, line_of(n), "%s '%s' cannot be opened: %s",
+			say(ld, RC_NOINPUT, job_node_line(n), "%s '%s' cannot be opened: %s",
 			    what, rel, strerror(errno));
 	} else if (S_ISDIR(st.st_mode)) {
-		say(ld, RC_NOINPUT, line_of(n), "%s '%s' is a directory", what, rel);
+		say(ld, RC_NOINPUT, job_node_line(n), "%s '%s' is a directory", what, rel);
 	}
 	return p;
 }
@@ -790,12 +467,12 @@ static void load_input(struct load *ld, xmlNode *n, enum entity_side side,
 		       const struct profile *prof)
 {
 	struct job *j = ld->job;
-	const char *ename = attr(n, "entity");
-	const char *rel = attr(n, "path");
-	const char *object = attr(n, "object");
-	const char *format = attr(n, "format");
+	const char *ename = job_node_attr(n, "entity");
+	const char *rel = job_node_attr(n, "path");
+	const char *object = job_node_attr(n, "object");
+	const char *format = job_node_attr(n, "format");
 	const char *side_name = side == SIDE_CRM ? "CRM" : "LMS";
-	unsigned long line = line_of(n);
+	unsigned long line = job_node_line(n);
 	const struct entity *e = entity_find(side, ename);
 	char *path = need_file(ld, n, "input", rel);
 
@@ -839,7 +516,7 @@ static void load_input(struct load *ld, xmlNode *n, enum entity_side side,
 	for (xmlNode *c = n->children; c; c = c->next) {
 		if (!is_elem(c, "column"))
 			continue;
-		const char *key = attr(c, "key"), *header = attr(c, "header");
+		const char *key = job_node_attr(c, "key"), *header = job_node_attr(c, "header");
 		in->columns = xreallocarray(in->columns, in->ncolumns + 1,
 					    sizeof *in->columns);
 		in->columns[in->ncolumns].key = xstrdup(key);
@@ -852,8 +529,8 @@ static void load_input(struct load *ld, xmlNode *n, enum entity_side side,
 static void load_side(struct load *ld, xmlNode *n, enum entity_side side)
 {
 	struct job *j = ld->job;
-	const char *name = attr(n, "profile");
-	struct srcpos pos = { ld->file, line_of(n), 0 };
+	const char *name = job_node_attr(n, "profile");
+	struct srcpos pos = { ld->file, job_node_line(n), 0 };
 	struct profile *p = NULL;
 	const char *side_name = side == SIDE_CRM ? "a CRM" : "an LMS";
 	char *file = NULL;
@@ -876,7 +553,7 @@ static void load_side(struct load *ld, xmlNode *n, enum entity_side side)
 	else
 		j->lms_profile = p;
 	if (side == SIDE_LMS) {
-		const char *inst = attr(n, "instance");
+		const char *inst = job_node_attr(n, "instance");
 		j->lms_instance = xstrdup(inst ? inst : "default");
 	}
 	for (xmlNode *c = n->children; c; c = c->next)
@@ -900,10 +577,10 @@ static void load_orgchart(struct load *ld, xmlNode *n, struct job_people *pp,
 			  const char *src)
 {
 	struct job *j = ld->job;
-	const char *mode = attr(n, "mode");
-	const char *dest = attr(n, "destination-branch");
-	const char *field = attr(n, "field");
-	unsigned long line = line_of(n);
+	const char *mode = job_node_attr(n, "mode");
+	const char *dest = job_node_attr(n, "destination-branch");
+	const char *field = job_node_attr(n, "field");
+	unsigned long line = job_node_line(n);
 	size_t npick = 0;
 
 	pp->orgchart = !mode || strcmp(mode, "single") == 0 ? ORG_SINGLE :
@@ -955,7 +632,7 @@ static void load_orgchart(struct load *ld, xmlNode *n, struct job_people *pp,
 		pp->picklist_meta = xreallocarray(pp->picklist_meta, pp->npicklist_meta + 1,
 						  sizeof *pp->picklist_meta);
 		pp->picklist_meta[pp->npicklist_meta++] =
-			need_file(ld, c, "picklist", attr(c, "path"));
+			need_file(ld, c, "picklist", job_node_attr(c, "path"));
 	}
 }
 
@@ -964,8 +641,8 @@ static void load_people(struct load *ld, xmlNode *n)
 {
 	static const char *const required[] = { "username", "firstname", "lastname" };
 	struct job *j = ld->job;
-	const char *src = attr(n, "source");
-	unsigned long line = line_of(n);
+	const char *src = job_node_attr(n, "source");
+	unsigned long line = job_node_line(n);
 	enum entity_id id = people_source(src);
 	int has_match = 0;
 
@@ -990,18 +667,18 @@ static void load_people(struct load *ld, xmlNode *n)
 		    src, entity_get(id)->name);
 	for (xmlNode *c = n->children; c; c = c->next) {
 		if (is_elem(c, "listview")) {
-			pp->listview = need_file(ld, c, "list view", attr(c, "path"));
+			pp->listview = need_file(ld, c, "list view", job_node_attr(c, "path"));
 		} else if (is_elem(c, "match")) {
-			const char *norm = attr(c, "normalise");
+			const char *norm = job_node_attr(c, "normalise");
 			has_match = 1;
-			pp->match_field = xstrdup(attr(c, "field"));
+			pp->match_field = xstrdup(job_node_attr(c, "field"));
 			pp->match_norm = (has_word(norm, "casefold") ? NORM_CASEFOLD : 0) |
 				(has_word(norm, "trim") ? NORM_TRIM : 0);
 		} else if (is_elem(c, "map")) {
 			pp->maps = xreallocarray(pp->maps, pp->nmaps + 1, sizeof *pp->maps);
-			pp->maps[pp->nmaps].lms = xstrdup(attr(c, "lms"));
-			pp->maps[pp->nmaps].crm = xstrdup(attr(c, "crm"));
-			pp->maps[pp->nmaps].line = line_of(c);
+			pp->maps[pp->nmaps].lms = xstrdup(job_node_attr(c, "lms"));
+			pp->maps[pp->nmaps].crm = xstrdup(job_node_attr(c, "crm"));
+			pp->maps[pp->nmaps].line = job_node_line(c);
 			pp->nmaps++;
 		} else if (is_elem(c, "orgchart")) {
 			load_orgchart(ld, c, pp, src);
@@ -1036,12 +713,12 @@ static void load_people(struct load *ld, xmlNode *n)
 static void load_syncback(struct load *ld, xmlNode *n)
 {
 	struct job_syncback *sb = &ld->job->syncback;
-	const char *dept = attr(n, "department");
-	const char *scope = attr(n, "scope");
-	const char *match = attr(n, "match");
+	const char *dept = job_node_attr(n, "department");
+	const char *scope = job_node_attr(n, "scope");
+	const char *match = job_node_attr(n, "match");
 
 	sb->is_enabled = 1;
-	sb->line = line_of(n);
+	sb->line = job_node_line(n);
 	sb->department = xstrdup(dept ? dept : "");
 	sb->with_subdepartments = scope && strcmp(scope, "with-subdepartments") == 0;
 	sb->match_field = xstrdup(match ? match : "Email");
@@ -1053,10 +730,10 @@ static void load_syncback(struct load *ld, xmlNode *n)
 	for (xmlNode *c = n->children; c; c = c->next) {
 		if (!is_elem(c, "account"))
 			continue;
-		const char *rule = attr(c, "rule");
-		const char *id = attr(c, "id");
-		const char *field = attr(c, "field");
-		unsigned long line = line_of(c);
+		const char *rule = job_node_attr(c, "rule");
+		const char *id = job_node_attr(c, "id");
+		const char *field = job_node_attr(c, "field");
+		unsigned long line = job_node_line(c);
 		sb->account_rule = strcmp(rule, "default") == 0 ? ACCOUNT_DEFAULT :
 			strcmp(rule, "field") == 0 ? ACCOUNT_FIELD : ACCOUNT_DEPARTMENT;
 		if (sb->account_rule == ACCOUNT_DEFAULT) {
@@ -1113,12 +790,12 @@ static void full_when(const char *s, char out[25])
 static void load_enroll(struct load *ld, xmlNode *n)
 {
 	struct job_enroll *en = &ld->job->enroll;
-	const char *items = attr(n, "items");
-	const char *unenroll = attr(n, "unenrollment");
-	const char *since = attr(n, "since");
-	const char *until = attr(n, "until");
+	const char *items = job_node_attr(n, "items");
+	const char *unenroll = job_node_attr(n, "unenrollment");
+	const char *since = job_node_attr(n, "since");
+	const char *until = job_node_attr(n, "until");
 
-	en->line = line_of(n);
+	en->line = job_node_line(n);
 	if (items)
 		en->items = (has_word(items, "course") ? ITEM_COURSE : 0) |
 			(has_word(items, "learning-plan") ? ITEM_PLAN : 0) |
@@ -1143,7 +820,7 @@ static void load_enroll(struct load *ld, xmlNode *n)
 /* Reads <options>. */
 static void load_options(struct load *ld, xmlNode *n)
 {
-	const char *v = attr(n, "max-errors");
+	const char *v = job_node_attr(n, "max-errors");
 	char *end;
 	if (!v)
 		return;
@@ -1151,7 +828,7 @@ static void load_options(struct load *ld, xmlNode *n)
 	unsigned long x = strtoul(v, &end, 10);
 	if (!v[0] || end == v || *end || v[0] == '-' || v[0] == '+' || v[0] == ' ' ||
 	    errno == ERANGE)
-		say(ld, RC_CONFIG, line_of(n),
+		say(ld, RC_CONFIG, job_node_line(n),
 		    "max-errors '%s' is not a number (a count of bad records, 0 or more)", v);
 	else
 		ld->job->max_errors = x;
@@ -1165,9 +842,9 @@ static void load_job(struct load *ld, xmlNode *root)
 	j->enroll.unenroll = UNENROLL_MARK;
 	for (xmlNode *c = root->children; c; c = c->next) {
 		if (is_elem(c, "snapshot"))
-			j->snapshot = path_join(j->dir, attr(c, "path"));
+			j->snapshot = path_join(j->dir, job_node_attr(c, "path"));
 		else if (is_elem(c, "output"))
-			j->output = path_join(j->dir, attr(c, "path"));
+			j->output = path_join(j->dir, job_node_attr(c, "path"));
 		else if (is_elem(c, "options"))
 			load_options(ld, c);
 		else if (is_elem(c, "crm"))
@@ -1188,6 +865,8 @@ static void load_job(struct load *ld, xmlNode *root)
 
 /* ---- the API ----------------------------------------------------------- */
 
+/* Loads the job at `path`: read, parse, check the root, validate against
+ * the schema, then build struct job; prints every problem (job.h). */
 enum rc job_load(struct diag *d, const char *path, struct job **out)
 {
 	struct load ld;
@@ -1216,7 +895,7 @@ enum rc job_load(struct diag *d, const char *path, struct job **out)
 	xmlNode *root = xmlDocGetRootElement(doc);
 	if (!root || strcmp((const char *)root->name, "job") != 0 || !root->ns ||
 	    strcmp((const char *)root->ns->href, JOB_NS) != 0) {
-		struct srcpos pos = { path, root ? line_of(root) : 0, 0 };
+		struct srcpos pos = { path, root ? job_node_line(root) : 0, 0 };
 		rc = diag_at(d, RC_CONFIG, &pos,
 			     "not a job file: the root element must be <job xmlns=\"" JOB_NS "\">");
 		goto out;
@@ -1255,12 +934,12 @@ out:
 		free(ld.rngerrs[i].text);
 	free(ld.rngerrs);
 	free(ld.perr_text);
-	xmlFreeDoc(ld.rng);
 	xmlFreeDoc(doc);
 	free(text);
 	return rc;
 }
 
+/* Frees the job and everything it owns (job.h). */
 void job_free(struct job *j)
 {
 	if (!j)
@@ -1311,6 +990,7 @@ void job_free(struct job *j)
 	free(j);
 }
 
+/* The first input of entity `id`, or NULL (job.h). */
 const struct job_input *job_input_of(const struct job *j, enum entity_id id)
 {
 	for (size_t i = 0; i < j->ninputs; i++)
@@ -1453,6 +1133,7 @@ static const char *const starter_parts[] = {
 /* The joined starter; its size is checked when joining. */
 static char starter[8192];
 
+/* The starter job, joined from its parts on first use (job.h). */
 const char *job_starter(void)
 {
 	if (!starter[0]) {
