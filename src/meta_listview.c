@@ -865,6 +865,13 @@ enum rc meta_listview_open(struct diag *d, const char *path, const char *name,
 		else if (is_elem(c, "filterScope"))
 			scope = c;
 	}
+	/* Salesforce allows ten filters a view; the cap keeps the evaluation's
+	 * recursion (an AND chain when there is no booleanFilter) shallow. */
+	if (lv->nfilters > META_LISTVIEW_MAX_FILTERS) {
+		lv_error(&r, line_of(root), 0, "the list view has %zu filters; at most %d are read",
+			 lv->nfilters, META_LISTVIEW_MAX_FILTERS);
+		goto out;
+	}
 	if (!scope) {
 		lv_error(&r, line_of(root), 0, "the list view has no filterScope; only Everything can be evaluated offline");
 	} else {

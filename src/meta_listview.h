@@ -15,6 +15,8 @@
  * refused, which keeps the recursive parser and evaluator off the end of
  * the stack. */
 #define META_LISTVIEW_MAX_DEPTH 64
+/* Most filters a list view may have (Salesforce allows ten). */
+#define META_LISTVIEW_MAX_FILTERS 64
 
 /* The operation of a filter, as the metadata names it. */
 enum meta_listview_op {

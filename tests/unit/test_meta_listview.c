@@ -194,3 +194,17 @@ Test(meta_listview, checkbox_reads_one_zero_true_false_in_any_case)
 	cr_assert_eq(meta_listview_checkbox("10", 2), -1);
 	cr_assert_eq(meta_listview_checkbox("true", 3), -1, "the length counts");
 }
+
+Test(meta_listview, more_filters_than_are_read_is_refused)
+{
+	struct buf body = BUF_INIT;
+
+	buf_adds(&body, EVERYTHING);
+	for (int i = 0; i <= META_LISTVIEW_MAX_FILTERS; i++)
+		buf_adds(&body, FILTER("CONTACT.EMAIL", "contains", "x"));
+	cr_assert_eq(open_body(ENT_CONTACT, body.buf), RC_CONFIG);
+	cr_assert_str_eq(printed(), "lmsrecon: T.listView-meta.xml:2: the list view has 65"
+			 " filters; at most 64 are read\n");
+	cr_assert_null(mv);
+	buf_release(&body);
+}
