@@ -86,8 +86,8 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)rm -rf fixtures/demo/out fixtures/demo/state
 	$(Q)$(BIN) run fixtures/demo/job.xml; rc=$$?; \
-	  echo; echo "== fixtures/demo/out/report/summary.txt"; \
-	  cat fixtures/demo/out/report/summary.txt 2>/dev/null; exit $$rc
+	  echo; echo "import files: fixtures/demo/out/lms/ and fixtures/demo/out/crm/"; \
+	  echo "report:       fixtures/demo/out/report/ (open report.html in a browser)"; exit $$rc
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all unit golden check-layout html robust

@@ -66,6 +66,7 @@ struct ingest_xml {
 	enum rc stop_rc;                /* why a callback stopped the parser (printed) */
 
 	int has_err;                    /* libxml2 reported an error */
+	int is_enc_err;                 /* bytes were not valid in the declared encoding */
 	int err_code;                   /* its xmlParserErrors code */
 	unsigned long err_line;         /* its line, 0 if unknown */
 	unsigned long err_col;          /* its column, 0 if unknown */
@@ -227,6 +228,40 @@ static void ix_on_error(void *ctx, xmlErrorPtr err)
 			 (const char *)x->ctxt->name);
 	if (x->ctxt)
 		xmlStopParser(x->ctxt);
+}
+
+/* Errors libxml2 raises with no parser context while a file is read: a
+ * failed conversion from the declared encoding (domains I18N and IO, e.g.
+ * a bad byte in a UTF-7 file). They come from inside the input buffer, so
+ * the parser is not stopped here: it halts itself. Anything else is kept
+ * like a parser error. */
+#if LIBXML_VERSION >= 21200
+static void ix_on_global_error(void *ctx, const xmlError *err)
+#else
+static void ix_on_global_error(void *ctx, xmlErrorPtr err)
+#endif
+{
+	struct ingest_xml *x = ctx;
+
+	if (err->level < XML_ERR_ERROR)
+		return;
+	if (err->domain == XML_FROM_I18N || err->domain == XML_FROM_IO) {
+		x->is_enc_err = 1;
+		return;
+	}
+	if (x->has_err)
+		return;
+	x->has_err = 1;
+	x->err_code = err->code;
+	snprintf(x->err_msg, sizeof x->err_msg, "%s", err->message ? err->message : "");
+}
+
+/* libxml2's unstructured messages ("xmlParseChunk: encoder error"): the
+ * error they go with is reported through ix_on_global_error. */
+static void ix_quiet(void *ctx, const char *msg, ...)
+{
+	(void)ctx;
+	(void)msg;
 }
 
 /* The external entity loader while a file is read: refuses everything, so
@@ -479,6 +514,20 @@ static enum rc ix_report_error(struct ingest_xml *x)
 	return diag_at(x->d, RC_DATA, &pos, "malformed XML: %s", x->err_msg);
 }
 
+/* Reports bytes that libxml2 could not convert from the document's
+ * encoding. Where the parser was when the converter failed depends on how
+ * the input was split into reads, so the message gives no position. */
+static enum rc ix_report_encoding(struct ingest_xml *x)
+{
+	struct srcpos pos = { x->name, 0, 0 };
+	const char *enc = x->ctxt->encoding ? (const char *)x->ctxt->encoding : NULL;
+
+	if (enc)
+		return diag_at(x->d, RC_DATA, &pos,
+			       "malformed XML: bytes not valid in the declared encoding '%s'", enc);
+	return diag_at(x->d, RC_DATA, &pos, "malformed XML: bytes not valid in the document's encoding");
+}
+
 /* Feeds the source to the parser `chunk` bytes at a time through the
  * buffer `p` until the input ends or a problem or the callback stops it.
  * Returns RC_OK at the end of a well-formed document; every other code
@@ -488,14 +537,20 @@ static enum rc ix_parse(struct ingest_xml *x, struct ingest_src *src, unsigned c
 {
 	enum rc rc;
 	size_t got;
+	int perr;
 
 	for (;;) {
 		rc = ingest_src_read(src, p, chunk, &got);
 		if (rc != RC_OK)
 			return rc; /* printed by the source */
-		xmlParseChunk(x->ctxt, (const char *)p, (int)got, got == 0);
+		perr = xmlParseChunk(x->ctxt, (const char *)p, (int)got, got == 0);
 		if (x->stop_rc != RC_OK)
 			return x->stop_rc;
+		/* A failed conversion halts the parser without an error of its
+		 * own: without this check the rest of the file would be lost
+		 * silently and the read would succeed. */
+		if (x->is_enc_err || perr == XML_ERR_INVALID_ENCODING)
+			return ix_report_encoding(x);
 		if (x->has_err)
 			return ix_report_error(x);
 		if (got == 0)
@@ -514,6 +569,10 @@ enum rc ingest_xml_read(struct diag *d, const char *path, const char *name,
 			ingest_cb cb, void *ctx, struct ingest_stats *st)
 {
 	xmlExternalEntityLoader prev_loader = xmlGetExternalEntityLoader();
+	xmlStructuredErrorFunc old_serror = xmlStructuredError;
+	void *old_sctx = xmlStructuredErrorContext;
+	xmlGenericErrorFunc old_gerror = xmlGenericError;
+	void *old_gctx = xmlGenericErrorContext;
 	struct ingest_src *src = NULL;
 	struct ingest_xml x;
 	xmlSAXHandler sax;
@@ -569,6 +628,8 @@ enum rc ingest_xml_read(struct diag *d, const char *path, const char *name,
 	sax.reference = ix_on_reference;
 	sax.serror = ix_on_error;
 	xmlSetExternalEntityLoader(ix_no_entity);
+	xmlSetStructuredErrorFunc(&x, ix_on_global_error);
+	xmlSetGenericErrorFunc(NULL, ix_quiet);
 	x.ctxt = xmlCreatePushParserCtxt(&sax, &x, (const char *)first, (int)nfirst, NULL);
 	if (!x.ctxt) {
 		rc = diag_err(d, RC_OSERR, "%s: cannot start the XML parser", name);
@@ -584,6 +645,8 @@ out:
 	if (x.ctxt)
 		xmlFreeParserCtxt(x.ctxt);
 	xmlSetExternalEntityLoader(prev_loader);
+	xmlSetStructuredErrorFunc(old_sctx, old_serror);
+	xmlSetGenericErrorFunc(old_gctx, old_gerror);
 	if (st && src) {
 		ingest_src_stats(src, st);
 		st->nrecords = x.nrecords;

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <libxml/parser.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -839,5 +840,60 @@ Test(ingest_xml, fields_are_found_past_the_path_cache_limit)
 		result_free(&res);
 	}
 	buf_release(&b);
+	free(path);
+}
+
+/* Found by tests/fuzz/fuzz_xml: a byte the declared encoding's converter
+ * refuses halted libxml2 without a parser error, so the read succeeded and
+ * every record after the byte was dropped silently. */
+Test(ingest_xml, byte_invalid_in_declared_encoding_fails_the_read)
+{
+	static const char xml[] =
+		"<?xml version=\"1.0\" encoding=\"UTF-7\"?>\n"
+		"<queryResult>\n"
+		"<records><Id>1</Id></records>\n"
+		"\x80\n"
+		"<records><Id>2</Id></records>\n"
+		"</queryResult>\n";
+	static const char *const names[] = { "Id" };
+	static const struct ingest_cols cols = { 1, names, NULL };
+	char *path = tmp_write("utf7.xml", xml, sizeof xml - 1);
+
+	expect_all_chunks(path, "utf7.xml", "records", &cols, 0, RC_DATA, "3: [1]\n",
+			  "lmsrecon: utf7.xml: malformed XML: bytes not valid in the declared"
+			  " encoding 'UTF-7'\n");
+	free(path);
+}
+
+/* The same input used to make libxml2 print its own lines ("encoding
+ * error : ...") on stderr besides our message. */
+Test(ingest_xml, encoding_failure_prints_nothing_of_libxml2s_own)
+{
+	static const char xml[] = "<?xml version=\"1.0\" encoding=\"UTF-7\"?>\n"
+				  "<r><records><Id>1</Id></records>\x80</r>\n";
+	static const char *const names[] = { "Id" };
+	static const struct ingest_cols cols = { 1, names, NULL };
+	char *path = tmp_write("utf7.xml", xml, sizeof xml - 1);
+	char *errpath = path_join(tmpdir, "stderr.txt");
+	int saved = dup(2), fd;
+	struct result res;
+
+	cr_assert_geq(saved, 0);
+	fflush(stderr);
+	fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_geq(dup2(fd, 2), 0);
+	close(fd);
+	res = read_once(path, "utf7.xml", "records", &cols, 0, 0);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+
+	cr_assert_eq(res.rc, RC_DATA);
+	cr_assert_str_eq(res.msgs, "lmsrecon: utf7.xml: malformed XML: bytes not valid in"
+			 " the declared encoding 'UTF-7'\n");
+	cr_assert_eq(file_size(errpath), 0, "libxml2 wrote to stderr");
+	result_free(&res);
+	free(errpath);
 	free(path);
 }
