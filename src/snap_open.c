@@ -364,6 +364,8 @@ static enum rc open_db(struct snap *s)
 		if (s->flags & SNAP_CREATE)
 			oflags |= SQLITE_OPEN_CREATE;
 	}
+	/* One thread uses the connection: SQLite's mutexes are pure cost. */
+	oflags |= SQLITE_OPEN_NOMUTEX;
 	r = sqlite3_open_v2(name, &s->db, oflags, NULL);
 	if (r != SQLITE_OK) {
 		const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(r);
