@@ -285,6 +285,8 @@ static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind
 		rc = rules_run(&d, j, prep, s, run_id, now, rflags);
 	if (rc == RC_OK && kind == KIND_AUDIT)
 		rc = rule_audit(&d, j, s, now, o->stale_days, &ndrift);
+	if (rc == RC_OK)
+		rc = rules_finish(s);
 	if (rc != RC_OK)
 		goto out;
 	testhook("rules");

@@ -99,8 +99,8 @@ static size_t collect_bars(struct snap *s, struct bar **out, long long *nchanges
 
 	*out = NULL;
 	*nchanges = *nexc = 0;
-	st = snap_prepare(s, "SELECT entity || ' ' || action, count(DISTINCT key) FROM stage.changes"
-			  " GROUP BY entity, action ORDER BY entity, action");
+	st = snap_prepare(s, "SELECT entity || ' ' || action, records FROM stage.change_counts"
+			  " ORDER BY entity, action");
 	while (st && snap_step(st) == 1) {
 		*out = xreallocarray(*out, n + 1, sizeof **out);
 		(*out)[n].label = xstrdup(snap_col_text(st, 0));
@@ -109,7 +109,7 @@ static size_t collect_bars(struct snap *s, struct bar **out, long long *nchanges
 		*nchanges += (*out)[n++].n;
 	}
 	snap_finalize(st);
-	st = snap_prepare(s, "SELECT kind, count(*) FROM stage.exceptions GROUP BY kind ORDER BY kind");
+	st = snap_prepare(s, "SELECT kind, sum(count) FROM stage.exception_counts GROUP BY kind ORDER BY kind");
 	while (st && snap_step(st) == 1) {
 		*out = xreallocarray(*out, n + 1, sizeof **out);
 		(*out)[n].label = xstrdup(snap_col_text(st, 0));

@@ -65,8 +65,8 @@ enum rc emit_report_json(const struct report_run *run, const struct load_result 
 		fputc('}', f);
 	}
 	fputs("\n  ],\n  \"counts\": {\n    \"changes\": [", f);
-	st = snap_prepare(s, "SELECT entity, action, count(DISTINCT key) FROM stage.changes"
-			  " GROUP BY entity, action ORDER BY entity, action");
+	st = snap_prepare(s, "SELECT entity, action, records FROM stage.change_counts"
+			  " ORDER BY entity, action");
 	for (n = 0; st && snap_step(st) == 1; n++) {
 		fprintf(f, "%s\n      {", n ? "," : "");
 		put_kv(f, &b, "entity", snap_col_text(st, 0), 1);
@@ -75,8 +75,8 @@ enum rc emit_report_json(const struct report_run *run, const struct load_result 
 	}
 	snap_finalize(st);
 	fputs("\n    ],\n    \"exceptions\": [", f);
-	st = snap_prepare(s, "SELECT kind, entity, count(*) FROM stage.exceptions"
-			  " GROUP BY kind, entity ORDER BY kind, entity");
+	st = snap_prepare(s, "SELECT kind, entity, count FROM stage.exception_counts"
+			  " ORDER BY kind, entity");
 	for (n = 0; st && snap_step(st) == 1; n++) {
 		fprintf(f, "%s\n      {", n ? "," : "");
 		put_kv(f, &b, "kind", snap_col_text(st, 0), 1);

@@ -49,8 +49,8 @@ void emit_report_summary(FILE *out, const struct report_run *run,
 	fprintf(out, "bad records skipped: %lu\n", run->nbad);
 
 	fprintf(out, "\nchanges (records per target and action):\n");
-	st = snap_prepare(s, "SELECT entity, action, count(DISTINCT key) FROM stage.changes"
-			  " GROUP BY entity, action ORDER BY entity, action");
+	st = snap_prepare(s, "SELECT entity, action, records FROM stage.change_counts"
+			  " ORDER BY entity, action");
 	total = 0;
 	while (st && snap_step(st) == 1) {
 		fprintf(out, "  %-36s %-16s %8lld\n", snap_col_text(st, 0), snap_col_text(st, 1),
@@ -62,8 +62,8 @@ void emit_report_summary(FILE *out, const struct report_run *run,
 		fprintf(out, "  none\n");
 
 	fprintf(out, "\nexceptions by kind:\n");
-	st = snap_prepare(s, "SELECT kind, entity, count(*) FROM stage.exceptions"
-			  " GROUP BY kind, entity ORDER BY kind, entity");
+	st = snap_prepare(s, "SELECT kind, entity, count FROM stage.exception_counts"
+			  " ORDER BY kind, entity");
 	total = 0;
 	while (st && snap_step(st) == 1) {
 		fprintf(out, "  %-36s %-16s %8lld\n", snap_col_text(st, 0), snap_col_text(st, 1),

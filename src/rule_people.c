@@ -624,12 +624,23 @@ enum rc rule_people_match(struct diag *d, const struct job *j,
 	memset(&p, 0, sizeof p);
 	p.extra = xcalloc(c.nextra ? c.nextra : 1, sizeof *p.extra);
 
+	/* The look-ups below go by index: the people by key, the LMS users by
+	 * the same normalised username the key is compared with. */
+	snap_exec(s, "CREATE INDEX IF NOT EXISTS stage.people_key ON people (source, match_key)");
+	add_norm(&where, pe->match_norm, "username");
+	{
+		static const char *const names[] = { "exact", "fold", "trim", "fold_trim" };
+		struct buf idx = BUF_INIT;
+		buf_addf(&idx, "CREATE INDEX IF NOT EXISTS stage.stg_lms_user_key_%s"
+			 " ON stg_lms_user (%s)", names[pe->match_norm & 3], where.buf);
+		snap_exec(s, idx.buf);
+		buf_release(&idx);
+	}
+	buf_adds(&where, " = ?1");
 	if (reject_ambiguous_keys(&c) != RC_OK)
 		goto out;
 
 	c.by_link = prepare_lookup(&c, "sfdc_id = ?1");
-	add_norm(&where, pe->match_norm, "username");
-	buf_adds(&where, " = ?1");
 	c.by_key = prepare_lookup(&c, where.buf);
 	c.ins_out = snap_prepare(s, "INSERT OR IGNORE INTO stage.user_out (username, action, firstname,"
 				 " lastname, email, branch_code, active, sfdc_id, force_password_change,"

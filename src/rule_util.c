@@ -29,9 +29,10 @@ enum rc rule_exception(struct snap *s, const char *kind, const char *entity,
 		       const char *key, const char *candidates, const char *reason,
 		       int src_file, unsigned long src_line)
 {
-	struct snap_stmt *st = snap_prepare(s,
+	static const char sql[] =
 		"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+	struct snap_stmt *st = snap_prepare_cached(s, sql);
 	if (!st)
 		return snap_rc(s);
 	bind_opt(st, 1, kind);
@@ -41,7 +42,6 @@ enum rc rule_exception(struct snap *s, const char *kind, const char *entity,
 	bind_opt(st, 5, reason);
 	bind_src(st, 6, src_file, src_line);
 	snap_step(st);
-	snap_finalize(st);
 	return snap_rc(s);
 }
 
@@ -50,9 +50,10 @@ enum rc rule_change(struct snap *s, const char *entity, const char *key,
 		    const char *after, int src_file, unsigned long src_line,
 		    const char *rule)
 {
-	struct snap_stmt *st = snap_prepare(s,
+	static const char sql[] =
 		"INSERT INTO stage.changes (entity, key, action, field, before, after, src_file, src_line, rule)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+	struct snap_stmt *st = snap_prepare_cached(s, sql);
 	if (!st)
 		return snap_rc(s);
 	bind_opt(st, 1, entity);
@@ -64,7 +65,6 @@ enum rc rule_change(struct snap *s, const char *entity, const char *key,
 	bind_src(st, 7, src_file, src_line);
 	bind_opt(st, 9, rule);
 	snap_step(st);
-	snap_finalize(st);
 	return snap_rc(s);
 }
 

@@ -35,4 +35,9 @@ enum rules_flags {
 enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *prep,
 		  struct snap *s, long long run_id, const char *now, unsigned flags);
 
+/* Counts the changes and exceptions (stage.change_counts,
+ * stage.exception_counts) and indexes them in report order; after the last
+ * rule, audit included, and before the report is written. */
+enum rc rules_finish(struct snap *s);
+
 #endif

@@ -126,6 +126,11 @@ size_t snap_col_len(struct snap_stmt *st, int i);
 long long snap_col_int(struct snap_stmt *st, int i);
 int snap_col_is_null(struct snap_stmt *st, int i);
 void snap_reset(struct snap_stmt *st);
+/* A statement prepared once per run and kept: `sql` must be a string
+ * literal (it is found again by its address). The snapshot owns it — never
+ * snap_finalize it; snap_step to the end (it resets itself) or snap_reset
+ * it after use. NULL on failure (snap_rc is set). */
+struct snap_stmt *snap_prepare_cached(struct snap *s, const char *sql);
 void snap_finalize(struct snap_stmt *st); /* NULL is fine */
 /* One integer from a query with no parameters ("SELECT count(*) ..."). */
 long long snap_query_int(struct snap *s, const char *sql);

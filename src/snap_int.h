@@ -42,7 +42,21 @@ struct snap {
 	int is_in_run;           /* between a successful snap_run_begin and commit/abort */
 	int is_attached;         /* the scratch database `stage` is attached */
 	struct snap_rec run;     /* the run in flight (valid while is_in_run) */
+
+	struct snap_cached *cache; /* statements kept by snap_prepare_cached; owned */
+	size_t ncache, cache_alloc;
 };
+
+/* A statement kept prepared for the rest of the run, found by the address
+ * of its SQL text (a string literal of the caller). */
+struct snap_cached {
+	const char *sql;          /* borrowed: the caller's literal */
+	struct snap_stmt *st;     /* owned */
+};
+
+/* Finalizes every cached statement (before the scratch database is
+ * detached, and at close). */
+void snap_cache_clear(struct snap *s);
 
 /* Records a failed SQLite call: maps the SQLite code `sqlite_rc` to an
  * `enum rc`, prints the message once (with `sql` for context when not NULL)

@@ -436,6 +436,7 @@ void snap_close(struct snap *s)
 		/* A run neither committed nor aborted keeps its `running`
 		 * record in the lock file: the next opener reports it as
 		 * interrupted, which is what it was. */
+		snap_cache_clear(s);
 		snap_reset_all(s);
 		if (!sqlite3_get_autocommit(s->db))
 			exec_raw(s, "ROLLBACK");
@@ -480,6 +481,34 @@ struct snap_stmt *snap_prepare(struct snap *s, const char *sql)
 	st->s = s;
 	st->st = raw;
 	return st;
+}
+
+struct snap_stmt *snap_prepare_cached(struct snap *s, const char *sql)
+{
+	struct snap_stmt *st;
+
+	for (size_t i = 0; i < s->ncache; i++)
+		if (s->cache[i].sql == sql)
+			return s->rc == RC_OK ? s->cache[i].st : NULL;
+	st = snap_prepare(s, sql);
+	if (!st)
+		return NULL;
+	if (s->ncache == s->cache_alloc) {
+		s->cache_alloc = s->cache_alloc ? 2 * s->cache_alloc : 8;
+		s->cache = xreallocarray(s->cache, s->cache_alloc, sizeof *s->cache);
+	}
+	s->cache[s->ncache].sql = sql;
+	s->cache[s->ncache++].st = st;
+	return st;
+}
+
+void snap_cache_clear(struct snap *s)
+{
+	for (size_t i = 0; i < s->ncache; i++)
+		snap_finalize(s->cache[i].st);
+	free(s->cache);
+	s->cache = NULL;
+	s->ncache = s->cache_alloc = 0;
 }
 
 /* True when `st` may be used: it exists and its snapshot has not failed. */
