@@ -34,6 +34,10 @@ const struct cmd cmd_table[] = {
 	  "                       default: the job's <options max-errors>, else 0\n"
 	  "  --stage FILE         keep the staged inputs in FILE (an SQLite database)\n"
 	  "                       for inspection; default: a temporary file\n"
+	  "  --since TIME, --until TIME\n"
+	  "                       re-send every enrollment enrolled, completed or\n"
+	  "                       updated in this window, even unchanged (R11);\n"
+	  "                       overrides the job's <enrollments since/until>\n"
 	  "  --fail-on-exceptions exit 1 when the run reported exceptions\n"
 	  "  -q, --quiet          no progress on stderr\n"
 	  "  -h, --help           this help\n" },

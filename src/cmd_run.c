@@ -35,6 +35,7 @@ struct run_opts {
 	const char *stage;      /* --stage FILE, or NULL */
 	long max_errors;        /* --max-errors, or -1 for the job's setting */
 	double stale_days;      /* --stale-after (audit), days */
+	char since[25], until[25]; /* --since/--until normalised, or "" (R11) */
 	int is_full, is_quiet, is_fail_on_exceptions;
 };
 
@@ -48,6 +49,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct run_opts *o
 		{ "stage", required_argument, NULL, 'S' },
 		{ "fail-on-exceptions", no_argument, NULL, 'E' },
 		{ "stale-after", required_argument, NULL, 'A' },
+		{ "since", required_argument, NULL, 'B' },
+		{ "until", required_argument, NULL, 'U' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -66,6 +69,14 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct run_opts *o
 		case 'N': o->now = optarg; break;
 		case 'S': o->stage = optarg; break;
 		case 'E': o->is_fail_on_exceptions = 1; break;
+		case 'B':
+		case 'U': {
+			const char *why = NULL;
+			if (value_datetime(optarg, strlen(optarg), NULL, c == 'B' ? o->since : o->until, &why) != 0)
+				return cmd_usage_error(cmd, "--%s takes an ISO 8601 date or date-time, not '%s' (%s)",
+						       c == 'B' ? "since" : "until", optarg, why ? why : "not a date");
+			break;
+		}
 		case 'A':
 			errno = 0;
 			o->stale_days = strtod(optarg, &end);
@@ -234,6 +245,20 @@ static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind
 	if (rc != RC_OK)
 		goto out;
 	d.max_errors = o->max_errors >= 0 ? (unsigned long)o->max_errors : j->max_errors;
+	/* R11: the command line's time window wins over the job's. */
+	if (o->since[0]) {
+		free(j->enroll.since);
+		j->enroll.since = xstrdup(o->since);
+	}
+	if (o->until[0]) {
+		free(j->enroll.until);
+		j->enroll.until = xstrdup(o->until);
+	}
+	if (j->enroll.since && j->enroll.until && strcmp(j->enroll.since, j->enroll.until) > 0) {
+		rc = cmd_usage_error(cmd, "the time window ends (%s) before it starts (%s)",
+				     j->enroll.until, j->enroll.since);
+		goto out;
+	}
 
 	if (!file_exists(j->snapshot)) {
 		char *dir = path_dirname(j->snapshot);

@@ -109,7 +109,8 @@ static enum rc write_branches(const struct job *j, struct snap *s, struct emit_o
 enum rc emit_lms(const struct job *j, struct snap *s, struct emit_out *o)
 {
 	enum rc rc;
-	if (!j->npeople)
+	/* The people rules and sync back (links, unlinks) write LMS users. */
+	if (!j->npeople && !j->syncback.is_enabled)
 		return RC_OK;
 	rc = write_users(j, s, o);
 	if (rc == RC_OK)

@@ -10,8 +10,8 @@
 #include "job.h"
 #include "snap.h"
 
-/* Writes both files into `o` when the job has a people source. Returns the
- * snapshot's or the output set's status. */
+/* Writes both files into `o` when the job has a people source or sync
+ * back. Returns the snapshot's or the output set's status. */
 enum rc emit_lms(const struct job *j, struct snap *s, struct emit_out *o);
 
 #endif

@@ -237,6 +237,30 @@ static const char *const steps[] = {
 	" FROM stage.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
 	" WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND n.n_course + n.n_plan > 0",
 
+	/* A learner record the CRM already holds follows the LMS down to no
+	 * enrollment at all: its counts go to zero rather than stay stale
+	 * (the LMS is master of the statistics; "at least one enrollment" is
+	 * the condition to create the record, not to keep it true). */
+	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
+	" SELECT 'LMS_User__c', 'upsert', ?1 || ':' || u.user_id,"
+	" json_object('LMS_User_Id__c', ?1 || ':' || u.user_id,"
+	" 'Name', substr(u.username, 1, 80), 'Username__c', u.username, 'LMS_Instance__c', ?1,"
+	" 'Contact__c', CASE WHEN substr(u.sfdc_id, 1, 3) = '003' THEN u.sfdc_id ELSE '#N/A' END,"
+	" 'User__c', CASE WHEN substr(u.sfdc_id, 1, 3) = '005' THEN u.sfdc_id ELSE '#N/A' END,"
+	" 'Last_Access__c', " DT("u.last_access") ","
+	" 'Enrolled_Count__c', 0, 'Completed_Count__c', 0, 'Passed_Count__c', 0,"
+	" 'Failed_Count__c', 0, 'In_Progress_Count__c', 0, 'Pending_Review_Count__c', 0),"
+	" 'R9', u.src_file, u.src_line"
+	" FROM stage.lrn_user u"
+	" WHERE u.state = 'linked' AND u.user_id IS NOT NULL"
+	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_count n WHERE n.username = u.username"
+	"  AND n.n_course + n.n_plan > 0)"
+	" AND (EXISTS (SELECT 1 FROM stage.stg_x_lms_user x"
+	"   WHERE x.LMS_User_Id__c = ?1 || ':' || u.user_id)"
+	"  OR EXISTS (SELECT 1 FROM main.emitted e WHERE e.target = 'crm'"
+	"   AND e.object = 'LMS_User__c' AND e.op = 'upsert' AND e.key = ?1 || ':' || u.user_id))"
+	" ORDER BY u.username",
+
 	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, is_forced,"
 	" src_file, src_line)"
 	" SELECT 'LMS_Enrollment__c', 'upsert',"
