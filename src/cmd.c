@@ -44,7 +44,8 @@ const struct cmd cmd_table[] = {
 	{ "plan", cmd_plan, "the same report as run; nothing written to the snapshot or import folders",
 	  "usage: lmsrecon plan [OPTIONS] JOB\n\n"
 	  "Does everything run does but writes only the report: the snapshot and the\n"
-	  "import folders are left as they are. Options as for run.\n" },
+	  "import folders are left as they are. Options as for run, but --stage and\n"
+	  "--fail-on-exceptions.\n" },
 	{ "audit", cmd_audit, "report where the two systems' exports disagree; exit 1 on drift",
 	  "usage: lmsrecon audit [OPTIONS] JOB\n\n"
 	  "Reads every input as run does and compares what the systems' latest exports\n"

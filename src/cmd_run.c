@@ -99,6 +99,9 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct run_opts *o
 	}
 	if (optind != argc - 1)
 		return cmd_usage_error(cmd, optind >= argc ? "missing JOB" : "more than one JOB given");
+	if (o->stage && strcmp(cmd, "run") != 0)
+		return cmd_usage_error(cmd, "--stage keeps the staged data of a run that commits;"
+				       " %s rolls everything back", cmd);
 	o->job = argv[optind];
 	return -1;
 }

@@ -626,7 +626,7 @@ enum rc rule_people_match(struct diag *d, const struct job *j,
 
 	/* The look-ups below go by index: the people by key, the LMS users by
 	 * the same normalised username the key is compared with. */
-	snap_exec(s, "CREATE INDEX IF NOT EXISTS stage.people_key ON people (source, match_key)");
+	snap_exec(s, "CREATE INDEX IF NOT EXISTS stage.people_key ON people (source, match_key, crm_id)");
 	add_norm(&where, pe->match_norm, "username");
 	{
 		static const char *const names[] = { "exact", "fold", "trim", "fold_trim" };

@@ -317,10 +317,11 @@ static enum rc stage_attach(struct snap *s)
 	if (run_stmt(s, "ATTACH ?1 AS stage", "t", s->stage_path ? s->stage_path : "") != RC_OK)
 		return s->rc;
 	s->is_attached = 1;
-	/* Scratch data: no journal, no syncs; a crash just loses it. */
-	/* Scratch: no journal, no syncs. Its page cache (32 MiB) keeps the
-	 * joins of the rules off the kernel's copies; memory stays bounded. */
-	snap_exec(s, "PRAGMA stage.journal_mode = OFF; PRAGMA stage.synchronous = OFF;"
+	/* Scratch data, lost in a crash: no syncs, the journal in memory (a
+	 * fresh database journals next to nothing, and a rollback leaves the
+	 * file whole). A 32 MiB page cache keeps the rules' joins off the
+	 * kernel's copies while memory stays bounded. */
+	snap_exec(s, "PRAGMA stage.journal_mode = MEMORY; PRAGMA stage.synchronous = OFF;"
 		  " PRAGMA stage.cache_size = -32768; PRAGMA temp_store = FILE");
 	if (snap_schema_section("stage", &sql, &len) != 0)
 		return snap_fail_msg(s, RC_INTERNAL, "the compiled-in schema has no staging tables");

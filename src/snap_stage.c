@@ -160,5 +160,9 @@ enum rc snap_stage_index(struct snap *s)
 		return snap_fail_msg(s, RC_INTERNAL, "no run in progress to index");
 	if (snap_schema_section("stage-index", &sql, &len) != 0)
 		return snap_fail_msg(s, RC_INTERNAL, "the compiled-in schema has no staging indexes");
-	return snap_exec_n(s, sql, len);
+	if (snap_exec_n(s, sql, len) != RC_OK)
+		return s->rc;
+	/* Statistics, from a sample of each index (cheap at any size): without
+	 * them the planner guesses, and may scan a whole table per look-up. */
+	return snap_exec(s, "PRAGMA analysis_limit = 400; ANALYZE stage");
 }
