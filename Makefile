@@ -90,7 +90,7 @@ demo: deps
 	  echo "report:       fixtures/demo/out/report/ (open report.html in a browser)"; exit $$rc
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all unit golden check-layout html robust
+	$(Q)$(MAKE) --no-print-directory all unit golden check-layout html robust fuzz
 
 unit: $(TESTS) $(BIN)
 	$(Q)scripts/run-unit $(TESTS)
@@ -106,6 +106,11 @@ html: $(BIN)
 
 robust: $(BIN)
 	$(Q)scripts/check-robust $(BIN)
+
+# libFuzzer harnesses (tests/fuzz/), each for FUZZ_SECONDS; docs/fuzzing.md.
+FUZZ_SECONDS ?= 5
+fuzz:
+	$(Q)scripts/fuzz $(FUZZ_SECONDS)
 
 # The golden CLI cases again, every lmsrecon under valgrind's memcheck.
 valgrind: deps
