@@ -81,18 +81,17 @@ static const char base_new_sql[] =
 	"INSERT INTO stage.cd_base (out_id, x_id, prev)"
 	" SELECT o.rowid, NULL, NULL FROM stage.crm_out o WHERE o.object = ?1 AND o.op = ?2";
 
-/* Fields with a value now that differ from the emitted ones (all fields
- * with a value when nothing was emitted). A field left out or null is not
+/* Fields with a value now that differ from the emitted ones (none when
+ * nothing was emitted: the record is new). A field left out or null is not
  * written, so it is not compared. */
 #define PREV_VAL "json_extract(b.prev, '$.\"' || f.key || '\"')"
 static const char diff_prev_sql[] =
 	"INSERT INTO stage.cd_diff (out_id, field, before, after)"
 	" SELECT b.out_id, f.key, CAST(" PREV_VAL " AS TEXT), CAST(f.value AS TEXT)"
 	" FROM stage.crm_out o JOIN stage.cd_base b ON b.out_id = o.rowid, json_each(o.fields) f"
-	" WHERE o.object = ?1 AND o.op = ?2 AND f.type <> 'null' AND"
-	" CASE WHEN b.prev IS NULL THEN NOT " IS_EMPTY("f.value")
-	" ELSE NOT ((CASE WHEN " IS_EMPTY("f.value") " THEN '' ELSE f.value END) IS"
-	" (CASE WHEN " IS_EMPTY(PREV_VAL) " THEN '' ELSE " PREV_VAL " END)) END";
+	" WHERE o.object = ?1 AND o.op = ?2 AND f.type <> 'null' AND b.prev IS NOT NULL"
+	" AND NOT ((CASE WHEN " IS_EMPTY("f.value") " THEN '' ELSE f.value END) IS"
+	" (CASE WHEN " IS_EMPTY(PREV_VAL) " THEN '' ELSE " PREV_VAL " END))";
 
 /* ---- export mode ----------------------------------------------------- */
 
@@ -119,7 +118,7 @@ static void add_norm(struct buf *sql, enum col_type t, const char *v)
 /* Builds the statements of export mode for entity `e` keyed by column
  * `key`: the cd_base rows (first export row of the same key) and the
  * cd_diff rows (every field of the crm_out row that is an export column
- * and differs, or every field with a value when the export lacks it). */
+ * and differs; none when the export lacks the record). */
 static void build_export_sql(struct buf *base, struct buf *diff,
 			     const struct entity *e, const char *key)
 {
@@ -143,8 +142,7 @@ static void build_export_sql(struct buf *base, struct buf *diff,
 		 " FROM stage.crm_out o JOIN stage.cd_base b ON b.out_id = o.rowid,"
 		 " json_each(o.fields) f LEFT JOIN stage.%s x ON x.rowid = b.x_id"
 		 " WHERE o.object = ?1 AND o.op = ?2 AND f.type <> 'null' AND"
-		 " CASE WHEN b.x_id IS NULL THEN NOT " IS_EMPTY("f.value")
-		 " ELSE CASE f.key", e->table);
+		 " b.x_id IS NOT NULL AND CASE f.key", e->table);
 	for (size_t i = 0; i < e->ncols; i++) {
 		buf_addf(diff, " WHEN '%s' THEN NOT (", e->cols[i].key);
 		add_norm(diff, e->cols[i].type, "f.value");
@@ -155,7 +153,7 @@ static void build_export_sql(struct buf *base, struct buf *diff,
 	}
 	/* Relationship fields (Rel__r.X) and fields the export lacks cannot
 	 * be compared: they count as equal. */
-	buf_adds(diff, " ELSE 0 END END");
+	buf_adds(diff, " ELSE 0 END");
 }
 
 /* ---- the rule --------------------------------------------------------- */

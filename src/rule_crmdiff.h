@@ -20,8 +20,8 @@
  * and deletes are always kept.
  *
  * Then, for every row left in stage.crm_out: one change row per field that
- * differs (every field with a value for a record not found), or one row
- * with field NULL when none does (deletes, forced records), entity
+ * differs, or one row with field NULL when none does (a record not found,
+ * whose values are in the import file; deletes; forced records), entity
  * 'crm.<object>'; and one row in `emitted` for run `run_id` (fields NULL
  * for a delete).
  *
