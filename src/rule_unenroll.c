@@ -236,6 +236,14 @@ static const char *const forget_steps[] = {
 	" WHERE outcome = 'waiting')",
 };
 
+/* A baseline row the export shows unchanged is not written again: on a
+ * day two most are, and rewriting them all would journal the whole table.
+ * last_run is so the last run that changed the row. */
+#define UNCHANGED_SKIP \
+	" WHERE status IS NOT excluded.status OR enrolled_at IS NOT excluded.enrolled_at" \
+	" OR completed_at IS NOT excluded.completed_at OR score IS NOT excluded.score" \
+	" OR updated_at IS NOT excluded.updated_at"
+
 /* The current enrollments of the exports go into the baseline; a row seen
  * again keeps its first_run. A key listed twice ends with its last row. */
 static const char keep_course_sql[] =
@@ -248,7 +256,8 @@ static const char keep_course_sql[] =
 	" ON CONFLICT (lms_instance, kind, username, item_code, session_code) DO UPDATE SET"
 	" status = excluded.status, enrolled_at = excluded.enrolled_at,"
 	" completed_at = excluded.completed_at, score = excluded.score,"
-	" updated_at = excluded.updated_at, last_run = excluded.last_run";
+	" updated_at = excluded.updated_at, last_run = excluded.last_run"
+	UNCHANGED_SKIP;
 static const char keep_plan_sql[] =
 	"INSERT INTO main.enrollment_baseline (lms_instance, kind, username, item_code,"
 	" session_code, status, enrolled_at, completed_at, score, updated_at, first_run, last_run)"
@@ -259,7 +268,8 @@ static const char keep_plan_sql[] =
 	" ON CONFLICT (lms_instance, kind, username, item_code, session_code) DO UPDATE SET"
 	" status = excluded.status, enrolled_at = excluded.enrolled_at,"
 	" completed_at = excluded.completed_at, score = excluded.score,"
-	" updated_at = excluded.updated_at, last_run = excluded.last_run";
+	" updated_at = excluded.updated_at, last_run = excluded.last_run"
+	UNCHANGED_SKIP;
 
 /* Binds the parameters `sql` names and runs it to the end. Sticky: does
  * nothing once the snapshot failed. */

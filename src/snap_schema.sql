@@ -87,7 +87,7 @@ CREATE TABLE enrollment_baseline (
 	score REAL,
 	updated_at TEXT,
 	first_run INTEGER NOT NULL REFERENCES runs (id), -- run that first saw it
-	last_run INTEGER NOT NULL REFERENCES runs (id),  -- last run that saw it
+	last_run INTEGER NOT NULL REFERENCES runs (id),  -- last run that changed it
 	PRIMARY KEY (lms_instance, kind, username, item_code, session_code)
 ) WITHOUT ROWID;
 

@@ -256,8 +256,9 @@ Test(rule_unenroll, mark_sets_unenrolled_at_and_leaves_the_status_alone)
 		    " || '|' || rule FROM stage.changes",
 		    "crm.LMS_Enrollment__c|acme:101:C2:|unenroll|in_progress|marked|R10");
 	cr_assert_eq(count("SELECT count(*) FROM stage.exceptions"), 0);
+	/* C1 did not change: its row is not rewritten (last_run stays 1). */
 	assert_text("SELECT group_concat(item_code || '|' || first_run || '|' || last_run, ';')"
-		    " FROM enrollment_baseline", "C1|1|2");
+		    " FROM enrollment_baseline", "C1|1|1");
 	commit(T2);
 
 	/* Handled once: a third run with C2 still gone sends nothing. */
@@ -302,7 +303,7 @@ Test(rule_unenroll, delete_without_the_crm_export_waits_and_deletes_later)
 	/* Kept in the baseline, marked as pending. */
 	assert_text("SELECT group_concat(item_code || '|' || status || '|' || last_run, ';')"
 		    " FROM (SELECT * FROM enrollment_baseline ORDER BY item_code)",
-		    "C1|completed|2;C2|unenrolled|1");
+		    "C1|completed|1;C2|unenrolled|1");
 	commit(T2);
 
 	/* A run with an export that lacks the record still waits. */
@@ -563,5 +564,5 @@ Test(rule_unenroll, reenrolled_enrollment_keeps_its_first_run)
 	cr_assert_eq(count("SELECT count(*) FROM stage.crm_out"), 0);
 	assert_text("SELECT group_concat(item_code || '|' || status || '|' || first_run || '|'"
 		    " || last_run, ';') FROM (SELECT * FROM enrollment_baseline ORDER BY item_code)",
-		    "C1|completed|1|2;C2|passed|1|2;C3|enrolled|2|2");
+		    "C1|completed|1|1;C2|passed|1|2;C3|enrolled|2|2");
 }
