@@ -30,11 +30,8 @@ static size_t extra_fields(const struct job *j, const char ***out)
 			int seen = entity_col_index(entity_get(ENT_LMS_USER), f) >= 0;
 			for (size_t i = 0; i < n && !seen; i++)
 				seen = strcmp((*out)[i], f) == 0;
-			for (const char *c = f; *c && !seen; c++)
-				if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-				      (*c >= '0' && *c <= '9') || *c == '_' || *c == '.'))
-					seen = 1; /* not a name SQL may carry; the job rejects these */
-			if (!seen) {
+			/* A name SQL may not carry is left out (the job rejects these). */
+			if (!seen && name_is_plain(f)) {
 				*out = xreallocarray(*out, n + 1, sizeof **out);
 				(*out)[n++] = f;
 			}

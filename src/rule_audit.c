@@ -35,23 +35,12 @@ enum rc rule_audit_keep_desired(struct snap *s)
 			 " SELECT object, key FROM stage.crm_out WHERE op = 'upsert';");
 }
 
-/* Runs `sql` (which may use ?1 object, ?2 instance prefix, ?3 reason) to
- * the end. */
+/* Runs `sql` to the end with ?1 the object, ?2 the instance prefix and ?3
+ * the reason. Sticky. */
 static void run(struct snap *s, const char *sql, const char *object, const char *prefix,
 		const char *reason)
 {
-	struct snap_stmt *st = snap_prepare(s, sql);
-	if (!st)
-		return;
-	if (strstr(sql, "?1"))
-		snap_bind_text(st, 1, object, strlen(object));
-	if (strstr(sql, "?2"))
-		snap_bind_text(st, 2, prefix, strlen(prefix));
-	if (strstr(sql, "?3"))
-		snap_bind_text(st, 3, reason, strlen(reason));
-	while (snap_step(st) == 1)
-		;
-	snap_finalize(st);
+	snap_run(s, sql, "ttt", object, prefix, reason);
 }
 
 /* Missing, mismatched and extra records of one object with an export. */

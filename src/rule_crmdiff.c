@@ -187,24 +187,12 @@ static const char *const finish_sql[] = {
 	" FROM stage.crm_out ORDER BY object, op, key",
 };
 
-/* Binds ?1 object, ?2 operation and ?3 run id where `sql` uses them, and
- * runs it to the end. Sticky. */
+/* Runs `sql` to the end with ?1 the object, ?2 the operation and ?3 the
+ * run id. Sticky. */
 static void run(struct snap *s, const char *sql, const char *object, const char *op,
 		long long run_id)
 {
-	struct snap_stmt *st = snap_prepare(s, sql);
-
-	if (!st)
-		return;
-	if (strstr(sql, "?1"))
-		snap_bind_text(st, 1, object, strlen(object));
-	if (strstr(sql, "?2"))
-		snap_bind_text(st, 2, op, strlen(op));
-	if (strstr(sql, "?3"))
-		snap_bind_int(st, 3, run_id);
-	while (snap_step(st) == 1)
-		;
-	snap_finalize(st);
+	snap_run(s, sql, "tti", object, op, run_id);
 }
 
 /* The object `name` of stage.crm_out, or NULL when lmsrecon has no export

@@ -327,25 +327,12 @@ static const char session_missing_sql[] =
 	" AND NOT EXISTS (SELECT 1 FROM stage.stg_session s WHERE s.code = e.session_code)"
 	" GROUP BY e.session_code ORDER BY e.session_code";
 
-/* Binds the parameters `sql` uses and runs it to the end. Sticky: does
- * nothing once the snapshot failed. */
+/* Runs `sql` to the end with ?1 the instance, ?2/?3 the time window (NULL
+ * when open) and ?4 the item types. Sticky. */
 static void run(const struct lrn *c, const char *sql)
 {
-	struct snap_stmt *st = snap_prepare(c->s, sql);
-
-	if (!st)
-		return;
-	if (strstr(sql, "?1"))
-		snap_bind_text(st, 1, c->instance, strlen(c->instance));
-	if (strstr(sql, "?2"))
-		snap_bind_text(st, 2, c->since[0] ? c->since : NULL, strlen(c->since));
-	if (strstr(sql, "?3"))
-		snap_bind_text(st, 3, c->until[0] ? c->until : NULL, strlen(c->until));
-	if (strstr(sql, "?4"))
-		snap_bind_int(st, 4, c->items);
-	while (snap_step(st) == 1)
-		;
-	snap_finalize(st);
+	snap_run(c->s, sql, "ttti", c->instance, c->since[0] ? c->since : NULL,
+		 c->until[0] ? c->until : NULL, (long long)c->items);
 }
 
 /* A window bound as a full UTC date-time: a date-only `since` starts at

@@ -28,18 +28,6 @@ struct people_ctx {
 	struct buf tmp;
 };
 
-/* 1 when `name` is safe to appear in SQL as a JSON key or column name. */
-static int is_plain_name(const char *name)
-{
-	if (!name[0])
-		return 0;
-	for (const char *p = name; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '.'))
-			return 0;
-	return 1;
-}
-
 static const char *map_crm(const struct job_people *pe, const char *lms)
 {
 	for (size_t i = 0; i < pe->nmaps; i++)
@@ -127,19 +115,14 @@ enum rc rule_people_collect(struct diag *d, const struct job *j,
 	add_field(&sql, e, map_crm(pe, "email"));
 	buf_adds(&sql, ", json_object(");
 	for (size_t i = 0; i < pe->nmaps; i++) {
-		if (is_standard_lms(pe->maps[i].lms) || !is_plain_name(pe->maps[i].lms))
+		if (is_standard_lms(pe->maps[i].lms) || !name_is_plain(pe->maps[i].lms))
 			continue;
 		buf_addf(&sql, "%s'%s', ", nx++ ? ", " : "", pe->maps[i].lms);
 		add_field(&sql, e, pe->maps[i].crm);
 	}
 	buf_addf(&sql, "), %s, LastModifiedDate, src_file, src_line FROM stage.%s ORDER BY rowid",
 		 source_has_accounts(pe) ? "AccountId" : "NULL", e->table);
-	st = snap_prepare(s, sql.buf);
-	if (st) {
-		snap_bind_text(st, 1, e->name, strlen(e->name));
-		snap_step(st);
-	}
-	snap_finalize(st);
+	snap_run(s, sql.buf, "t", e->name);
 	buf_release(&sql);
 	return snap_rc(s);
 }
@@ -177,26 +160,18 @@ enum rc rule_people_screen(struct diag *d, const struct job *j,
 		buf_release(&why);
 	}
 	snap_finalize(st);
-	st = snap_prepare(s, "UPDATE stage.people SET is_rejected = 1 WHERE source = ?1 AND in_view = 1"
-			  " AND (coalesce(trim(username), '') = '' OR coalesce(trim(firstname), '') = ''"
-			  " OR coalesce(trim(lastname), '') = '')");
-	if (st) {
-		snap_bind_text(st, 1, source, strlen(source));
-		snap_step(st);
-	}
-	snap_finalize(st);
+	snap_run(s, "UPDATE stage.people SET is_rejected = 1 WHERE source = ?1 AND in_view = 1"
+		 " AND (coalesce(trim(username), '') = '' OR coalesce(trim(firstname), '') = ''"
+		 " OR coalesce(trim(lastname), '') = '')",
+		 "t", source);
 
 	/* R5: an incremental run leaves alone what did not change since the
 	 * last complete run's high-water mark (none: the first run is full). */
 	if (is_incremental) {
-		st = snap_prepare(s, "UPDATE stage.people SET is_unchanged = 1 WHERE source = ?1"
-				  " AND modified IS NOT NULL AND modified <="
-				  " (SELECT last_modified FROM watermarks WHERE source = ?1)");
-		if (st) {
-			snap_bind_text(st, 1, source, strlen(source));
-			snap_step(st);
-		}
-		snap_finalize(st);
+		snap_run(s, "UPDATE stage.people SET is_unchanged = 1 WHERE source = ?1"
+			 " AND modified IS NOT NULL AND modified <="
+			 " (SELECT last_modified FROM watermarks WHERE source = ?1)",
+			 "t", source);
 	}
 	return snap_rc(s);
 }
@@ -619,7 +594,7 @@ enum rc rule_people_match(struct diag *d, const struct job *j,
 	buf_init(&c.tmp);
 	c.extra = xcalloc(pe->nmaps ? pe->nmaps : 1, sizeof *c.extra);
 	for (size_t i = 0; i < pe->nmaps; i++)
-		if (!is_standard_lms(pe->maps[i].lms) && is_plain_name(pe->maps[i].lms))
+		if (!is_standard_lms(pe->maps[i].lms) && name_is_plain(pe->maps[i].lms))
 			c.extra[c.nextra++] = pe->maps[i].lms;
 	memset(&p, 0, sizeof p);
 	p.extra = xcalloc(c.nextra ? c.nextra : 1, sizeof *p.extra);
@@ -677,31 +652,16 @@ enum rc rule_people_match(struct diag *d, const struct job *j,
 
 	/* What this run saw, for the next run's leavers and increments. */
 	if (snap_rc(s) == RC_OK) {
-		struct snap_stmt *st = snap_prepare(s, "DELETE FROM people_seen WHERE source = ?1");
-		if (st) {
-			snap_bind_text(st, 1, c.source, strlen(c.source));
-			snap_step(st);
-		}
-		snap_finalize(st);
-		st = snap_prepare(s, "INSERT INTO people_seen (source, crm_id, in_view, last_run)"
-				  " SELECT source, crm_id, in_view, ?2 FROM stage.people WHERE source = ?1");
-		if (st) {
-			snap_bind_text(st, 1, c.source, strlen(c.source));
-			snap_bind_int(st, 2, run_id);
-			snap_step(st);
-		}
-		snap_finalize(st);
-		st = snap_prepare(s, "INSERT INTO watermarks (source, last_modified, run_id)"
-				  " SELECT ?1, max(modified), ?2 FROM stage.people WHERE source = ?1"
-				  " ON CONFLICT (source) DO UPDATE SET"
-				  " last_modified = max(coalesce(watermarks.last_modified, ''),"
-				  "  coalesce(excluded.last_modified, '')), run_id = excluded.run_id");
-		if (st) {
-			snap_bind_text(st, 1, c.source, strlen(c.source));
-			snap_bind_int(st, 2, run_id);
-			snap_step(st);
-		}
-		snap_finalize(st);
+		snap_run(s, "DELETE FROM people_seen WHERE source = ?1", "t", c.source);
+		snap_run(s, "INSERT INTO people_seen (source, crm_id, in_view, last_run)"
+			 " SELECT source, crm_id, in_view, ?2 FROM stage.people WHERE source = ?1",
+			 "ti", c.source, (long long)run_id);
+		snap_run(s, "INSERT INTO watermarks (source, last_modified, run_id)"
+			 " SELECT ?1, max(modified), ?2 FROM stage.people WHERE source = ?1"
+			 " ON CONFLICT (source) DO UPDATE SET"
+			 " last_modified = max(coalesce(watermarks.last_modified, ''),"
+			 "  coalesce(excluded.last_modified, '')), run_id = excluded.run_id",
+			 "ti", c.source, (long long)run_id);
 	}
 out:
 	snap_finalize(cand);

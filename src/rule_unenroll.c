@@ -271,29 +271,13 @@ static const char keep_plan_sql[] =
 	" updated_at = excluded.updated_at, last_run = excluded.last_run"
 	UNCHANGED_SKIP;
 
-/* Binds the parameters `sql` names and runs it to the end. Sticky: does
- * nothing once the snapshot failed. */
+/* Runs `sql` to the end with ?1 the instance, ?2 the run, ?3 the time,
+ * ?4 the item types and ?5/?6 whether the CRM exports of the two
+ * enrollment objects are there. Sticky. */
 static void run(const struct ue *c, const char *sql)
 {
-	struct snap_stmt *st = snap_prepare(c->s, sql);
-
-	if (!st)
-		return;
-	if (strstr(sql, "?1"))
-		snap_bind_text(st, 1, c->instance, strlen(c->instance));
-	if (strstr(sql, "?2"))
-		snap_bind_int(st, 2, c->run_id);
-	if (strstr(sql, "?3"))
-		snap_bind_text(st, 3, c->now, strlen(c->now));
-	if (strstr(sql, "?4"))
-		snap_bind_int(st, 4, c->items);
-	if (strstr(sql, "?5"))
-		snap_bind_int(st, 5, c->has_x_course);
-	if (strstr(sql, "?6"))
-		snap_bind_int(st, 6, c->has_x_plan);
-	while (snap_step(st) == 1)
-		;
-	snap_finalize(st);
+	snap_run(c->s, sql, "titiii", c->instance, (long long)c->run_id, c->now,
+		 (long long)c->items, (long long)c->has_x_course, (long long)c->has_x_plan);
 }
 
 /* Runs the `n` statements of `steps` in order. */

@@ -70,12 +70,8 @@ enum rc rule_change(struct snap *s, const char *entity, const char *key,
 
 int rule_field_expr(struct buf *sql, const struct entity *e, const char *field)
 {
-	if (!field[0])
+	if (!name_is_plain(field))
 		return -1;
-	for (const char *p = field; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '.'))
-			return -1;
 	for (size_t i = 0; i < e->ncols; i++)
 		if (strcasecmp(e->cols[i].key, field) == 0) {
 			buf_addf(sql, "\"%s\"", e->cols[i].key);

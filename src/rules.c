@@ -78,7 +78,7 @@ void rules_prep_free(struct rules_prep *p)
  * later run or `audit` can tell which changes never reached the LMS. */
 static enum rc record_lms_emitted(struct snap *s, long long run_id)
 {
-	struct snap_stmt *st = snap_prepare(s,
+	return snap_run(s,
 		"INSERT INTO emitted (run_id, target, object, key, op, fields)"
 		" SELECT ?1, 'lms', 'users', username, action, json_object("
 		"  'firstname', firstname, 'lastname', lastname, 'email', email,"
@@ -88,13 +88,8 @@ static enum rc record_lms_emitted(struct snap *s, long long run_id)
 		" UNION ALL"
 		" SELECT ?1, 'lms', 'branches', code, 'create',"
 		"  json_object('name', name, 'parent_code', parent_code)"
-		" FROM stage.branch_out WHERE is_new = 1");
-	if (st) {
-		snap_bind_int(st, 1, run_id);
-		snap_step(st);
-	}
-	snap_finalize(st);
-	return snap_rc(s);
+		" FROM stage.branch_out WHERE is_new = 1",
+		"i", run_id);
 }
 
 /* The report reads the changes and exceptions several times, in key order,

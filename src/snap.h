@@ -132,6 +132,12 @@ void snap_reset(struct snap_stmt *st);
  * it after use. NULL on failure (snap_rc is set). */
 struct snap_stmt *snap_prepare_cached(struct snap *s, const char *sql);
 void snap_finalize(struct snap_stmt *st); /* NULL is fine */
+/* Prepares `sql`, binds its parameters ?1, ?2, ... from the arguments as
+ * `types` says ('t': a const char *, NULL for SQL NULL; 'i': a long long —
+ * cast it), runs it to the end and finalizes it. A parameter the statement
+ * does not have is skipped, so one argument list can serve a family of
+ * statements. Sticky; returns snap_rc. */
+enum rc snap_run(struct snap *s, const char *sql, const char *types, ...);
 /* One integer from a query with no parameters ("SELECT count(*) ..."). */
 long long snap_query_int(struct snap *s, const char *sql);
 

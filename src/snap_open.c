@@ -607,6 +607,34 @@ void snap_finalize(struct snap_stmt *st)
 	free(st);
 }
 
+enum rc snap_run(struct snap *s, const char *sql, const char *types, ...)
+{
+	struct snap_stmt *st = snap_prepare(s, sql);
+	va_list ap;
+	int n, i = 1;
+
+	if (!st)
+		return s->rc;
+	n = sqlite3_bind_parameter_count(st->st);
+	va_start(ap, types);
+	for (const char *t = types; *t; t++, i++) {
+		if (*t == 'i') {
+			long long v = va_arg(ap, long long);
+			if (i <= n)
+				snap_bind_int(st, i, v);
+		} else {
+			const char *v = va_arg(ap, const char *);
+			if (i <= n)
+				snap_bind_text(st, i, v, v ? strlen(v) : 0);
+		}
+	}
+	va_end(ap);
+	while (snap_step(st) == 1)
+		;
+	snap_finalize(st);
+	return s->rc;
+}
+
 long long snap_query_int(struct snap *s, const char *sql)
 {
 	struct snap_stmt *st = snap_prepare(s, sql);

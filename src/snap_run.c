@@ -260,29 +260,6 @@ static int field_set(char *dst, size_t size, const char *v)
 	return 0;
 }
 
-/* Runs one statement with bound values: `types` says for each argument
- * whether it is text ('t', a const char *, NULL = NULL) or an integer
- * ('i', a long long). Sticky. */
-static enum rc run_stmt(struct snap *s, const char *sql, const char *types, ...)
-{
-	struct snap_stmt *st = snap_prepare(s, sql);
-	va_list ap;
-	int i = 1;
-
-	va_start(ap, types);
-	for (const char *t = types; *t; t++, i++) {
-		if (*t == 'i') {
-			snap_bind_int(st, i, va_arg(ap, long long));
-		} else {
-			const char *v = va_arg(ap, const char *);
-			snap_bind_text(st, i, v, v ? strlen(v) : 0);
-		}
-	}
-	va_end(ap);
-	snap_step(st);
-	snap_finalize(st);
-	return s->rc;
-}
 
 /* Undoes what a run did to the connection: rolls back, detaches the
  * scratch database. Works whatever the sticky status; a failure here is
@@ -314,7 +291,7 @@ static enum rc stage_attach(struct snap *s)
 		return snap_fail_msg(s, RC_CANTCREAT, "cannot replace stage database '%s': %s",
 				     s->stage_path, strerror(errno));
 	/* An empty name gives a private temporary database, deleted on DETACH. */
-	if (run_stmt(s, "ATTACH ?1 AS stage", "t", s->stage_path ? s->stage_path : "") != RC_OK)
+	if (snap_run(s, "ATTACH ?1 AS stage", "t", s->stage_path ? s->stage_path : "") != RC_OK)
 		return s->rc;
 	s->is_attached = 1;
 	/* Scratch data, lost in a crash: no syncs, the journal in memory (a
@@ -365,7 +342,7 @@ enum rc snap_run_begin(struct snap *s, const char *mode, const char *now, long l
 	snap_exec(s, "BEGIN IMMEDIATE");
 	/* The run's row, so that the rows it writes can refer to it; it is
 	 * seen by others only once the run commits as complete. */
-	run_stmt(s, "INSERT INTO runs (id, started_at, status, mode) VALUES (?1, ?2, 'running', ?3)",
+	snap_run(s, "INSERT INTO runs (id, started_at, status, mode) VALUES (?1, ?2, 'running', ?3)",
 		 "itt", r->id, r->started, r->mode);
 	if (s->rc != RC_OK) {
 		run_unwind(s);
@@ -386,7 +363,7 @@ enum rc snap_run_input(struct snap *s, const char *entity, const char *name,
 		return s->rc;
 	if (!s->is_in_run)
 		return snap_fail_msg(s, RC_INTERNAL, "no run in progress");
-	return run_stmt(s, "INSERT INTO run_inputs (run_id, entity, name, sha256, nrecords, bytes)"
+	return snap_run(s, "INSERT INTO run_inputs (run_id, entity, name, sha256, nrecords, bytes)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 			"itttii", s->run.id, entity, name, sha256_hex, (long long)nrecords,
 			(long long)bytes);
@@ -404,11 +381,11 @@ enum rc snap_run_commit(struct snap *s, const char *now, const char *counts_json
 	 * this run's transaction, so they are written exactly once. */
 	for (size_t i = 0; i < s->nrecs; i++) {
 		const struct snap_rec *p = &s->recs[i];
-		run_stmt(s, "INSERT OR IGNORE INTO runs (id, started_at, ended_at, status, mode)"
+		snap_run(s, "INSERT OR IGNORE INTO runs (id, started_at, ended_at, status, mode)"
 			 " VALUES (?1, ?2, NULL, ?3, ?4)",
 			 "ittt", p->id, p->started, p->status, p->mode);
 	}
-	run_stmt(s, "UPDATE runs SET status = 'complete', ended_at = ?1, counts = ?2 WHERE id = ?3",
+	snap_run(s, "UPDATE runs SET status = 'complete', ended_at = ?1, counts = ?2 WHERE id = ?3",
 		 "tti", now, counts_json, s->run.id);
 	snap_reset_all(s);
 	snap_exec(s, "COMMIT");

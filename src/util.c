@@ -189,6 +189,17 @@ char *buf_detach(struct buf *b, size_t *len)
 	return p;
 }
 
+int name_is_plain(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.'))
+			return 0;
+	return 1;
+}
+
 char *path_join(const char *dir, const char *rel)
 {
 	if (rel[0] == '/' || !dir || !dir[0] || strcmp(dir, ".") == 0)

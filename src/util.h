@@ -38,6 +38,11 @@ void buf_add_json_string(struct buf *b, const char *s, size_t len);
 /* Hands the bytes to the caller (caller frees) and re-initialises b. */
 char *buf_detach(struct buf *b, size_t *len);
 
+/* 1 when `s` is a plain field name — letters, digits, '_' and '.', not
+ * empty: a Salesforce API name or an LMS field name. Only such names are
+ * put into SQL text (as a JSON key or a column), never other input. */
+int name_is_plain(const char *s);
+
 /* Joins a directory and a relative path; an absolute `rel` is returned as is.
  * Caller frees. */
 char *path_join(const char *dir, const char *rel);
