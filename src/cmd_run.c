@@ -321,6 +321,7 @@ static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind
 
 	memset(&rr, 0, sizeof rr);
 	rr.id = is_plan ? 0 : run_id;
+	rr.row = run_id;
 	rr.mode = mode;
 	rr.now = is_now_given ? now : NULL;
 	rr.job = o->job;
@@ -331,10 +332,10 @@ static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind
 	if (rc == RC_OK && !is_plan)
 		rc = emit_crm(j, s, out);
 	if (rc == RC_OK)
-		rc = emit_report(&rr, &res, j, s, out);
+		rc = emit_report(&rr, j, s, out);
 	if (rc == RC_OK) {
 		summary = open_memstream(&summary_text, &summary_len);
-		emit_report_summary(summary, &rr, &res, j, s);
+		emit_report_summary(summary, &rr, j, s);
 		fclose(summary);
 		nexceptions = snap_query_int(s, "SELECT count(*) FROM stage.exceptions");
 		pending_changes = snap_query_int(s, "SELECT count(*) FROM stage.exceptions"

@@ -121,8 +121,8 @@ static size_t collect_bars(struct snap *s, struct bar **out, long long *nchanges
 	return n;
 }
 
-enum rc emit_report_html(const struct report_run *run, const struct load_result *res,
-			 const struct job *j, struct snap *s, struct emit_out *o)
+enum rc emit_report_html(const struct report_run *run, const struct job *j,
+			 struct snap *s, struct emit_out *o)
 {
 	FILE *f = emit_out_open(o, "report/report.html");
 	struct buf src = BUF_INIT;
@@ -135,8 +135,10 @@ enum rc emit_report_html(const struct report_run *run, const struct load_result 
 
 	if (!f)
 		return emit_out_rc(o);
-	for (size_t i = 0; i < res->ninputs; i++)
-		nrecords += res->inputs[i].nstaged;
+	st = report_inputs(s, run);
+	while (st && snap_step(st) == 1)
+		nrecords += (unsigned long)snap_col_int(st, 2);
+	snap_finalize(st);
 	nbars = collect_bars(s, &bars, &nchanges, &nexc);
 
 	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -229,16 +231,17 @@ enum rc emit_report_html(const struct report_run *run, const struct load_result 
 
 	fputs("\n<h2>Inputs</h2>\n<table><thead><tr><th>entity</th><th>file</th><th>records</th>"
 	      "<th>SHA-256</th></tr></thead><tbody>\n", f);
-	for (size_t i = 0; i < res->ninputs; i++) {
-		const struct load_input *li = &res->inputs[i];
+	st = report_inputs(s, run);
+	while (st && snap_step(st) == 1) {
 		fputs("<tr>", f);
-		td(f, NULL, li->in->entity->name);
-		td(f, "mono", li->in->name);
-		snprintf(num, sizeof num, "%lu", li->nstaged);
+		td(f, NULL, snap_col_text(st, 0));
+		td(f, "mono", snap_col_text(st, 1));
+		snprintf(num, sizeof num, "%lld", snap_col_int(st, 2));
 		td(f, "num", num);
-		td(f, "mono", li->sha256_hex);
+		td(f, "mono", snap_col_text(st, 4));
 		fputs("</tr>\n", f);
 	}
+	snap_finalize(st);
 	fputs("</tbody></table>\n<p class=\"note\">Written by lmsrecon. The import files and"
 	      " report/changes.csv, report/exceptions.csv and report/report.json carry every row.</p>\n"
 	      "</main></body></html>\n", f);

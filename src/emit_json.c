@@ -34,8 +34,8 @@ static void put_source(FILE *f, struct buf *b, const struct job *j,
 	buf_release(&src);
 }
 
-enum rc emit_report_json(const struct report_run *run, const struct load_result *res,
-			 const struct job *j, struct snap *s, struct emit_out *o)
+enum rc emit_report_json(const struct report_run *run, const struct job *j,
+			 struct snap *s, struct emit_out *o)
 {
 	static const char *const change_cols[] = { "entity", "key", "action", "field", "before", "after" };
 	static const char *const exc_cols[] = { "kind", "entity", "key", "candidates", "reason" };
@@ -55,15 +55,17 @@ enum rc emit_report_json(const struct report_run *run, const struct load_result 
 	put_kv(f, &b, "time", run->now, 0);
 	put_kv(f, &b, "job", run->job, 0);
 	fprintf(f, ", \"bad_records\": %lu},\n  \"inputs\": [", run->nbad);
-	for (size_t i = 0; i < res->ninputs; i++) {
-		const struct load_input *li = &res->inputs[i];
-		fprintf(f, "%s\n    {", i ? "," : "");
-		put_kv(f, &b, "entity", li->in->entity->name, 1);
-		put_kv(f, &b, "file", li->in->name, 0);
-		fprintf(f, ", \"records\": %lu, \"bytes\": %llu", li->nstaged, li->st.bytes);
-		put_kv(f, &b, "sha256", li->sha256_hex, 0);
+	st = report_inputs(s, run);
+	for (n = 0; st && snap_step(st) == 1; n++) {
+		fprintf(f, "%s\n    {", n ? "," : "");
+		put_kv(f, &b, "entity", snap_col_text(st, 0), 1);
+		put_kv(f, &b, "file", snap_col_text(st, 1), 0);
+		fprintf(f, ", \"records\": %lld, \"bytes\": %lld", snap_col_int(st, 2),
+			snap_col_int(st, 3));
+		put_kv(f, &b, "sha256", snap_col_text(st, 4), 0);
 		fputc('}', f);
 	}
+	snap_finalize(st);
 	fputs("\n  ],\n  \"counts\": {\n    \"changes\": [", f);
 	st = snap_prepare(s, "SELECT entity, action, records FROM stage.change_counts"
 			  " ORDER BY entity, action");

@@ -21,9 +21,17 @@ const char *report_source(struct buf *b, const struct job *j,
 	return b->buf;
 }
 
+struct snap_stmt *report_inputs(struct snap *s, const struct report_run *run)
+{
+	struct snap_stmt *st = snap_prepare(s, "SELECT entity, name, nrecords, bytes, sha256"
+					    " FROM run_inputs WHERE run_id = ?1 ORDER BY rowid");
+	if (st)
+		snap_bind_int(st, 1, run->row);
+	return st;
+}
+
 void emit_report_summary(FILE *out, const struct report_run *run,
-			 const struct load_result *res, const struct job *j,
-			 struct snap *s)
+			 const struct job *j, struct snap *s)
 {
 	unsigned long total = 0;
 	struct snap_stmt *st;
@@ -39,12 +47,13 @@ void emit_report_summary(FILE *out, const struct report_run *run,
 		fprintf(out, "time:  %s\n", run->now);
 	fprintf(out, "\ninputs:\n");
 	fprintf(out, "  %-18s %-32s %10s  %s\n", "entity", "file", "records", "sha256");
-	for (size_t i = 0; i < res->ninputs; i++) {
-		const struct load_input *li = &res->inputs[i];
-		fprintf(out, "  %-18s %-32s %10lu  %s\n", li->in->entity->name,
-			li->in->name, li->nstaged, li->sha256_hex);
-		total += li->nstaged;
+	st = report_inputs(s, run);
+	while (st && snap_step(st) == 1) {
+		fprintf(out, "  %-18s %-32s %10lld  %s\n", snap_col_text(st, 0),
+			snap_col_text(st, 1), snap_col_int(st, 2), snap_col_text(st, 4));
+		total += (unsigned long)snap_col_int(st, 2);
 	}
+	snap_finalize(st);
 	fprintf(out, "\nrecords staged: %lu\n", total);
 	fprintf(out, "bad records skipped: %lu\n", run->nbad);
 
@@ -125,22 +134,22 @@ static enum rc write_exceptions(const struct job *j, struct snap *s, struct emit
 	return snap_rc(s) != RC_OK ? snap_rc(s) : emit_out_rc(o);
 }
 
-enum rc emit_report(const struct report_run *run, const struct load_result *res,
-		    const struct job *j, struct snap *s, struct emit_out *o)
+enum rc emit_report(const struct report_run *run, const struct job *j,
+		    struct snap *s, struct emit_out *o)
 {
 	FILE *f = emit_out_open(o, "report/summary.txt");
 	enum rc rc;
 
 	if (f)
-		emit_report_summary(f, run, res, j, s);
+		emit_report_summary(f, run, j, s);
 	rc = snap_rc(s) != RC_OK ? snap_rc(s) : emit_out_rc(o);
 	if (rc == RC_OK)
 		rc = write_changes(j, s, o);
 	if (rc == RC_OK)
 		rc = write_exceptions(j, s, o);
 	if (rc == RC_OK)
-		rc = emit_report_json(run, res, j, s, o);
+		rc = emit_report_json(run, j, s, o);
 	if (rc == RC_OK)
-		rc = emit_report_html(run, res, j, s, o);
+		rc = emit_report_html(run, j, s, o);
 	return rc;
 }

@@ -8,13 +8,14 @@
 #include "diag.h"
 #include "emit_out.h"
 #include "job.h"
-#include "load.h"
 #include "snap.h"
 #include "util.h"
 
 /* Facts about the run that the report states. */
 struct report_run {
-	long long id;          /* run id; 0 for plan */
+	long long id;          /* run id; 0 for plan and audit, which record no run */
+	long long row;         /* the run's row in the snapshot's run tables (uncommitted
+				  for plan and audit): where its inputs are listed */
 	const char *mode;      /* "full", "incremental", "plan" */
 	const char *now;       /* ISO time when given by --now/SOURCE_DATE_EPOCH, else NULL */
 	const char *job;       /* job file as given */
@@ -23,8 +24,12 @@ struct report_run {
 
 /* Writes summary.txt's text to `out`. */
 void emit_report_summary(FILE *out, const struct report_run *run,
-			 const struct load_result *res, const struct job *j,
-			 struct snap *s);
+			 const struct job *j, struct snap *s);
+
+/* The inputs of the run, as the snapshot recorded them: a statement whose
+ * rows are entity, file, records, bytes, sha256, in job order. Caller
+ * finalizes. */
+struct snap_stmt *report_inputs(struct snap *s, const struct report_run *run);
 
 /* "FILE:LINE" of the source of the current row of `st`, whose columns
  * file_col and file_col + 1 hold src_file and src_line; in `b`, returned
@@ -33,14 +38,11 @@ const char *report_source(struct buf *b, const struct job *j,
 			  struct snap_stmt *st, int file_col);
 
 /* report/report.json (emit_json.c) and report/report.html (emit_html.c). */
-enum rc emit_report_json(const struct report_run *run, const struct load_result *res,
-			 const struct job *j, struct snap *s, struct emit_out *o);
-enum rc emit_report_html(const struct report_run *run, const struct load_result *res,
-			 const struct job *j, struct snap *s, struct emit_out *o);
+enum rc emit_report_json(const struct report_run *run, const struct job *j, struct snap *s, struct emit_out *o);
+enum rc emit_report_html(const struct report_run *run, const struct job *j, struct snap *s, struct emit_out *o);
 
 /* Writes every report file: summary.txt, changes.csv, exceptions.csv,
  * report.json and report.html. */
-enum rc emit_report(const struct report_run *run, const struct load_result *res,
-		    const struct job *j, struct snap *s, struct emit_out *o);
+enum rc emit_report(const struct report_run *run, const struct job *j, struct snap *s, struct emit_out *o);
 
 #endif

@@ -358,7 +358,7 @@ static enum rc load_one(struct diag *d, const struct job *j, struct snap *s,
 	}
 	if (rc == RC_OK && s)
 		rc = snap_run_input(s, in->entity->name, in->name, li->sha256_hex,
-				    li->st.nrecords, li->st.bytes);
+				    li->nstaged, li->st.bytes);
 	loader_release(&l);
 	return rc;
 }

@@ -66,7 +66,8 @@ enum rc snap_run_begin(struct snap *s, const char *mode, const char *now, long l
  * file. The path is copied. */
 void snap_set_stage_path(struct snap *s, const char *path);
 /* Records one input of the run: entity name, file name, SHA-256 (64 hex),
- * records read, bytes. Kept in the run's transaction. */
+ * records staged, bytes. Kept in the run's transaction (the report reads
+ * them back from there). */
 enum rc snap_run_input(struct snap *s, const char *entity, const char *name,
 		       const char *sha256_hex, unsigned long nrecords,
 		       unsigned long long bytes);

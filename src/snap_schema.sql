@@ -45,7 +45,7 @@ CREATE TABLE run_inputs (
 	name TEXT NOT NULL,        -- the file name as the job file gives it
 	sha256 TEXT NOT NULL       -- SHA-256 of the file's bytes as read (compressed if .gz), 64 hex digits
 		CHECK (length(sha256) = 64),
-	nrecords INTEGER NOT NULL, -- records read
+	nrecords INTEGER NOT NULL, -- records staged: read, less the bad ones skipped
 	bytes INTEGER NOT NULL     -- bytes read
 );
 CREATE INDEX run_inputs_run ON run_inputs (run_id);
