@@ -335,7 +335,7 @@ static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind
 		rc = emit_report(&rr, j, s, out);
 	if (rc == RC_OK) {
 		summary = open_memstream(&summary_text, &summary_len);
-		emit_report_summary(summary, &rr, j, s);
+		emit_report_summary(summary, &rr, s);
 		fclose(summary);
 		nexceptions = snap_query_int(s, "SELECT count(*) FROM stage.exceptions");
 		pending_changes = snap_query_int(s, "SELECT count(*) FROM stage.exceptions"
@@ -361,14 +361,13 @@ static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind
 	if (rc == RC_OK)
 		fwrite(summary_text, 1, summary_len, stdout);
 	if (rc == RC_OK && kind == KIND_AUDIT) {
-		long long npending = pending_changes;
 		if (ndrift)
 			printf("\naudit: drift found: %lld difference%s between the systems\n",
 			       ndrift, ndrift == 1 ? "" : "s");
-		else if (npending)
+		else if (pending_changes)
 			printf("\naudit: the systems agree, but for %lld change%s sent less than"
-			       " %g days ago and not applied yet\n", npending,
-			       npending == 1 ? "" : "s", o->stale_days);
+			       " %g days ago and not applied yet\n", pending_changes,
+			       pending_changes == 1 ? "" : "s", o->stale_days);
 		else
 			printf("\naudit: the systems agree\n");
 		if (ndrift)

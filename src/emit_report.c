@@ -30,13 +30,11 @@ struct snap_stmt *report_inputs(struct snap *s, const struct report_run *run)
 	return st;
 }
 
-void emit_report_summary(FILE *out, const struct report_run *run,
-			 const struct job *j, struct snap *s)
+void emit_report_summary(FILE *out, const struct report_run *run, struct snap *s)
 {
 	unsigned long total = 0;
 	struct snap_stmt *st;
 
-	(void)j;
 	fprintf(out, "lmsrecon summary\n");
 	fprintf(out, "job:   %s\n", run->job);
 	if (run->id)
@@ -141,7 +139,7 @@ enum rc emit_report(const struct report_run *run, const struct job *j,
 	enum rc rc;
 
 	if (f)
-		emit_report_summary(f, run, j, s);
+		emit_report_summary(f, run, s);
 	rc = snap_rc(s) != RC_OK ? snap_rc(s) : emit_out_rc(o);
 	if (rc == RC_OK)
 		rc = write_changes(j, s, o);

@@ -23,8 +23,7 @@ struct report_run {
 };
 
 /* Writes summary.txt's text to `out`. */
-void emit_report_summary(FILE *out, const struct report_run *run,
-			 const struct job *j, struct snap *s);
+void emit_report_summary(FILE *out, const struct report_run *run, struct snap *s);
 
 /* The inputs of the run, as the snapshot recorded them: a statement whose
  * rows are entity, file, records, bytes, sha256, in job order. Caller

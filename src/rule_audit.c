@@ -100,7 +100,7 @@ static void check_object(const struct job *j, struct snap *s, const struct audit
 
 /* Changes this audit would send that an earlier run already sent: the
  * target's export does not show them yet. */
-static void check_stalled(const struct job *j, struct snap *s, const char *now,
+static void check_stalled(struct snap *s, const char *now,
 			  double stale_days)
 {
 	struct snap_stmt *st = snap_prepare(s,
@@ -141,7 +141,6 @@ static void check_stalled(const struct job *j, struct snap *s, const char *now,
 	snap_finalize(st);
 	buf_release(&why);
 	buf_release(&entity);
-	(void)j;
 }
 
 enum rc rule_audit(struct diag *d, const struct job *j, struct snap *s,
@@ -167,7 +166,7 @@ enum rc rule_audit(struct diag *d, const struct job *j, struct snap *s,
 		check_object(j, s, o);
 	}
 	snap_finalize(mark);
-	check_stalled(j, s, now, stale_days);
+	check_stalled(s, now, stale_days);
 	*ndrift = snap_query_int(s, "SELECT count(*) FROM stage.exceptions WHERE kind IN"
 				 " ('missing_in_crm', 'learner_missing', 'field_mismatch',"
 				 "  'extra_in_crm', 'stalled_change')");
