@@ -6,6 +6,7 @@
  * and reads back stage.people, stage.branch_out, the exceptions, the
  * changes and branches_created. */
 #include <criterion/criterion.h>
+#include "snaptest.h"
 
 #include <ftw.h>
 #include <stdio.h>
@@ -29,12 +30,6 @@
 #define ACC_C "001000000000003AAA"
 #define ACC_D "001000000000004AAA"
 
-static FILE *diag_out;
-static char *diag_buf;
-static size_t diag_len;
-static struct diag d;
-static struct snap *s;
-static long long run_id;
 static char tmpdir[64];
 
 /* The job the rule sees: only its input names matter (messages). */
@@ -54,10 +49,7 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ft
 
 static void setup(void)
 {
-	diag_out = open_memstream(&diag_buf, &diag_len);
-	diag_init(&d, diag_out);
-	cr_assert_eq(snap_open(&d, "state.db", SNAP_MEMORY | SNAP_CREATE, &s), RC_OK);
-	cr_assert_eq(snap_run_begin(s, "full", "2024-05-01T10:00:00Z", &run_id), RC_OK);
+	snaptest_open("2024-05-01T10:00:00Z");
 	memset(&pe, 0, sizeof pe);
 	pe.source = ENT_CONTACT;
 	pe.destination_branch = "CUSTOMERS";
@@ -68,10 +60,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	snap_close(s);
-	diag_release(&d);
-	fclose(diag_out);
-	free(diag_buf);
+	snaptest_close();
 	nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -137,31 +126,6 @@ static void add_branch(const char *code, const char *name, const char *parent,
 	exec4("INSERT INTO stage.stg_branch (src_file, src_line, code, name, parent_code)"
 	      " VALUES (2, ?4, ?1, ?2, ?3)", code, name, parent, line);
 }
-
-/* Every row of `sql` as "col|col|...\n" (NULL shown as "-"). Caller frees. */
-static char *rows(const char *sql, int ncols)
-{
-	struct snap_stmt *st = snap_prepare(s, sql);
-	struct buf b = BUF_INIT;
-	cr_assert_not_null(st, "%s", sql);
-	while (snap_step(st) == 1) {
-		for (int i = 0; i < ncols; i++) {
-			const char *v = snap_col_text(st, i);
-			buf_addf(&b, "%s%s", i ? "|" : "", v ? v : "-");
-		}
-		buf_addch(&b, '\n');
-	}
-	snap_finalize(st);
-	buf_addch(&b, '\0');
-	return buf_detach(&b, NULL);
-}
-
-/* Asserts that `sql` gives exactly `want`. */
-#define assert_rows(sql, ncols, want) do { \
-	char *got_ = rows(sql, ncols); \
-	cr_assert_str_eq(got_, want); \
-	free(got_); \
-} while (0)
 
 #define PEOPLE "SELECT crm_id, branch_code, is_rejected FROM stage.people ORDER BY crm_id"
 #define BRANCHES "SELECT code, name, parent_code, depth, origin, origin_key, is_new" \

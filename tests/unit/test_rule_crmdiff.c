@@ -5,6 +5,7 @@
  * their change rows and `emitted` rows. Each test stages crm_out rows (and
  * export rows) into an in-memory snapshot and runs the rule. */
 #include <criterion/criterion.h>
+#include "snaptest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,12 +22,6 @@
 #define ACCOUNT_A "001000000000001AAA"
 #define ACCOUNT_B "001000000000002AAA"
 
-static FILE *diag_out;
-static char *diag_buf;
-static size_t diag_len;
-static struct diag d;
-static struct snap *s;
-static long long run_id;
 
 /* Inputs a test may give the job: the CRM exports of the objects. */
 static struct job_input inputs[4] = {
@@ -48,38 +43,15 @@ static void setup(void)
 	job.inputs = inputs;
 	job.ninputs = 4;
 	job.lms_instance = "acme";
-	diag_out = open_memstream(&diag_buf, &diag_len);
-	diag_init(&d, diag_out);
-	cr_assert_eq(snap_open(&d, "state.db", SNAP_MEMORY | SNAP_CREATE, &s), RC_OK);
-	cr_assert_eq(snap_run_begin(s, "full", "2024-05-01T10:00:00Z", &run_id), RC_OK);
-	cr_assert_eq(snap_stage_index(s), RC_OK);
+	snaptest_open("2024-05-01T10:00:00Z");
 }
 
 static void teardown(void)
 {
-	snap_close(s);
-	diag_release(&d);
-	fclose(diag_out);
-	free(diag_buf);
+	snaptest_close();
 }
 
 TestSuite(rule_crmdiff, .init = setup, .fini = teardown);
-
-/* Runs `sql` with text parameters ?1..?n (NULL = SQL NULL). */
-static void exec_n(const char *sql, int n, const char *const *v)
-{
-	struct snap_stmt *st = snap_prepare(s, sql);
-	cr_assert_not_null(st, "%s", sql);
-	for (int i = 0; i < n; i++)
-		snap_bind_text(st, i + 1, v[i], v[i] ? strlen(v[i]) : 0);
-	cr_assert_eq(snap_step(st), 0, "%s", sql);
-	snap_finalize(st);
-}
-
-#define EXEC(sql, ...) do { \
-	const char *const v_[] = { __VA_ARGS__ }; \
-	exec_n(sql, (int)(sizeof v_ / sizeof v_[0]), v_); \
-} while (0)
 
 /* A crm_out row; `forced` "0" or "1". */
 static void add_out(const char *object, const char *op, const char *key, const char *fields,
@@ -96,29 +68,6 @@ static void add_x_course(const char *id, const char *key, const char *name, cons
 	EXEC("INSERT INTO stage.stg_x_course (src_file, src_line, Id, LMS_Course_Key__c, Name,"
 	     " Code__c, Type__c) VALUES (0, 2, ?1, ?2, ?3, ?4, ?5)", id, key, name, code, type);
 }
-
-static char *rows(const char *sql, int ncols)
-{
-	struct snap_stmt *st = snap_prepare(s, sql);
-	struct buf b = BUF_INIT;
-	cr_assert_not_null(st, "%s", sql);
-	while (snap_step(st) == 1) {
-		for (int i = 0; i < ncols; i++) {
-			const char *v = snap_col_text(st, i);
-			buf_addf(&b, "%s%s", i ? "|" : "", v ? v : "-");
-		}
-		buf_addch(&b, '\n');
-	}
-	snap_finalize(st);
-	buf_addch(&b, '\0');
-	return buf_detach(&b, NULL);
-}
-
-#define assert_rows(sql, ncols, want) do { \
-	char *got_ = rows(sql, ncols); \
-	cr_assert_str_eq(got_, want); \
-	free(got_); \
-} while (0)
 
 #define OUT "SELECT object, op, key FROM stage.crm_out ORDER BY object, op, key"
 #define CHANGES "SELECT entity, key, action, field, before, after, src_file, src_line, rule" \

@@ -5,6 +5,7 @@
  * same run. Each test stages rows into an in-memory snapshot, runs the rule
  * and reads back stage.crm_out and stage.exceptions. */
 #include <criterion/criterion.h>
+#include "snaptest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +26,6 @@ enum { F_USERS, F_COURSES, F_SESSIONS, F_PLANS, F_PLAN_COURSES, F_ENR, F_PLAN_EN
 #define ACCOUNT_E "001000000000005AAA"
 #define CONTACT_G "003000000000007AAA"
 
-static FILE *diag_out;
-static char *diag_buf;
-static size_t diag_len;
-static struct diag d;
-static struct snap *s;
-static long long run_id;
 
 static struct job_input inputs[7] = {
 	{ .name = "lms/users.csv" },
@@ -54,38 +49,15 @@ static void setup(void)
 	job.inputs = inputs;
 	job.ninputs = 7;
 	job.lms_instance = "acme";
-	diag_out = open_memstream(&diag_buf, &diag_len);
-	diag_init(&d, diag_out);
-	cr_assert_eq(snap_open(&d, "state.db", SNAP_MEMORY | SNAP_CREATE, &s), RC_OK);
-	cr_assert_eq(snap_run_begin(s, "full", "2024-05-01T10:00:00Z", &run_id), RC_OK);
-	cr_assert_eq(snap_stage_index(s), RC_OK);
+	snaptest_open("2024-05-01T10:00:00Z");
 }
 
 static void teardown(void)
 {
-	snap_close(s);
-	diag_release(&d);
-	fclose(diag_out);
-	free(diag_buf);
+	snaptest_close();
 }
 
 TestSuite(rule_learning, .init = setup, .fini = teardown);
-
-/* Runs `sql` with text parameters ?1..?n (NULL = SQL NULL). */
-static void exec_n(const char *sql, int n, const char *const *v)
-{
-	struct snap_stmt *st = snap_prepare(s, sql);
-	cr_assert_not_null(st, "%s", sql);
-	for (int i = 0; i < n; i++)
-		snap_bind_text(st, i + 1, v[i], v[i] ? strlen(v[i]) : 0);
-	cr_assert_eq(snap_step(st), 0, "%s", sql);
-	snap_finalize(st);
-}
-
-#define EXEC(sql, ...) do { \
-	const char *const v_[] = { __VA_ARGS__ }; \
-	exec_n(sql, (int)(sizeof v_ / sizeof v_[0]), v_); \
-} while (0)
 
 static void add_user(const char *line, const char *id, const char *username,
 		     const char *sfdc_id, const char *last_access)
@@ -141,29 +113,6 @@ static void add_plan_enr(const char *line, const char *user, const char *plan,
 }
 
 /* Every row of `sql` as "col|col|...\n" (NULL shown as "-"). Caller frees. */
-static char *rows(const char *sql, int ncols)
-{
-	struct snap_stmt *st = snap_prepare(s, sql);
-	struct buf b = BUF_INIT;
-	cr_assert_not_null(st, "%s", sql);
-	while (snap_step(st) == 1) {
-		for (int i = 0; i < ncols; i++) {
-			const char *v = snap_col_text(st, i);
-			buf_addf(&b, "%s%s", i ? "|" : "", v ? v : "-");
-		}
-		buf_addch(&b, '\n');
-	}
-	snap_finalize(st);
-	buf_addch(&b, '\0');
-	return buf_detach(&b, NULL);
-}
-
-#define assert_rows(sql, ncols, want) do { \
-	char *got_ = rows(sql, ncols); \
-	cr_assert_str_eq(got_, want); \
-	free(got_); \
-} while (0)
-
 /* The crm_out rows of one object, by key. */
 #define OUT(object) "SELECT key, fields, rule, is_forced, src_file, src_line FROM stage.crm_out" \
 	" WHERE object = '" object "' ORDER BY key"
