@@ -32,8 +32,7 @@ static const struct cd_object cd_objects[] = {
 
 /* The scratch tables: for each compared crm_out row the export row or the
  * fields emitted before, the fields that differ, and the latest fields an
- * earlier run emitted per object, operation and key. The export indexes
- * the staging schema lacks are made here too. */
+ * earlier run emitted per object, operation and key. */
 static const char scratch_sql[] =
 	"DROP TABLE IF EXISTS stage.cd_base;"
 	"DROP TABLE IF EXISTS stage.cd_diff;"
@@ -48,13 +47,7 @@ static const char scratch_sql[] =
 	" before TEXT, after TEXT);"
 	"CREATE INDEX stage.cd_diff_out ON cd_diff (out_id);"
 	"CREATE TABLE stage.cd_prev (object TEXT NOT NULL, op TEXT NOT NULL, key TEXT NOT NULL,"
-	" run_id INTEGER NOT NULL, fields TEXT, PRIMARY KEY (object, op, key)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS stage.cd_x_course_key ON stg_x_course (LMS_Course_Key__c);"
-	"CREATE INDEX IF NOT EXISTS stage.cd_x_session_key ON stg_x_session (LMS_Session_Key__c);"
-	"CREATE INDEX IF NOT EXISTS stage.cd_x_plan_key ON stg_x_plan (LMS_Learning_Plan_Key__c);"
-	"CREATE INDEX IF NOT EXISTS stage.cd_x_enrollment_id ON stg_x_enrollment (Id);"
-	"CREATE INDEX IF NOT EXISTS stage.cd_x_plan_enrollment_id ON stg_x_plan_enrollment (Id);"
-	"CREATE INDEX IF NOT EXISTS stage.cd_x_lms_user_id ON stg_x_lms_user (Id);";
+	" run_id INTEGER NOT NULL, fields TEXT, PRIMARY KEY (object, op, key)) WITHOUT ROWID;";
 
 /* A value with no content: SQL NULL, '' or '#N/A' (a clear). */
 #define IS_EMPTY(v) "(" v " IS NULL OR " v " = '' OR " v " = '#N/A')"
