@@ -16,6 +16,7 @@
 #include "rules.h"
 #include "snap.h"
 #include "testhook.h"
+#include "timing.h"
 #include "util.h"
 #include "value.h"
 
@@ -240,6 +241,7 @@ static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind
 	const char *mode = "full";
 
 	diag_init(&d, stderr);
+	timing_mark(NULL);
 	if (run_time(o->now, now, &is_now_given) != 0) {
 		rc = cmd_usage_error(cmd, "--now or SOURCE_DATE_EPOCH is not a valid time");
 		goto out;
@@ -293,6 +295,7 @@ static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind
 	if (rc != RC_OK)
 		goto out;
 	is_begun = 1;
+	timing_mark("open");
 
 	if (!o->is_quiet && isatty(2))
 		flags |= LOAD_PROGRESS;
@@ -303,6 +306,7 @@ static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind
 		rc = rule_jobcheck(&d, j, s);
 	if (rc != RC_OK)
 		goto out;
+	timing_mark("load");
 
 	rc = record_bad_records(&d, j, s);
 	if (strcmp(mode, "incremental") == 0)
@@ -317,6 +321,7 @@ static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind
 		rc = rules_finish(s);
 	if (rc != RC_OK)
 		goto out;
+	timing_mark("rules_finish");
 	testhook("rules");
 
 	memset(&rr, 0, sizeof rr);
@@ -329,10 +334,13 @@ static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind
 	out = emit_out_new(&d, j->output);
 	/* plan writes the report only, never the import files. */
 	rc = is_plan ? RC_OK : emit_lms(j, s, out);
+	timing_mark("emit_lms");
 	if (rc == RC_OK && !is_plan)
 		rc = emit_crm(j, s, out);
+	timing_mark("emit_crm");
 	if (rc == RC_OK)
 		rc = emit_report(&rr, j, s, out);
+	timing_mark("emit_report");
 	if (rc == RC_OK) {
 		summary = open_memstream(&summary_text, &summary_len);
 		emit_report_summary(summary, &rr, s);
@@ -347,6 +355,7 @@ static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind
 		rc = emit_out_commit(out);
 	if (rc != RC_OK)
 		goto out;
+	timing_mark("emit_rename");
 	testhook("renamed");
 
 	if (is_plan) {
@@ -358,6 +367,7 @@ static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind
 		free(counts);
 	}
 	is_begun = 0;
+	timing_mark("commit");
 	if (rc == RC_OK)
 		fwrite(summary_text, 1, summary_len, stdout);
 	if (rc == RC_OK && kind == KIND_AUDIT) {

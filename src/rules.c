@@ -9,6 +9,7 @@
 #include "rule_people.h"
 #include "rule_syncback.h"
 #include "rule_unenroll.h"
+#include "timing.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -116,29 +117,38 @@ enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *
 		const struct job_people *pe = &j->people[i];
 		const struct entity *e = entity_get(pe->source);
 		rc = rule_people_collect(d, j, pe, s);
+		timing_mark("people_collect");
 		if (rc == RC_OK && prep->views[e->id])
 			rc = rule_listview_apply(d, prep->views[e->id], s, e->name);
 		if (rc == RC_OK)
 			rc = rule_people_screen(d, j, pe, s, is_incremental);
+		timing_mark("people_screen");
 		if (rc == RC_OK)
 			rc = rule_branch_assign(d, j, pe, s, run_id);
+		timing_mark("branch_assign");
 		if (rc == RC_OK)
 			rc = rule_people_match(d, j, pe, s, run_id);
+		timing_mark("people_match");
 	}
 	if (rc == RC_OK)
 		rc = rule_syncback(d, j, s, run_id);
+	timing_mark("syncback");
 	if (rc == RC_OK)
 		rc = record_lms_emitted(s, run_id);
+	timing_mark("lms_emitted");
 	/* R12: learning data after the people, so the links decided above
 	 * tell which enrollments wait for the next run. */
 	if (rc == RC_OK)
 		rc = rule_learning(d, j, s, run_id);
+	timing_mark("learning");
 	if (rc == RC_OK)
 		rc = rule_unenroll(d, j, s, run_id, now);
+	timing_mark("unenroll");
 	if (rc == RC_OK && (flags & RULES_AUDIT))
 		rc = rule_audit_keep_desired(s);
 	/* Last: keep only what differs from the CRM (or from what was sent). */
 	if (rc == RC_OK)
 		rc = rule_crmdiff(d, j, s, run_id);
+	timing_mark("crmdiff");
 	return rc;
 }

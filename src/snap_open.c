@@ -4,6 +4,7 @@
  * sticky status code. The runs are in snap_run.c, staging in snap_stage.c. */
 #include "snap.h"
 #include "snap_int.h"
+#include "timing.h"
 #include "util.h"
 
 #include <errno.h>
@@ -342,6 +343,15 @@ static enum rc migrate(struct snap *s)
 	return s->rc;
 }
 
+/* LMSRECON_TIMINGS=sql: each finished statement and its run time. */
+static int trace_profile(unsigned kind, void *ctx, void *p, void *x)
+{
+	(void)kind;
+	(void)ctx;
+	timing_sql(sqlite3_sql(p), (unsigned long long)*(sqlite3_int64 *)x);
+	return 0;
+}
+
 /* Opens the SQLite connection with explicit flags and the settings every
  * snapshot gets. */
 static enum rc open_db(struct snap *s)
@@ -374,6 +384,8 @@ static enum rc open_db(struct snap *s)
 		return snap_fail_msg(s, RC_NOINPUT, "cannot open snapshot: %s", msg);
 	}
 	sqlite3_extended_result_codes(s->db, 1);
+	if (timing_level() >= 2)
+		sqlite3_trace_v2(s->db, SQLITE_TRACE_PROFILE, trace_profile, NULL);
 	sqlite3_busy_timeout(s->db, SNAP_BUSY_MS);
 	/* Read the header first: a file that is not a database fails here
 	 * with a clear message, not on a pragma. */

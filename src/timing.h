@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* timing: where a run spends its time. With LMSRECON_TIMINGS set in the
+ * environment, each mark prints the time since the previous mark to
+ * stderr; without it a mark costs one branch. LMSRECON_TIMINGS=sql adds
+ * the slow SQL statements. See docs/performance.md. */
+#ifndef LMSRECON_TIMING_H
+#define LMSRECON_TIMING_H
+
+/* 0 when LMSRECON_TIMINGS is unset or "0"; 2 when it is "sql" (each
+ * statement of 50 ms or more is shown too); else 1. */
+int timing_level(void);
+
+/* Prints one statement that took `ns` nanoseconds (level 2 only, and only
+ * when it took 50 ms or more). */
+void timing_sql(const char *sql, unsigned long long ns);
+
+/* Ends the phase called `name` (a static string); NULL starts the clock. */
+void timing_mark(const char *name);
+
+#endif
