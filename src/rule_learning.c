@@ -206,20 +206,27 @@ static const char *const steps[] = {
 	" WHERE NOT EXISTS (SELECT 1 FROM stage.lrn_user u WHERE u.username = n.username)"
 	" ORDER BY n.username",
 
+	/* The missing codes come from the code index alone; only their
+	 * enrollments are read (a scan of every enrollment's row for its
+	 * status would cost more than the rest of the rule). */
 	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
 	" SELECT 'course_missing', 'enrollments', e.course_code, NULL,"
 	" 'course not in the courses export: ' || " PLURAL("count(*)") " || ' not sent',"
 	" e.src_file, min(e.src_line) FROM stage.stg_enrollment e"
-	" WHERE (?4 & 13) <> 0 AND " SENT_STATUS("e") " AND e.course_code IS NOT NULL"
-	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_course c WHERE c.code = e.course_code)"
+	" WHERE (?4 & 13) <> 0 AND " SENT_STATUS("e")
+	" AND e.course_code IN (SELECT DISTINCT x.course_code FROM stage.stg_enrollment x"
+	"  WHERE x.course_code IS NOT NULL"
+	"  AND x.course_code NOT IN (SELECT code FROM stage.lrn_course))"
 	" GROUP BY e.course_code ORDER BY e.course_code",
 
 	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
 	" SELECT 'plan_missing', 'plan_enrollments', e.plan_code, NULL,"
 	" 'learning plan not in the plans export: ' || " PLURAL("count(*)") " || ' not sent',"
 	" e.src_file, min(e.src_line) FROM stage.stg_plan_enrollment e"
-	" WHERE (?4 & 2) <> 0 AND " SENT_STATUS("e") " AND e.plan_code IS NOT NULL"
-	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_plan p WHERE p.code = e.plan_code)"
+	" WHERE (?4 & 2) <> 0 AND " SENT_STATUS("e")
+	" AND e.plan_code IN (SELECT DISTINCT x.plan_code FROM stage.stg_plan_enrollment x"
+	"  WHERE x.plan_code IS NOT NULL"
+	"  AND x.plan_code NOT IN (SELECT code FROM stage.lrn_plan))"
 	" GROUP BY e.plan_code ORDER BY e.plan_code",
 
 	/* -- the records (R9, R11) -- */
@@ -280,12 +287,18 @@ static const char *const steps[] = {
 	" WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND c.is_sent"
 	" AND " SENT_STATUS("e") " ORDER BY e.rowid",
 
-	/* The same enrollment twice in the export: the first row is sent. */
+	/* The same enrollment twice in the export: the first row is sent.
+	 * Only the user and course pairs the index shows more than once are
+	 * looked at. */
 	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
 	" SELECT 'duplicate', 'enrollments',"
 	" e.username || ':' || e.course_code || ':' || coalesce(e.session_code, ''), NULL,"
 	" 'enrollment listed more than once: the first row is sent', e.src_file, e.src_line"
-	" FROM stage.stg_enrollment e JOIN stage.lrn_user u ON u.username = e.username"
+	" FROM (SELECT username, course_code FROM stage.stg_enrollment"
+	"  WHERE username IS NOT NULL AND course_code IS NOT NULL"
+	"  GROUP BY username, course_code HAVING count(*) > 1) g"
+	" JOIN stage.stg_enrollment e ON e.username = g.username AND e.course_code = g.course_code"
+	" JOIN stage.lrn_user u ON u.username = e.username"
 	" JOIN stage.lrn_course c ON c.code = e.course_code"
 	" WHERE u.state = 'linked' AND c.is_sent AND " SENT_STATUS("e")
 	" AND EXISTS (SELECT 1 FROM stage.stg_enrollment x WHERE x.username = e.username"

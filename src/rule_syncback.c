@@ -211,7 +211,10 @@ static enum rc prepare_tables(struct sb_ctx *c)
 		 " FROM stage.stg_account WHERE rowid IN (SELECT min(rowid) FROM stage.stg_account"
 		 " WHERE Id IS NOT NULL GROUP BY Id);"
 		 "CREATE INDEX stage.sb_account_name ON sb_account (Name);"
-		 "CREATE INDEX stage.sb_account_lname ON sb_account (lname);", expr.buf);
+		 "CREATE INDEX stage.sb_account_lname ON sb_account (lname);"
+		 /* "Is this Contact already someone else's?" looks up the
+		  * rows the people rules wrote by their link. */
+		 "CREATE INDEX IF NOT EXISTS stage.user_out_sfdc_id ON user_out (sfdc_id);", expr.buf);
 	snap_exec(c->s, sql.buf);
 
 	if (c->sb->account_rule == ACCOUNT_DEFAULT) {

@@ -245,14 +245,17 @@ static const char *const forget_steps[] = {
 	" OR updated_at IS NOT excluded.updated_at"
 
 /* The current enrollments of the exports go into the baseline; a row seen
- * again keeps its first_run. A key listed twice ends with its last row. */
+ * again keeps its first_run. A key listed twice ends with its last row.
+ * In the baseline's key order, so the tree is written in one sweep, not
+ * page by random page. */
 static const char keep_course_sql[] =
 	"INSERT INTO main.enrollment_baseline (lms_instance, kind, username, item_code,"
 	" session_code, status, enrolled_at, completed_at, score, updated_at, first_run, last_run)"
 	" SELECT ?1, 'course', username, course_code, coalesce(session_code, ''), status,"
 	" enrolled_at, completed_at, score, updated_at, ?2, ?2 FROM stage.stg_enrollment"
 	" WHERE username IS NOT NULL AND course_code IS NOT NULL"
-	" AND status IS NOT 'unenrolled' ORDER BY rowid"
+	" AND status IS NOT 'unenrolled'"
+	" ORDER BY username, course_code, coalesce(session_code, ''), rowid"
 	" ON CONFLICT (lms_instance, kind, username, item_code, session_code) DO UPDATE SET"
 	" status = excluded.status, enrolled_at = excluded.enrolled_at,"
 	" completed_at = excluded.completed_at, score = excluded.score,"
@@ -264,7 +267,7 @@ static const char keep_plan_sql[] =
 	" SELECT ?1, 'plan', username, plan_code, '', status,"
 	" enrolled_at, completed_at, score, updated_at, ?2, ?2 FROM stage.stg_plan_enrollment"
 	" WHERE username IS NOT NULL AND plan_code IS NOT NULL"
-	" AND status IS NOT 'unenrolled' ORDER BY rowid"
+	" AND status IS NOT 'unenrolled' ORDER BY username, plan_code, rowid"
 	" ON CONFLICT (lms_instance, kind, username, item_code, session_code) DO UPDATE SET"
 	" status = excluded.status, enrolled_at = excluded.enrolled_at,"
 	" completed_at = excluded.completed_at, score = excluded.score,"

@@ -89,7 +89,10 @@ static enum rc record_lms_emitted(struct snap *s, long long run_id)
 		" UNION ALL"
 		" SELECT ?1, 'lms', 'branches', code, 'create',"
 		"  json_object('name', name, 'parent_code', parent_code)"
-		" FROM stage.branch_out WHERE is_new = 1",
+		" FROM stage.branch_out WHERE is_new = 1"
+		/* In the order of emitted's primary key: appended, not
+		 * scattered over the tree. */
+		" ORDER BY 3, 4",
 		"i", run_id);
 }
 
