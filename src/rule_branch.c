@@ -28,15 +28,15 @@ struct br {
 	struct snap_stmt *st_known;   /* is a code in the LMS branches export */
 	struct snap_stmt *st_out;     /* insert into stage.branch_out */
 	struct snap_stmt *st_created; /* insert into branches_created */
-	struct snap_stmt *st_place;   /* set a person's branch_code */
-	struct snap_stmt *st_reject;  /* set a person's is_rejected */
+	struct snap_stmt *st_place;   /* record a person's place or rejection */
 	struct snap_stmt *st_codeless;/* an LMS branch without a code, by name */
 };
 
-/* One person of the source, as read before any update. */
+/* One person of the source, as people_next reads it: the pointers are
+ * the statement's and last until its next step. */
 struct br_person {
-	char *crm_id;          /* owned */
-	char *vals[3];         /* accounts: [0] AccountId; picklist: the record's values; owned, NULL when empty */
+	const char *crm_id;
+	const char *vals[3];   /* accounts: [0] AccountId; picklist: the record's values; NULL when empty */
 	int is_person;         /* accounts: the Contact's own IsPersonAccount */
 	int src_file;          /* job input of its record */
 	unsigned long src_line;/* line its record started on */
@@ -100,12 +100,13 @@ static void branch_emit(struct br *b, const char *code, const char *name,
 	snap_step(b->st_created);
 }
 
-/* Puts one person in branch `code`. */
+/* Puts one person in branch `code`: recorded in stage.br_place, applied
+ * to stage.people by people_apply once every person has been read. */
 static void person_place(struct br *b, const char *crm_id, const char *code)
 {
-	bind_str(b->st_place, 1, code);
-	bind_str(b->st_place, 2, b->source);
-	bind_str(b->st_place, 3, crm_id);
+	bind_str(b->st_place, 1, crm_id);
+	bind_str(b->st_place, 2, code);
+	snap_bind_int(b->st_place, 3, 0);
 	snap_step(b->st_place);
 }
 
@@ -116,24 +117,23 @@ static void person_reject(struct br *b, const struct br_person *p,
 {
 	rule_exception(b->s, kind, b->source, p->crm_id, candidates, reason,
 		       p->src_file, p->src_line);
-	bind_str(b->st_reject, 1, b->source);
-	bind_str(b->st_reject, 2, p->crm_id);
-	snap_step(b->st_reject);
+	bind_str(b->st_place, 1, p->crm_id);
+	bind_str(b->st_place, 2, NULL);
+	snap_bind_int(b->st_place, 3, 1);
+	snap_step(b->st_place);
 }
 
-/* Reads the people of the source that are not rejected, in input order,
- * with the values of the SQL expressions `exprs` (NULL for none) of their
- * staged record. Caller frees with people_free. */
-static void people_read(struct br *b, const char *const exprs[3],
-			int with_person_flag, struct br_person **out, size_t *n)
+/* Opens the read of the people of the source that are not rejected, in
+ * input order, with the values of the SQL expressions `exprs` (NULL for
+ * none) of their staged record. One person at a time (people_next), so
+ * memory does not grow with the people; the caller finalizes. */
+static struct snap_stmt *people_open(struct br *b, const char *const exprs[3],
+				     int with_person_flag)
 {
 	const struct entity *e = entity_get(b->pe->source);
 	struct buf sql = BUF_INIT;
 	struct snap_stmt *st;
-	size_t alloc = 0;
 
-	*out = NULL;
-	*n = 0;
 	buf_adds(&sql, "SELECT p.crm_id, p.src_file, p.src_line, p.account_id");
 	for (int k = 0; k < 3; k++) {
 		if (!exprs[k]) {
@@ -151,40 +151,46 @@ static void people_read(struct br *b, const char *const exprs[3],
 		 " ORDER BY p.src_file, p.src_line, p.crm_id");
 	st = snap_prepare(b->s, sql.buf);
 	buf_release(&sql);
-	if (!st)
-		return;
-	bind_str(st, 1, b->source);
-	while (snap_step(st) == 1) {
-		struct br_person *p;
-		if (*n == alloc) {
-			alloc = alloc ? 2 * alloc : 64;
-			*out = xreallocarray(*out, alloc, sizeof **out);
-		}
-		p = &(*out)[(*n)++];
-		p->crm_id = xstrdup(snap_col_text(st, 0));
-		p->src_file = (int)snap_col_int(st, 1);
-		p->src_line = (unsigned long)snap_col_int(st, 2);
-		if (exprs[0] || exprs[1] || exprs[2]) {
-			for (int k = 0; k < 3; k++)
-				p->vals[k] = col_dup(st, 4 + k);
-		} else {
-			p->vals[0] = col_dup(st, 3);
-			p->vals[1] = p->vals[2] = NULL;
-		}
-		p->is_person = snap_col_int(st, 7) != 0;
-	}
-	snap_finalize(st);
+	if (st)
+		bind_str(st, 1, b->source);
+	return st;
 }
 
-/* Frees what people_read returned. */
-static void people_free(struct br_person *p, size_t n)
+/* Non-empty text of column i, else NULL. */
+static const char *col_or_null(struct snap_stmt *st, int i)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(p[i].crm_id);
+	const char *v = snap_col_text(st, i);
+	return v && v[0] ? v : NULL;
+}
+
+/* The next person of people_open's read into p; 0 at the end. */
+static int people_next(struct snap_stmt *st, int has_exprs, struct br_person *p)
+{
+	if (!st || snap_step(st) != 1)
+		return 0;
+	p->crm_id = snap_col_text(st, 0);
+	p->src_file = (int)snap_col_int(st, 1);
+	p->src_line = (unsigned long)snap_col_int(st, 2);
+	if (has_exprs) {
 		for (int k = 0; k < 3; k++)
-			free(p[i].vals[k]);
+			p->vals[k] = col_or_null(st, 4 + k);
+	} else {
+		p->vals[0] = col_or_null(st, 3);
+		p->vals[1] = p->vals[2] = NULL;
 	}
-	free(p);
+	p->is_person = snap_col_int(st, 7) != 0;
+	return 1;
+}
+
+/* Applies the places and rejections people_next's readers recorded. */
+static void people_apply(struct br *b)
+{
+	snap_run(b->s, "UPDATE stage.people SET (branch_code, is_rejected) ="
+		 " (SELECT bp.code, bp.is_rejected FROM stage.br_place bp WHERE bp.crm_id = people.crm_id)"
+		 " WHERE source = ?1 AND EXISTS (SELECT 1 FROM stage.br_place bp"
+		 " WHERE bp.crm_id = people.crm_id)",
+		 "t", b->source);
+	snap_exec(b->s, "DELETE FROM stage.br_place");
 }
 
 /* ---- accounts ---------------------------------------------------------- */
@@ -450,14 +456,14 @@ static void assign_accounts(struct br *b)
 {
 	static const char *const none[3] = { NULL, NULL, NULL };
 	struct br_accounts as;
-	struct br_person *people;
+	struct br_person person, *p = &person;
+	struct snap_stmt *people;
 	struct br_account **out;
-	size_t npeople, nout = 0;
+	size_t nout = 0;
 
 	acc_load(b, &as);
-	people_read(b, none, 1, &people, &npeople);
-	for (size_t i = 0; i < npeople && snap_rc(b->s) == RC_OK; i++) {
-		struct br_person *p = &people[i];
+	people = people_open(b, none, 1);
+	while (snap_rc(b->s) == RC_OK && people_next(people, 0, p)) {
 		size_t ix;
 		char *reason;
 
@@ -494,6 +500,8 @@ static void assign_accounts(struct br *b)
 		acc_need(b, &as, ix);
 		person_place(b, p->crm_id, as.a[ix].anchor);
 	}
+	snap_finalize(people);
+	people_apply(b);
 	out = xmalloc((as.n ? as.n : 1) * sizeof *out);
 	for (size_t i = 0; i < as.n; i++)
 		if (as.a[i].is_needed && !as.a[i].is_skipped)
@@ -504,7 +512,6 @@ static void assign_accounts(struct br *b)
 			    out[i]->parent_code, out[i]->depth, "account", out[i]->id,
 			    out[i]->src_file, out[i]->src_line);
 	free(out);
-	people_free(people, npeople);
 	acc_free(&as);
 }
 
@@ -641,9 +648,9 @@ static enum rc pl_place_people(struct br *b, const struct pl_tree *t,
 	const char *exprs[3] = { NULL, NULL, NULL };
 	struct buf sql[3] = { BUF_INIT, BUF_INIT, BUF_INIT };
 	const struct entity *e = entity_get(b->pe->source);
-	struct br_person *people;
+	struct br_person person, *p = &person;
+	struct snap_stmt *people;
 	struct buf key = BUF_INIT;
-	size_t npeople;
 
 	for (size_t k = 0; k < nf; k++) {
 		const char *field = k == 0 && b->pe->picklist_field ? b->pe->picklist_field :
@@ -659,9 +666,8 @@ static enum rc pl_place_people(struct br *b, const struct pl_tree *t,
 		}
 		exprs[k] = sql[k].buf;
 	}
-	people_read(b, exprs, 0, &people, &npeople);
-	for (size_t i = 0; i < npeople && snap_rc(b->s) == RC_OK; i++) {
-		struct br_person *p = &people[i];
+	people = people_open(b, exprs, 0);
+	while (snap_rc(b->s) == RC_OK && people_next(people, 1, p)) {
 		size_t node = NONE;
 		for (size_t k = 0; k < nf && p->vals[k]; k++) {
 			size_t next;
@@ -693,10 +699,11 @@ static enum rc pl_place_people(struct br *b, const struct pl_tree *t,
 		if (node != NONE)
 			person_place(b, p->crm_id, t->n[node].code);
 	}
+	snap_finalize(people);
+	people_apply(b);
 	buf_release(&key);
 	for (int k = 0; k < 3; k++)
 		buf_release(&sql[k]);
-	people_free(people, npeople);
 	return RC_OK;
 }
 
@@ -833,14 +840,14 @@ enum rc rule_branch_assign(struct diag *d, const struct job *j,
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (code) DO UPDATE SET"
 		" name = excluded.name, parent_code = excluded.parent_code,"
 		" origin = excluded.origin, origin_key = excluded.origin_key");
+	snap_exec(s, "DROP TABLE IF EXISTS stage.br_place;"
+		  "CREATE TABLE stage.br_place (crm_id TEXT PRIMARY KEY, code TEXT,"
+		  " is_rejected INTEGER NOT NULL) WITHOUT ROWID");
 	b.st_place = snap_prepare(s,
-		"UPDATE stage.people SET branch_code = ?1 WHERE source = ?2 AND crm_id = ?3");
+		"INSERT OR REPLACE INTO stage.br_place (crm_id, code, is_rejected) VALUES (?1, ?2, ?3)");
 	b.st_codeless = snap_prepare(s,
 		"SELECT src_file, src_line FROM stage.stg_branch"
 		" WHERE name = ?1 AND (code IS NULL OR code = '') ORDER BY rowid LIMIT 1");
-	b.st_reject = snap_prepare(s,
-		"UPDATE stage.people SET is_rejected = 1, branch_code = NULL"
-		" WHERE source = ?1 AND crm_id = ?2");
 	if (snap_rc(s))
 		goto out;
 
@@ -879,7 +886,6 @@ out:
 	snap_finalize(b.st_out);
 	snap_finalize(b.st_created);
 	snap_finalize(b.st_place);
-	snap_finalize(b.st_reject);
 	snap_finalize(b.st_codeless);
 	return rc ? rc : snap_rc(s);
 }

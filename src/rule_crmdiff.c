@@ -31,12 +31,11 @@ static const struct cd_object cd_objects[] = {
 };
 
 /* The scratch tables: for each compared crm_out row the export row or the
- * fields emitted before, the fields that differ, and the latest fields an
- * earlier run emitted per object, operation and key. */
+ * fields emitted before, and the fields that differ. The fields emitted
+ * before are in stage.prev_sent (the staging schema). */
 static const char scratch_sql[] =
 	"DROP TABLE IF EXISTS stage.cd_base;"
 	"DROP TABLE IF EXISTS stage.cd_diff;"
-	"DROP TABLE IF EXISTS stage.cd_prev;"
 	/* out_id: crm_out rowid; x_id: rowid of the export row (export mode);
 	 * prev: fields emitted before (emitted mode). The CRM is taken to hold
 	 * the record when either is there. */
@@ -45,9 +44,7 @@ static const char scratch_sql[] =
 	 * not known, has a value). */
 	"CREATE TABLE stage.cd_diff (out_id INTEGER NOT NULL, field TEXT NOT NULL,"
 	" before TEXT, after TEXT);"
-	"CREATE INDEX stage.cd_diff_out ON cd_diff (out_id);"
-	"CREATE TABLE stage.cd_prev (object TEXT NOT NULL, op TEXT NOT NULL, key TEXT NOT NULL,"
-	" run_id INTEGER NOT NULL, fields TEXT, PRIMARY KEY (object, op, key)) WITHOUT ROWID;";
+	"CREATE INDEX stage.cd_diff_out ON cd_diff (out_id);";
 
 /* A value with no content: SQL NULL, '' or '#N/A' (a clear). */
 #define IS_EMPTY(v) "(" v " IS NULL OR " v " = '' OR " v " = '#N/A')"
@@ -55,18 +52,21 @@ static const char scratch_sql[] =
 /* ---- emitted mode --------------------------------------------------- */
 
 /* The latest fields an earlier run emitted for object ?1 and operation ?2
- * (runs before ?3). One scan of `emitted`, whose key starts with run_id. */
-static const char prev_sql[] =
-	"INSERT INTO stage.cd_prev (object, op, key, run_id, fields)"
+ * (runs before ?3), once per run. One scan of `emitted` by its key index. */
+static const char *const prev_sql[] = {
+	"INSERT INTO stage.prev_sent (object, op, key, run_id, fields)"
 	" SELECT object, op, key, run_id, fields FROM main.emitted"
 	" WHERE target = 'crm' AND object = ?1 AND op = ?2 AND run_id < ?3"
+	" AND NOT EXISTS (SELECT 1 FROM stage.prev_sent_objects WHERE object = ?1 AND op = ?2)"
 	" ON CONFLICT (object, op, key) DO UPDATE SET run_id = excluded.run_id,"
-	" fields = excluded.fields WHERE excluded.run_id > cd_prev.run_id";
+	" fields = excluded.fields WHERE excluded.run_id > prev_sent.run_id",
+	"INSERT OR IGNORE INTO stage.prev_sent_objects (object, op) VALUES (?1, ?2)",
+};
 
 static const char base_prev_sql[] =
 	"INSERT INTO stage.cd_base (out_id, x_id, prev)"
 	" SELECT o.rowid, NULL, p.fields FROM stage.crm_out o"
-	" LEFT JOIN stage.cd_prev p ON p.object = o.object AND p.op = o.op AND p.key = o.key"
+	" LEFT JOIN stage.prev_sent p ON p.object = o.object AND p.op = o.op AND p.key = o.key"
 	" WHERE o.object = ?1 AND o.op = ?2";
 
 /* An insert is never compared: the record is new to the CRM. */
@@ -188,6 +188,29 @@ static void run(struct snap *s, const char *sql, const char *object, const char 
 	snap_run(s, sql, "tti", object, op, run_id);
 }
 
+/* stage.prev_sent for one object and operation, unless already there. */
+static void fill_prev(struct snap *s, const char *object, const char *op, long long run_id)
+{
+	for (size_t i = 0; i < sizeof prev_sql / sizeof prev_sql[0]; i++)
+		run(s, prev_sql[i], object, op, run_id);
+}
+
+/* The export entity an upsert of `o` is compared with, or NULL when the
+ * job does not read that export (then the emitted rows are). */
+static int has_export(const struct job *j, const struct cd_object *o, const char *op)
+{
+	const char *key = strcmp(op, "update") == 0 ? "Id" : o->ext_id;
+	return key && job_input_of(j, o->entity) != NULL;
+}
+
+enum rc rule_crmdiff_prev(const struct job *j, struct snap *s, long long run_id)
+{
+	for (size_t i = 0; i < sizeof cd_objects / sizeof cd_objects[0]; i++)
+		if (cd_objects[i].ext_id && !has_export(j, &cd_objects[i], "upsert"))
+			fill_prev(s, cd_objects[i].object, "upsert", run_id);
+	return snap_rc(s);
+}
+
 /* The object `name` of stage.crm_out, or NULL when lmsrecon has no export
  * entity for it (then only the emitted rows can tell what changed). */
 static const struct cd_object *object_of(const char *name)
@@ -203,7 +226,6 @@ static void compare_group(const struct job *j, struct snap *s, const char *objec
 			  const char *op, long long run_id)
 {
 	const struct cd_object *o = object_of(object);
-	const char *key = NULL;
 	struct buf base = BUF_INIT, diff = BUF_INIT;
 
 	if (strcmp(op, "insert") == 0) {
@@ -211,14 +233,13 @@ static void compare_group(const struct job *j, struct snap *s, const char *objec
 		run(s, diff_prev_sql, object, op, run_id);
 		return;
 	}
-	if (o)
-		key = strcmp(op, "update") == 0 ? "Id" : o->ext_id;
-	if (o && key && job_input_of(j, o->entity)) {
-		build_export_sql(&base, &diff, entity_get(o->entity), key);
+	if (o && has_export(j, o, op)) {
+		build_export_sql(&base, &diff, entity_get(o->entity),
+				 strcmp(op, "update") == 0 ? "Id" : o->ext_id);
 		run(s, base.buf, object, op, run_id);
 		run(s, diff.buf, object, op, run_id);
 	} else {
-		run(s, prev_sql, object, op, run_id);
+		fill_prev(s, object, op, run_id);
 		run(s, base_prev_sql, object, op, run_id);
 		run(s, diff_prev_sql, object, op, run_id);
 	}

@@ -48,6 +48,54 @@ struct lrn {
  * unenrollment, which the unenrollment rule (R10) handles. */
 #define SENT_STATUS(e) e ".status IS NOT 'unenrolled'"
 
+/* "Only changes" before the fact: no earlier run emitted exactly `fields`
+ * (a JSON text) for `key` of `object`. Such a record would be dropped by
+ * rule_crmdiff; leaving it out here saves writing and comparing it (most
+ * records of a day two). stage.prev_sent is empty for objects compared
+ * with a CRM export, and in `audit`. */
+#define NOT_SENT_AS(object, key, fields) "NOT EXISTS (SELECT 1 FROM stage.prev_sent p" \
+	" WHERE p.object = '" object "' AND p.op = 'upsert' AND p.key = " key \
+	" AND p.fields = " fields ")"
+
+/* The learner record of the user `u` (R9): its key and its fields, with
+ * the counts of `n` (COUNTS) or zero counts (NO_COUNTS). */
+#define USER_KEY "?1 || ':' || u.user_id"
+#define USER_FIELDS(counts) "json_object('LMS_User_Id__c', ?1 || ':' || u.user_id," \
+	" 'Name', substr(u.username, 1, 80), 'Username__c', u.username, 'LMS_Instance__c', ?1," \
+	" 'Contact__c', CASE WHEN substr(u.sfdc_id, 1, 3) = '003' THEN u.sfdc_id ELSE '#N/A' END," \
+	" 'User__c', CASE WHEN substr(u.sfdc_id, 1, 3) = '005' THEN u.sfdc_id ELSE '#N/A' END," \
+	" 'Last_Access__c', " DT("u.last_access") "," counts ")"
+#define COUNTS " 'Enrolled_Count__c', n.n_course, 'Completed_Count__c', n.n_completed," \
+	" 'Passed_Count__c', n.n_passed, 'Failed_Count__c', n.n_failed," \
+	" 'In_Progress_Count__c', n.n_in_progress, 'Pending_Review_Count__c', n.n_pending"
+#define NO_COUNTS " 'Enrolled_Count__c', 0, 'Completed_Count__c', 0, 'Passed_Count__c', 0," \
+	" 'Failed_Count__c', 0, 'In_Progress_Count__c', 0, 'Pending_Review_Count__c', 0"
+
+/* The course enrollment `e` of user `u` in course `c` (R9). */
+#define ENR_KEY "?1 || ':' || u.user_id || ':' || e.course_code || ':' || coalesce(e.session_code, '')"
+#define ENR_FIELDS "json_object('Enrollment_Key__c', " ENR_KEY "," \
+	" 'LMS_User__r.LMS_User_Id__c', ?1 || ':' || u.user_id," \
+	" 'Course__r.LMS_Course_Key__c', ?1 || ':' || e.course_code," \
+	" 'Session__r.LMS_Session_Key__c', CASE WHEN coalesce(e.session_code, '') <> ''" \
+	" THEN ?1 || ':' || e.session_code END," \
+	" 'Item_Name__c', substr(c.name, 1, 255), 'Item_Type__c', c.type, 'Status__c', e.status," \
+	" 'Enrolled_At__c', " DT("e.enrolled_at") ", 'Completed_At__c', " DT("e.completed_at") "," \
+	" 'Score__c', " NUM("e.score") ")"
+
+/* The learning-plan enrollment `e` of user `u` in plan `p` (R9), with the
+ * plan's courses the user finished well. */
+#define PLAN_ENR_KEY "?1 || ':' || u.user_id || ':plan:' || e.plan_code"
+#define PLAN_ENR_FIELDS "json_object('Enrollment_Key__c', " PLAN_ENR_KEY "," \
+	" 'LMS_User__r.LMS_User_Id__c', ?1 || ':' || u.user_id," \
+	" 'Learning_Plan__r.LMS_Learning_Plan_Key__c', ?1 || ':' || e.plan_code," \
+	" 'Status__c', e.status," \
+	" 'Enrolled_At__c', " DT("e.enrolled_at") ", 'Completed_At__c', " DT("e.completed_at") "," \
+	" 'Score__c', " NUM("e.score") ", 'Course_Count__c', p.ncourses," \
+	" 'Completed_Course_Count__c', (SELECT count(*) FROM stage.lrn_plan_course pc" \
+	" WHERE pc.plan_code = e.plan_code AND EXISTS (SELECT 1 FROM stage.stg_enrollment x" \
+	" WHERE x.username = e.username AND x.course_code = pc.course_code" \
+	" AND x.status IN ('completed', 'passed'))))"
+
 /* ---- statements ------------------------------------------------------ */
 
 /* The rule's scratch tables: the first staged row of each course, plan and
@@ -231,35 +279,22 @@ static const char *const steps[] = {
 
 	/* -- the records (R9, R11) -- */
 	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
-	" SELECT 'LMS_User__c', 'upsert', ?1 || ':' || u.user_id,"
-	" json_object('LMS_User_Id__c', ?1 || ':' || u.user_id,"
-	" 'Name', substr(u.username, 1, 80), 'Username__c', u.username, 'LMS_Instance__c', ?1,"
-	" 'Contact__c', CASE WHEN substr(u.sfdc_id, 1, 3) = '003' THEN u.sfdc_id ELSE '#N/A' END,"
-	" 'User__c', CASE WHEN substr(u.sfdc_id, 1, 3) = '005' THEN u.sfdc_id ELSE '#N/A' END,"
-	" 'Last_Access__c', " DT("u.last_access") ","
-	" 'Enrolled_Count__c', n.n_course, 'Completed_Count__c', n.n_completed,"
-	" 'Passed_Count__c', n.n_passed, 'Failed_Count__c', n.n_failed,"
-	" 'In_Progress_Count__c', n.n_in_progress, 'Pending_Review_Count__c', n.n_pending),"
+	" SELECT 'LMS_User__c', 'upsert', " USER_KEY ", " USER_FIELDS(COUNTS) ","
 	" 'R9', u.src_file, u.src_line"
 	" FROM stage.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
-	" WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND n.n_course + n.n_plan > 0",
+	" WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND n.n_course + n.n_plan > 0"
+	" AND " NOT_SENT_AS("LMS_User__c", USER_KEY, USER_FIELDS(COUNTS)),
 
 	/* A learner record the CRM already holds follows the LMS down to no
 	 * enrollment at all: its counts go to zero rather than stay stale
 	 * (the LMS is master of the statistics; "at least one enrollment" is
 	 * the condition to create the record, not to keep it true). */
 	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
-	" SELECT 'LMS_User__c', 'upsert', ?1 || ':' || u.user_id,"
-	" json_object('LMS_User_Id__c', ?1 || ':' || u.user_id,"
-	" 'Name', substr(u.username, 1, 80), 'Username__c', u.username, 'LMS_Instance__c', ?1,"
-	" 'Contact__c', CASE WHEN substr(u.sfdc_id, 1, 3) = '003' THEN u.sfdc_id ELSE '#N/A' END,"
-	" 'User__c', CASE WHEN substr(u.sfdc_id, 1, 3) = '005' THEN u.sfdc_id ELSE '#N/A' END,"
-	" 'Last_Access__c', " DT("u.last_access") ","
-	" 'Enrolled_Count__c', 0, 'Completed_Count__c', 0, 'Passed_Count__c', 0,"
-	" 'Failed_Count__c', 0, 'In_Progress_Count__c', 0, 'Pending_Review_Count__c', 0),"
+	" SELECT 'LMS_User__c', 'upsert', " USER_KEY ", " USER_FIELDS(NO_COUNTS) ","
 	" 'R9', u.src_file, u.src_line"
 	" FROM stage.lrn_user u"
 	" WHERE u.state = 'linked' AND u.user_id IS NOT NULL"
+	" AND " NOT_SENT_AS("LMS_User__c", USER_KEY, USER_FIELDS(NO_COUNTS))
 	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_count n WHERE n.username = u.username"
 	"  AND n.n_course + n.n_plan > 0)"
 	" AND (EXISTS (SELECT 1 FROM stage.stg_x_lms_user x"
@@ -270,22 +305,16 @@ static const char *const steps[] = {
 
 	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, is_forced,"
 	" src_file, src_line)"
-	" SELECT 'LMS_Enrollment__c', 'upsert',"
-	" ?1 || ':' || u.user_id || ':' || e.course_code || ':' || coalesce(e.session_code, ''),"
-	" json_object('Enrollment_Key__c',"
-	" ?1 || ':' || u.user_id || ':' || e.course_code || ':' || coalesce(e.session_code, ''),"
-	" 'LMS_User__r.LMS_User_Id__c', ?1 || ':' || u.user_id,"
-	" 'Course__r.LMS_Course_Key__c', ?1 || ':' || e.course_code,"
-	" 'Session__r.LMS_Session_Key__c', CASE WHEN coalesce(e.session_code, '') <> ''"
-	" THEN ?1 || ':' || e.session_code END,"
-	" 'Item_Name__c', substr(c.name, 1, 255), 'Item_Type__c', c.type, 'Status__c', e.status,"
-	" 'Enrolled_At__c', " DT("e.enrolled_at") ", 'Completed_At__c', " DT("e.completed_at") ","
-	" 'Score__c', " NUM("e.score") "),"
-	" 'R9', " FORCED ", e.src_file, e.src_line"
-	" FROM stage.stg_enrollment e JOIN stage.lrn_user u ON u.username = e.username"
-	" JOIN stage.lrn_course c ON c.code = e.course_code"
-	" WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND c.is_sent"
-	" AND " SENT_STATUS("e") " ORDER BY e.rowid",
+	" SELECT 'LMS_Enrollment__c', 'upsert', r.key, r.fields, 'R9', r.is_forced,"
+	" r.src_file, r.src_line"
+	" FROM (SELECT " ENR_KEY " AS key, " ENR_FIELDS " AS fields, " FORCED " AS is_forced,"
+	"  e.src_file AS src_file, e.src_line AS src_line, e.rowid AS id"
+	"  FROM stage.stg_enrollment e JOIN stage.lrn_user u ON u.username = e.username"
+	"  JOIN stage.lrn_course c ON c.code = e.course_code"
+	"  WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND c.is_sent"
+	"  AND " SENT_STATUS("e") ") r"
+	" WHERE r.is_forced OR " NOT_SENT_AS("LMS_Enrollment__c", "r.key", "r.fields")
+	" ORDER BY r.id",
 
 	/* The same enrollment twice in the export: the first row is sent.
 	 * Only the user and course pairs the index shows more than once are
@@ -308,23 +337,17 @@ static const char *const steps[] = {
 
 	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, is_forced,"
 	" src_file, src_line)"
-	" SELECT 'LMS_Learning_Plan_Enrollment__c', 'upsert',"
-	" ?1 || ':' || u.user_id || ':plan:' || e.plan_code,"
-	" json_object('Enrollment_Key__c', ?1 || ':' || u.user_id || ':plan:' || e.plan_code,"
-	" 'LMS_User__r.LMS_User_Id__c', ?1 || ':' || u.user_id,"
-	" 'Learning_Plan__r.LMS_Learning_Plan_Key__c', ?1 || ':' || e.plan_code,"
-	" 'Status__c', e.status,"
-	" 'Enrolled_At__c', " DT("e.enrolled_at") ", 'Completed_At__c', " DT("e.completed_at") ","
-	" 'Score__c', " NUM("e.score") ", 'Course_Count__c', p.ncourses,"
-	" 'Completed_Course_Count__c', (SELECT count(*) FROM stage.lrn_plan_course pc"
-	" WHERE pc.plan_code = e.plan_code AND EXISTS (SELECT 1 FROM stage.stg_enrollment x"
-	" WHERE x.username = e.username AND x.course_code = pc.course_code"
-	" AND x.status IN ('completed', 'passed')))),"
-	" 'R9', " FORCED ", e.src_file, e.src_line"
-	" FROM stage.stg_plan_enrollment e JOIN stage.lrn_user u ON u.username = e.username"
-	" JOIN stage.lrn_plan p ON p.code = e.plan_code"
-	" WHERE (?4 & 2) <> 0 AND u.state = 'linked' AND u.user_id IS NOT NULL"
-	" AND " SENT_STATUS("e") " ORDER BY e.rowid",
+	" SELECT 'LMS_Learning_Plan_Enrollment__c', 'upsert', r.key, r.fields, 'R9', r.is_forced,"
+	" r.src_file, r.src_line"
+	" FROM (SELECT " PLAN_ENR_KEY " AS key, " PLAN_ENR_FIELDS " AS fields,"
+	"  " FORCED " AS is_forced, e.src_file AS src_file, e.src_line AS src_line, e.rowid AS id"
+	"  FROM stage.stg_plan_enrollment e JOIN stage.lrn_user u ON u.username = e.username"
+	"  JOIN stage.lrn_plan p ON p.code = e.plan_code"
+	"  WHERE (?4 & 2) <> 0 AND u.state = 'linked' AND u.user_id IS NOT NULL"
+	"  AND " SENT_STATUS("e") ") r"
+	" WHERE r.is_forced OR "
+	NOT_SENT_AS("LMS_Learning_Plan_Enrollment__c", "r.key", "r.fields")
+	" ORDER BY r.id",
 };
 
 /* Enrollments of a session the sessions export lacks, by session code:

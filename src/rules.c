@@ -141,6 +141,9 @@ enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *
 	timing_mark("lms_emitted");
 	/* R12: learning data after the people, so the links decided above
 	 * tell which enrollments wait for the next run. */
+	if (rc == RC_OK && !(flags & RULES_AUDIT))
+		rc = rule_crmdiff_prev(j, s, run_id);
+	timing_mark("crmdiff_prev");
 	if (rc == RC_OK)
 		rc = rule_learning(d, j, s, run_id);
 	timing_mark("learning");

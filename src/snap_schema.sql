@@ -343,6 +343,26 @@ CREATE TABLE stage.crm_out (
 	PRIMARY KEY (object, op, key)
 );
 
+-- What earlier runs emitted, for "only changes" by emitted rows (the
+-- objects whose CRM export the job does not read): per object, operation
+-- and key, the fields of the latest earlier run that emitted it. Filled per
+-- object and operation on first use (prev_sent_objects lists those done),
+-- before the learning rule when the run keeps only changes, so that a
+-- record whose fields are the text sent before never reaches crm_out.
+CREATE TABLE stage.prev_sent (
+	object TEXT NOT NULL,
+	op TEXT NOT NULL,
+	key TEXT NOT NULL,
+	run_id INTEGER NOT NULL,   -- the latest earlier run that emitted it
+	fields TEXT,               -- as emitted; NULL for a delete
+	PRIMARY KEY (object, op, key)
+) WITHOUT ROWID;
+CREATE TABLE stage.prev_sent_objects (
+	object TEXT NOT NULL,
+	op TEXT NOT NULL,
+	PRIMARY KEY (object, op)
+) WITHOUT ROWID;
+
 -- @stage-index
 
 -- The lookups the rules make: people matched by id, username, email and

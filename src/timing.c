@@ -14,6 +14,22 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The peak resident set so far (VmHWM), in KiB; 0 when unknown. */
+static long peak_rss_kib(void)
+{
+	char line[128];
+	long kib = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
 int timing_level(void)
 {
 	static int level = -1;
@@ -42,7 +58,8 @@ void timing_mark(const char *name)
 		start = last = t;
 		return;
 	}
-	fprintf(stderr, "lmsrecon: timing: %-24s %8.3f s %9.3f s\n", name, t - last, t - start);
+	fprintf(stderr, "lmsrecon: timing: %-24s %8.3f s %9.3f s %6ld MiB\n", name, t - last,
+		t - start, peak_rss_kib() / 1024);
 	last = t;
 }
 
