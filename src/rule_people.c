@@ -650,11 +650,17 @@ enum rc rule_people_match(struct diag *d, const struct job *j,
 	if (snap_rc(s) == RC_OK)
 		handle_leavers(&c);
 
-	/* What this run saw, for the next run's leavers and increments. */
+	/* What this run saw, for the next run's leavers and increments: the
+	 * rows that changed, not the whole table (most of a day two). */
 	if (snap_rc(s) == RC_OK) {
-		snap_run(s, "DELETE FROM people_seen WHERE source = ?1", "t", c.source);
+		snap_run(s, "DELETE FROM people_seen WHERE source = ?1 AND NOT EXISTS"
+			 " (SELECT 1 FROM stage.people p WHERE p.source = ?1"
+			 " AND p.crm_id = people_seen.crm_id)", "t", c.source);
 		snap_run(s, "INSERT INTO people_seen (source, crm_id, in_view, last_run)"
-			 " SELECT source, crm_id, in_view, ?2 FROM stage.people WHERE source = ?1",
+			 " SELECT source, crm_id, in_view, ?2 FROM stage.people WHERE source = ?1"
+			 " ORDER BY crm_id"
+			 " ON CONFLICT (source, crm_id) DO UPDATE SET in_view = excluded.in_view,"
+			 " last_run = excluded.last_run WHERE people_seen.in_view <> excluded.in_view",
 			 "ti", c.source, (long long)run_id);
 		snap_run(s, "INSERT INTO watermarks (source, last_modified, run_id)"
 			 " SELECT ?1, max(modified), ?2 FROM stage.people WHERE source = ?1"
