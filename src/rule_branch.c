@@ -143,10 +143,7 @@ static struct snap_stmt *people_open(struct br *b, const char *const exprs[3],
 		buf_addf(&sql, ", (SELECT %s FROM stage.%s WHERE Id = p.crm_id ORDER BY rowid LIMIT 1)",
 			 exprs[k], e->table);
 	}
-	if (with_person_flag)
-		buf_adds(&sql, ", (SELECT IsPersonAccount FROM stage.stg_contact WHERE Id = p.crm_id ORDER BY rowid LIMIT 1)");
-	else
-		buf_adds(&sql, ", 0");
+	buf_adds(&sql, with_person_flag ? ", p.is_person" : ", 0");
 	buf_adds(&sql, " FROM stage.people p WHERE p.source = ?1 AND p.is_rejected = 0"
 		 " ORDER BY p.src_file, p.src_line, p.crm_id");
 	st = snap_prepare(b->s, sql.buf);

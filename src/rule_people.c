@@ -97,8 +97,8 @@ enum rc rule_people_collect(struct diag *d, const struct job *j,
 
 	buf_reset(&sql);
 	buf_adds(&sql, "INSERT OR IGNORE INTO stage.people (source, crm_id, match_key, username,"
-		 " firstname, lastname, email, fields, account_id, modified, src_file, src_line)"
-		 " SELECT ?1, Id, ");
+		 " firstname, lastname, email, fields, account_id, is_person, modified,"
+		 " src_file, src_line) SELECT ?1, Id, ");
 	{
 		struct buf m = BUF_INIT;
 		add_field(&m, e, match);
@@ -120,8 +120,9 @@ enum rc rule_people_collect(struct diag *d, const struct job *j,
 		buf_addf(&sql, "%s'%s', ", nx++ ? ", " : "", pe->maps[i].lms);
 		add_field(&sql, e, pe->maps[i].crm);
 	}
-	buf_addf(&sql, "), %s, LastModifiedDate, src_file, src_line FROM stage.%s ORDER BY rowid",
-		 source_has_accounts(pe) ? "AccountId" : "NULL", e->table);
+	buf_addf(&sql, "), %s, %s, LastModifiedDate, src_file, src_line FROM stage.%s ORDER BY rowid",
+		 source_has_accounts(pe) ? "AccountId" : "NULL",
+		 pe->source == ENT_CONTACT ? "coalesce(IsPersonAccount, 0)" : "0", e->table);
 	snap_run(s, sql.buf, "t", e->name);
 	buf_release(&sql);
 	return snap_rc(s);

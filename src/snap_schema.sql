@@ -290,6 +290,7 @@ CREATE TABLE stage.people (
 	email TEXT,
 	fields TEXT,               -- JSON object of the other mapped LMS fields
 	account_id TEXT,           -- Contact's AccountId (org chart 'accounts')
+	is_person INTEGER NOT NULL DEFAULT 0, -- Contact's IsPersonAccount
 	modified TEXT,             -- LastModifiedDate (incremental, R5)
 	in_view INTEGER NOT NULL DEFAULT 1, -- passed the list view (R4)
 	is_rejected INTEGER NOT NULL DEFAULT 0, -- an exception keeps it out of matching

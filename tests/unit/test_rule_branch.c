@@ -102,7 +102,8 @@ static void add_account(const char *id, const char *name, const char *parent,
 	snap_finalize(st);
 }
 
-/* A staged Contact and its stage.people row. */
+/* A staged Contact and its stage.people row, as rule_people_collect
+ * writes it (the Contact's IsPersonAccount in is_person). */
 static void add_contact(const char *id, const char *account, const char *is_person,
 			const char *extra, const char *line)
 {
@@ -116,8 +117,8 @@ static void add_contact(const char *id, const char *account, const char *is_pers
 	snap_bind_text(st, 5, extra, extra ? strlen(extra) : 0);
 	cr_assert_eq(snap_step(st), 0);
 	snap_finalize(st);
-	exec4("INSERT INTO stage.people (source, crm_id, account_id, src_file, src_line)"
-	      " VALUES ('Contact', ?1, ?2, 1, ?3)", id, account, line, NULL);
+	exec4("INSERT INTO stage.people (source, crm_id, account_id, src_file, src_line, is_person)"
+	      " VALUES ('Contact', ?1, ?2, 1, ?3, ?4)", id, account, line, is_person);
 }
 
 static void add_branch(const char *code, const char *name, const char *parent,
