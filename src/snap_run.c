@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -287,9 +288,20 @@ static enum rc stage_attach(struct snap *s)
 	const char *sql;
 	size_t len;
 
-	if (s->stage_path && unlink(s->stage_path) != 0 && errno != ENOENT)
-		return snap_fail_msg(s, RC_CANTCREAT, "cannot replace stage database '%s': %s",
-				     s->stage_path, strerror(errno));
+	if (s->stage_path) {
+		/* Replaced by an empty file, which SQLite takes for a new
+		 * database: ATTACH cannot create one when the snapshot was
+		 * opened without SQLITE_OPEN_CREATE (any run but the first). */
+		int fd;
+		if (unlink(s->stage_path) != 0 && errno != ENOENT)
+			return snap_fail_msg(s, RC_CANTCREAT, "cannot replace stage database '%s': %s",
+					     s->stage_path, strerror(errno));
+		fd = open(s->stage_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return snap_fail_msg(s, RC_CANTCREAT, "cannot create stage database '%s': %s",
+					     s->stage_path, strerror(errno));
+		close(fd);
+	}
 	/* An empty name gives a private temporary database, deleted on DETACH. */
 	if (snap_run(s, "ATTACH ?1 AS stage", "t", s->stage_path ? s->stage_path : "") != RC_OK)
 		return s->rc;
