@@ -366,20 +366,16 @@ CREATE TABLE stage.prev_sent_objects (
 
 -- @stage-index
 
--- The lookups the rules make: people matched by id, username, email and
--- link; accounts by parent; learning data by user and item.
+-- The lookups the rules make: records by id, LMS users by username, link
+-- and branch; learning data by user and item. Only indexes a rule's
+-- statement uses: each costs a sort of its table at every run. (Matching
+-- by key and the account tree use indexes and data of their own.)
 CREATE INDEX stage.stg_account_id ON stg_account (Id);
-CREATE INDEX stage.stg_account_parent ON stg_account (ParentId);
 CREATE INDEX stage.stg_contact_id ON stg_contact (Id);
-CREATE INDEX stage.stg_contact_email ON stg_contact (Email);
-CREATE INDEX stage.stg_contact_account ON stg_contact (AccountId);
 CREATE INDEX stage.stg_crm_user_id ON stg_crm_user (Id);
-CREATE INDEX stage.stg_crm_user_email ON stg_crm_user (Email);
-CREATE INDEX stage.stg_crm_user_username ON stg_crm_user (Username);
 CREATE INDEX stage.stg_custom_id ON stg_custom (Id);
 CREATE INDEX stage.stg_lms_user_username ON stg_lms_user (username);
 CREATE INDEX stage.stg_lms_user_sfdc_id ON stg_lms_user (sfdc_id);
-CREATE INDEX stage.stg_lms_user_email ON stg_lms_user (email);
 CREATE INDEX stage.stg_lms_user_branch ON stg_lms_user (branch_code);
 CREATE INDEX stage.stg_branch_code ON stg_branch (code);
 CREATE INDEX stage.stg_branch_parent ON stg_branch (parent_code);
