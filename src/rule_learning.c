@@ -99,7 +99,8 @@ struct lrn {
 /* ---- statements ------------------------------------------------------ */
 
 /* The rule's scratch tables: the first staged row of each course, plan and
- * user code, each user's state, and per-user enrollment counts. */
+ * user code, each user's state, and per-user enrollment counts. Keyed
+ * without a rowid: a look-up by code or username is one tree, not two. */
 static const char scratch_sql[] =
 	"DROP TABLE IF EXISTS stage.lrn_course;"
 	"DROP TABLE IF EXISTS stage.lrn_plan;"
@@ -108,10 +109,10 @@ static const char scratch_sql[] =
 	"DROP TABLE IF EXISTS stage.lrn_count;"
 	/* Courses by code; is_sent when the job sends the course's type. */
 	"CREATE TABLE stage.lrn_course (code TEXT PRIMARY KEY, name TEXT, type TEXT,"
-	" is_sent INTEGER NOT NULL, src_file INTEGER, src_line INTEGER);"
+	" is_sent INTEGER NOT NULL, src_file INTEGER, src_line INTEGER) WITHOUT ROWID;"
 	/* Learning plans by code with the number of their courses. */
 	"CREATE TABLE stage.lrn_plan (code TEXT PRIMARY KEY, name TEXT,"
-	" ncourses INTEGER NOT NULL, src_file INTEGER, src_line INTEGER);"
+	" ncourses INTEGER NOT NULL, src_file INTEGER, src_line INTEGER) WITHOUT ROWID;"
 	/* The distinct courses of each plan. */
 	"CREATE TABLE stage.lrn_plan_course (plan_code TEXT NOT NULL, course_code TEXT NOT NULL,"
 	" PRIMARY KEY (plan_code, course_code)) WITHOUT ROWID;"
@@ -120,13 +121,13 @@ static const char scratch_sql[] =
 	 * linked or created by this run, R12), or 'unlinking' (sync back
 	 * removes its link this run). */
 	"CREATE TABLE stage.lrn_user (username TEXT PRIMARY KEY, user_id TEXT, sfdc_id TEXT,"
-	" last_access TEXT, state TEXT NOT NULL, src_file INTEGER, src_line INTEGER);"
+	" last_access TEXT, state TEXT NOT NULL, src_file INTEGER, src_line INTEGER) WITHOUT ROWID;"
 	/* Per username: the enrollments this rule would send, by status. */
 	"CREATE TABLE stage.lrn_count (username TEXT PRIMARY KEY,"
 	" n_course INTEGER NOT NULL DEFAULT 0, n_plan INTEGER NOT NULL DEFAULT 0,"
 	" n_completed INTEGER NOT NULL DEFAULT 0, n_passed INTEGER NOT NULL DEFAULT 0,"
 	" n_failed INTEGER NOT NULL DEFAULT 0, n_in_progress INTEGER NOT NULL DEFAULT 0,"
-	" n_pending INTEGER NOT NULL DEFAULT 0, src_file INTEGER, src_line INTEGER);";
+	" n_pending INTEGER NOT NULL DEFAULT 0, src_file INTEGER, src_line INTEGER) WITHOUT ROWID;";
 
 /* The statements of the rule, in order. */
 static const char *const steps[] = {

@@ -244,17 +244,31 @@ static const char *const forget_steps[] = {
 	" OR completed_at IS NOT excluded.completed_at OR score IS NOT excluded.score" \
 	" OR updated_at IS NOT excluded.updated_at"
 
+/* The staged row `e` equals its baseline row of kind `kind`, item `item`
+ * and session `session`. */
+#define SAME_AS_BASELINE(kind, item, session) "EXISTS (SELECT 1 FROM main.enrollment_baseline b" \
+	" WHERE b.lms_instance = ?1 AND b.kind = '" kind "' AND b.username = e.username" \
+	" AND b.item_code = " item " AND b.session_code = " session \
+	" AND b.status IS e.status AND b.enrolled_at IS e.enrolled_at" \
+	" AND b.completed_at IS e.completed_at AND b.score IS e.score" \
+	" AND b.updated_at IS e.updated_at)"
+
 /* The current enrollments of the exports go into the baseline; a row seen
  * again keeps its first_run. A key listed twice ends with its last row.
- * In the baseline's key order, so the tree is written in one sweep, not
- * page by random page. */
+ * Only rows that differ from the baseline are written (a key listed twice
+ * always is, so that its last row wins), in the baseline's key order, so
+ * the tree is written in one sweep, not page by random page. */
 static const char keep_course_sql[] =
 	"INSERT INTO main.enrollment_baseline (lms_instance, kind, username, item_code,"
 	" session_code, status, enrolled_at, completed_at, score, updated_at, first_run, last_run)"
 	" SELECT ?1, 'course', username, course_code, coalesce(session_code, ''), status,"
-	" enrolled_at, completed_at, score, updated_at, ?2, ?2 FROM stage.stg_enrollment"
+	" enrolled_at, completed_at, score, updated_at, ?2, ?2 FROM stage.stg_enrollment e"
 	" WHERE username IS NOT NULL AND course_code IS NOT NULL"
 	" AND status IS NOT 'unenrolled'"
+	" AND (NOT " SAME_AS_BASELINE("course", "e.course_code", "coalesce(e.session_code, '')")
+	"  OR (username, course_code) IN (SELECT username, course_code FROM stage.stg_enrollment"
+	"  WHERE username IS NOT NULL AND course_code IS NOT NULL"
+	"  GROUP BY username, course_code HAVING count(*) > 1))"
 	" ORDER BY username, course_code, coalesce(session_code, ''), rowid"
 	" ON CONFLICT (lms_instance, kind, username, item_code, session_code) DO UPDATE SET"
 	" status = excluded.status, enrolled_at = excluded.enrolled_at,"
@@ -265,9 +279,14 @@ static const char keep_plan_sql[] =
 	"INSERT INTO main.enrollment_baseline (lms_instance, kind, username, item_code,"
 	" session_code, status, enrolled_at, completed_at, score, updated_at, first_run, last_run)"
 	" SELECT ?1, 'plan', username, plan_code, '', status,"
-	" enrolled_at, completed_at, score, updated_at, ?2, ?2 FROM stage.stg_plan_enrollment"
+	" enrolled_at, completed_at, score, updated_at, ?2, ?2 FROM stage.stg_plan_enrollment e"
 	" WHERE username IS NOT NULL AND plan_code IS NOT NULL"
-	" AND status IS NOT 'unenrolled' ORDER BY username, plan_code, rowid"
+	" AND status IS NOT 'unenrolled'"
+	" AND (NOT " SAME_AS_BASELINE("plan", "e.plan_code", "''")
+	"  OR (username, plan_code) IN (SELECT username, plan_code FROM stage.stg_plan_enrollment"
+	"  WHERE username IS NOT NULL AND plan_code IS NOT NULL"
+	"  GROUP BY username, plan_code HAVING count(*) > 1))"
+	" ORDER BY username, plan_code, rowid"
 	" ON CONFLICT (lms_instance, kind, username, item_code, session_code) DO UPDATE SET"
 	" status = excluded.status, enrolled_at = excluded.enrolled_at,"
 	" completed_at = excluded.completed_at, score = excluded.score,"

@@ -335,8 +335,10 @@ CREATE TABLE stage.crm_out (
 	op TEXT NOT NULL           -- Bulk API 2.0 operation
 		CHECK (op IN ('insert', 'update', 'upsert', 'delete')),
 	key TEXT NOT NULL,         -- external id (upsert), Id (update, delete), or a stable key (insert)
-	fields TEXT NOT NULL       -- JSON object: API field (or Rel__r.ExtId__c) to value; '#N/A' clears
-		CHECK (json_valid(fields)),
+	-- JSON object: API field (or Rel__r.ExtId__c) to value; '#N/A' clears.
+	-- Not checked here (parsing every record again cost more than building
+	-- it); `emitted`, where it is kept, checks it.
+	fields TEXT NOT NULL,
 	rule TEXT NOT NULL,        -- the rule that decided it: 'R7' .. 'R11'
 	is_forced INTEGER NOT NULL DEFAULT 0, -- sent even when unchanged (R11 time window)
 	src_file INTEGER,

@@ -566,3 +566,34 @@ Test(rule_unenroll, reenrolled_enrollment_keeps_its_first_run)
 		    " || last_run, ';') FROM (SELECT * FROM enrollment_baseline ORDER BY item_code)",
 		    "C1|completed|1|1;C2|passed|1|2;C3|enrolled|2|2");
 }
+
+Test(rule_unenroll, key_listed_twice_leaves_its_last_row_in_the_baseline)
+{
+	first_run();
+	/* C1 twice: the baseline's value first, a new one last. C2 twice:
+	 * a new value first, the baseline's value last. */
+	begin(T2);
+	add_user("alice", "101", CONTACT);
+	add_enr("alice", "C1", NULL, "completed", "2");
+	add_enr("alice", "C1", NULL, "failed", "3");
+	add_enr("alice", "C2", NULL, "passed", "4");
+	add_enr("alice", "C2", NULL, "in_progress", "5");
+	unenroll(T2);
+	assert_text("SELECT group_concat(item_code || '|' || status, ';')"
+		    " FROM (SELECT * FROM enrollment_baseline ORDER BY item_code)",
+		    "C1|failed;C2|in_progress");
+}
+
+Test(rule_unenroll, unchanged_enrollment_is_not_rewritten)
+{
+	first_run();
+	begin(T2);
+	add_user("alice", "101", CONTACT);
+	add_enr("alice", "C1", NULL, "completed", "2");
+	add_enr("alice", "C2", NULL, "passed", "3");
+	unenroll(T2);
+	/* C1 is as run 1 left it; C2 changed in run 2. */
+	assert_text("SELECT group_concat(item_code || '|' || last_run, ';')"
+		    " FROM (SELECT * FROM enrollment_baseline ORDER BY item_code)",
+		    "C1|1;C2|2");
+}
