@@ -183,7 +183,7 @@ enum rc emit_report_html(const struct report_run *run, const struct job *j,
 		fputs("<table><thead><tr><th>kind</th><th>entity</th><th>key</th><th>candidates</th>"
 		      "<th>reason</th><th>source</th></tr></thead><tbody>\n", f);
 		st = snap_prepare(s, "SELECT kind, entity, key, candidates, reason, src_file, src_line"
-				  " FROM stage.exceptions ORDER BY kind, entity, key, rowid");
+				  " FROM stage.report_exceptions ORDER BY rowid");
 		for (nrows = 0; st && snap_step(st) == 1 && nrows < HTML_MAX_ROWS; nrows++) {
 			fputs("<tr>", f);
 			td(f, "kind", snap_col_text(st, 0));
@@ -209,7 +209,7 @@ enum rc emit_report_html(const struct report_run *run, const struct job *j,
 		fputs("<table><thead><tr><th>entity</th><th>key</th><th>action</th><th>field</th>"
 		      "<th>before</th><th>after</th><th>source</th><th>rule</th></tr></thead><tbody>\n", f);
 		st = snap_prepare(s, "SELECT entity, key, action, field, before, after, src_file, src_line, rule"
-				  " FROM stage.changes ORDER BY entity, key, rowid");
+				  " FROM stage.report_changes ORDER BY rowid");
 		for (nrows = 0; st && snap_step(st) == 1 && nrows < HTML_MAX_ROWS; nrows++) {
 			fputs("<tr>", f);
 			td(f, NULL, snap_col_text(st, 0));

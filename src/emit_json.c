@@ -88,7 +88,7 @@ enum rc emit_report_json(const struct report_run *run, const struct job *j,
 	snap_finalize(st);
 	fputs("\n    ]\n  },\n  \"exceptions\": [", f);
 	st = snap_prepare(s, "SELECT kind, entity, key, candidates, reason, src_file, src_line"
-			  " FROM stage.exceptions ORDER BY kind, entity, key, rowid");
+			  " FROM stage.report_exceptions ORDER BY rowid");
 	for (n = 0; st && snap_step(st) == 1; n++) {
 		fprintf(f, "%s\n    {", n ? "," : "");
 		for (int c = 0; c < 5; c++)
@@ -99,7 +99,7 @@ enum rc emit_report_json(const struct report_run *run, const struct job *j,
 	snap_finalize(st);
 	fputs("\n  ],\n  \"changes\": [", f);
 	st = snap_prepare(s, "SELECT entity, key, action, field, before, after, src_file, src_line, rule"
-			  " FROM stage.changes ORDER BY entity, key, rowid");
+			  " FROM stage.report_changes ORDER BY rowid");
 	for (n = 0; st && snap_step(st) == 1; n++) {
 		fprintf(f, "%s\n    {", n ? "," : "");
 		for (int c = 0; c < 6; c++)

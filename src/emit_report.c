@@ -94,7 +94,7 @@ static enum rc write_changes(const struct job *j, struct snap *s, struct emit_ou
 		return emit_out_rc(o);
 	emit_csv_row(f, CSV_REPORT, hdr, NULL, 8);
 	st = snap_prepare(s, "SELECT entity, key, action, field, before, after, src_file, src_line, rule"
-			  " FROM stage.changes ORDER BY entity, key, rowid");
+			  " FROM stage.report_changes ORDER BY rowid");
 	while (st && snap_step(st) == 1) {
 		const char *v[8];
 		for (int i = 0; i < 6; i++)
@@ -119,7 +119,7 @@ static enum rc write_exceptions(const struct job *j, struct snap *s, struct emit
 		return emit_out_rc(o);
 	emit_csv_row(f, CSV_REPORT, hdr, NULL, 6);
 	st = snap_prepare(s, "SELECT kind, entity, key, candidates, reason, src_file, src_line"
-			  " FROM stage.exceptions ORDER BY kind, entity, key, rowid");
+			  " FROM stage.report_exceptions ORDER BY rowid");
 	while (st && snap_step(st) == 1) {
 		const char *v[6];
 		for (int i = 0; i < 5; i++)

@@ -35,9 +35,11 @@ enum rules_flags {
 enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *prep,
 		  struct snap *s, long long run_id, const char *now, unsigned flags);
 
-/* Counts the changes and exceptions (stage.change_counts,
- * stage.exception_counts) and indexes them in report order; after the last
- * rule, audit included, and before the report is written. */
+/* Copies the changes and exceptions in report order (stage.report_changes,
+ * stage.report_exceptions: entity, key, then the order they were made;
+ * kind, entity, key, then the order) and counts them (stage.change_counts,
+ * stage.exception_counts); after the last rule, audit included, and before
+ * the report is written. */
 enum rc rules_finish(struct snap *s);
 
 #endif
