@@ -309,13 +309,17 @@ static const char *const steps[] = {
 	" SELECT 'LMS_Enrollment__c', 'upsert', r.key, r.fields, 'R9', r.is_forced,"
 	" r.src_file, r.src_line"
 	" FROM (SELECT " ENR_KEY " AS key, " ENR_FIELDS " AS fields, " FORCED " AS is_forced,"
-	"  e.src_file AS src_file, e.src_line AS src_line, e.rowid AS id"
+	"  e.src_file AS src_file, e.src_line AS src_line, e.username AS username,"
+	"  e.course_code AS course_code, e.session_code AS session_code"
 	"  FROM stage.stg_enrollment e JOIN stage.lrn_user u ON u.username = e.username"
 	"  JOIN stage.lrn_course c ON c.code = e.course_code"
 	"  WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND c.is_sent"
 	"  AND " SENT_STATUS("e") ") r"
 	" WHERE r.is_forced OR " NOT_SENT_AS("LMS_Enrollment__c", "r.key", "r.fields")
-	" ORDER BY r.id",
+	/* In the user index's order: the first row of a key listed twice
+	 * comes first (its input order), and the users are looked up in
+	 * their own key order. */
+	" ORDER BY r.username, r.course_code, r.session_code, r.src_line",
 
 	/* The same enrollment twice in the export: the first row is sent.
 	 * Only the user and course pairs the index shows more than once are
