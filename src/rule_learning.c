@@ -345,14 +345,15 @@ static const char *const steps[] = {
 	" SELECT 'LMS_Learning_Plan_Enrollment__c', 'upsert', r.key, r.fields, 'R9', r.is_forced,"
 	" r.src_file, r.src_line"
 	" FROM (SELECT " PLAN_ENR_KEY " AS key, " PLAN_ENR_FIELDS " AS fields,"
-	"  " FORCED " AS is_forced, e.src_file AS src_file, e.src_line AS src_line, e.rowid AS id"
+	"  " FORCED " AS is_forced, e.src_file AS src_file, e.src_line AS src_line,"
+	"  e.username AS username, e.plan_code AS plan_code"
 	"  FROM stage.stg_plan_enrollment e JOIN stage.lrn_user u ON u.username = e.username"
 	"  JOIN stage.lrn_plan p ON p.code = e.plan_code"
 	"  WHERE (?4 & 2) <> 0 AND u.state = 'linked' AND u.user_id IS NOT NULL"
 	"  AND " SENT_STATUS("e") ") r"
 	" WHERE r.is_forced OR "
 	NOT_SENT_AS("LMS_Learning_Plan_Enrollment__c", "r.key", "r.fields")
-	" ORDER BY r.id",
+	" ORDER BY r.username, r.plan_code, r.src_line",
 };
 
 /* Enrollments of a session the sessions export lacks, by session code:

@@ -257,12 +257,9 @@ static const char *const forget_steps[] = {
  * again keeps its first_run. A key listed twice ends with its last row.
  * Only rows that differ from the baseline are written (a key listed twice
  * always is, so that its last row wins), in the baseline's key order, so
- * the tree is written in one sweep, not page by random page. Course
- * enrollments come in that order from their covering index (the loader
- * stores an empty session as NULL, which sorts first, as '' does in the
- * baseline); plan enrollments are read in their own order and sorted
- * (NOT INDEXED: read through the user index, each would be a random read
- * of a table that outgrows the page cache). */
+ * the tree is written in one sweep, not page by random page. The rows
+ * come in that order from the covering user indexes (the loader stores an
+ * empty session as NULL, which sorts first, as '' does in the baseline). */
 static const char keep_course_sql[] =
 	"INSERT INTO main.enrollment_baseline (lms_instance, kind, username, item_code,"
 	" session_code, status, enrolled_at, completed_at, score, updated_at, first_run, last_run)"
@@ -284,14 +281,14 @@ static const char keep_plan_sql[] =
 	"INSERT INTO main.enrollment_baseline (lms_instance, kind, username, item_code,"
 	" session_code, status, enrolled_at, completed_at, score, updated_at, first_run, last_run)"
 	" SELECT ?1, 'plan', username, plan_code, '', status,"
-	" enrolled_at, completed_at, score, updated_at, ?2, ?2 FROM stage.stg_plan_enrollment e NOT INDEXED"
+	" enrolled_at, completed_at, score, updated_at, ?2, ?2 FROM stage.stg_plan_enrollment e"
 	" WHERE username IS NOT NULL AND plan_code IS NOT NULL"
 	" AND status IS NOT 'unenrolled'"
 	" AND (NOT " SAME_AS_BASELINE("plan", "e.plan_code", "''")
 	"  OR (username, plan_code) IN (SELECT username, plan_code FROM stage.stg_plan_enrollment"
 	"  WHERE username IS NOT NULL AND plan_code IS NOT NULL"
 	"  GROUP BY username, plan_code HAVING count(*) > 1))"
-	" ORDER BY username, plan_code, rowid"
+	" ORDER BY username, plan_code, src_line"
 	" ON CONFLICT (lms_instance, kind, username, item_code, session_code) DO UPDATE SET"
 	" status = excluded.status, enrolled_at = excluded.enrolled_at,"
 	" completed_at = excluded.completed_at, score = excluded.score,"
