@@ -608,7 +608,7 @@ enum rc rule_people_match(struct diag *d, const struct job *j,
 		static const char *const names[] = { "exact", "fold", "trim", "fold_trim" };
 		struct buf idx = BUF_INIT;
 		buf_addf(&idx, "CREATE INDEX IF NOT EXISTS stage.stg_lms_user_key_%s"
-			 " ON stg_lms_user (%s)", names[pe->match_norm & 3], where.buf);
+			 " ON stg_lms_user (%s, username)", names[pe->match_norm & 3], where.buf);
 		snap_exec(s, idx.buf);
 		buf_release(&idx);
 	}

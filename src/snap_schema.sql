@@ -377,7 +377,9 @@ CREATE INDEX stage.stg_contact_id ON stg_contact (Id);
 CREATE INDEX stage.stg_crm_user_id ON stg_crm_user (Id);
 CREATE INDEX stage.stg_custom_id ON stg_custom (Id);
 CREATE INDEX stage.stg_lms_user_username ON stg_lms_user (username);
-CREATE INDEX stage.stg_lms_user_sfdc_id ON stg_lms_user (sfdc_id);
+-- By link, in username order: the people rules list the users of one link
+-- by username without sorting them.
+CREATE INDEX stage.stg_lms_user_sfdc_id ON stg_lms_user (sfdc_id, username);
 CREATE INDEX stage.stg_lms_user_branch ON stg_lms_user (branch_code);
 CREATE INDEX stage.stg_branch_code ON stg_branch (code);
 CREATE INDEX stage.stg_branch_parent ON stg_branch (parent_code);
