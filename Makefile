@@ -82,6 +82,15 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
 
+# The reader-only timer of scripts/bench (tests/bench/readbench.c).
+READBENCH := $(BUILD)/readbench
+$(BUILD)/bench/%.o: tests/bench/%.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+$(READBENCH): $(BUILD)/bench/readbench.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)rm -rf fixtures/demo/out fixtures/demo/state
@@ -118,7 +127,7 @@ valgrind: deps
 	$(Q)VALGRIND=1 scripts/run-golden $(BIN)
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(READBENCH)
 	$(Q)scripts/bench
 
 install: $(BIN)
@@ -129,4 +138,4 @@ install: $(BIN)
 clean:
 	rm -rf build lmsrecon
 
--include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d)
+-include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)
