@@ -202,6 +202,10 @@ static const char *const steps[] = {
 	" SELECT username, 'waiting', src_file, src_line FROM stage.user_out"
 	" WHERE action = 'create' ORDER BY username",
 
+	/* The users in the order of their records' keys (instance:user_id:...),
+	 * for the statements below that write one record per enrollment. */
+	"CREATE INDEX stage.lrn_user_id ON lrn_user (user_id, username, state)",
+
 	/* -- what each user has to send -- */
 	"INSERT INTO stage.lrn_count (username, n_course, n_completed, n_passed, n_failed,"
 	" n_in_progress, n_pending, src_file, src_line)"
@@ -309,17 +313,21 @@ static const char *const steps[] = {
 	" SELECT 'LMS_Enrollment__c', 'upsert', r.key, r.fields, 'R9', r.is_forced,"
 	" r.src_file, r.src_line"
 	" FROM (SELECT " ENR_KEY " AS key, " ENR_FIELDS " AS fields, " FORCED " AS is_forced,"
-	"  e.src_file AS src_file, e.src_line AS src_line, e.username AS username,"
-	"  e.course_code AS course_code, e.session_code AS session_code"
-	"  FROM stage.stg_enrollment e JOIN stage.lrn_user u ON u.username = e.username"
+	"  e.src_file AS src_file, e.src_line AS src_line, u.user_id AS user_id,"
+	"  u.username AS username, e.course_code AS course_code, e.session_code AS session_code"
+	"  FROM stage.lrn_user u INDEXED BY lrn_user_id"
+	"  CROSS JOIN stage.stg_enrollment e ON e.username = u.username"
 	"  JOIN stage.lrn_course c ON c.code = e.course_code"
 	"  WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND c.is_sent"
 	"  AND " SENT_STATUS("e") ") r"
 	" WHERE r.is_forced OR " NOT_SENT_AS("LMS_Enrollment__c", "r.key", "r.fields")
-	/* In the user index's order: the first row of a key listed twice
-	 * comes first (its input order), and the users are looked up in
-	 * their own key order. */
-	" ORDER BY r.username, r.course_code, r.session_code, r.src_line",
+	/* User by user in user id order (the join order is fixed: the
+	 * planner has no statistics for lrn_user), then in the enrollment
+	 * index's order: the records come about in the order of their keys
+	 * (what was sent before is read, and crm_out written, in one sweep,
+	 * not at random), and the first row of a key listed twice comes
+	 * first. */
+	" ORDER BY r.user_id, r.username, r.course_code, r.session_code, r.src_line",
 
 	/* The same enrollment twice in the export: the first row is sent.
 	 * Only the user and course pairs the index shows more than once are
@@ -346,14 +354,15 @@ static const char *const steps[] = {
 	" r.src_file, r.src_line"
 	" FROM (SELECT " PLAN_ENR_KEY " AS key, " PLAN_ENR_FIELDS " AS fields,"
 	"  " FORCED " AS is_forced, e.src_file AS src_file, e.src_line AS src_line,"
-	"  e.username AS username, e.plan_code AS plan_code"
-	"  FROM stage.stg_plan_enrollment e JOIN stage.lrn_user u ON u.username = e.username"
+	"  u.user_id AS user_id, u.username AS username, e.plan_code AS plan_code"
+	"  FROM stage.lrn_user u INDEXED BY lrn_user_id"
+	"  CROSS JOIN stage.stg_plan_enrollment e ON e.username = u.username"
 	"  JOIN stage.lrn_plan p ON p.code = e.plan_code"
 	"  WHERE (?4 & 2) <> 0 AND u.state = 'linked' AND u.user_id IS NOT NULL"
 	"  AND " SENT_STATUS("e") ") r"
 	" WHERE r.is_forced OR "
 	NOT_SENT_AS("LMS_Learning_Plan_Enrollment__c", "r.key", "r.fields")
-	" ORDER BY r.username, r.plan_code, r.src_line",
+	" ORDER BY r.user_id, r.username, r.plan_code, r.src_line",
 };
 
 /* Enrollments of a session the sessions export lacks, by session code:
