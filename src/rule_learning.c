@@ -299,13 +299,14 @@ static const char *const steps[] = {
 	" 'R9', u.src_file, u.src_line"
 	" FROM stage.lrn_user u"
 	" WHERE u.state = 'linked' AND u.user_id IS NOT NULL"
-	" AND " NOT_SENT_AS("LMS_User__c", USER_KEY, USER_FIELDS(NO_COUNTS))
 	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_count n WHERE n.username = u.username"
 	"  AND n.n_course + n.n_plan > 0)"
 	" AND (EXISTS (SELECT 1 FROM stage.stg_x_lms_user x"
 	"   WHERE x.LMS_User_Id__c = ?1 || ':' || u.user_id)"
 	"  OR EXISTS (SELECT 1 FROM main.emitted e WHERE e.target = 'crm'"
 	"   AND e.object = 'LMS_User__c' AND e.op = 'upsert' AND e.key = ?1 || ':' || u.user_id))"
+	/* Last: it builds the record, for the few users left. */
+	" AND " NOT_SENT_AS("LMS_User__c", USER_KEY, USER_FIELDS(NO_COUNTS))
 	" ORDER BY u.username",
 
 	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, is_forced,"
