@@ -96,6 +96,12 @@ struct lrn {
 	" WHERE x.username = e.username AND x.course_code = pc.course_code" \
 	" AND x.status IN ('completed', 'passed'))))"
 
+/* The row of user `u` for item `item` of kind `kind` may share its key
+ * with another row (stage.lrn_twice). */
+#define TWICE(kind, item) "(EXISTS (SELECT 1 FROM stage.lrn_twice t WHERE t.kind = '" kind "'" \
+	" AND t.name = u.username AND t.item = " item ") OR EXISTS (SELECT 1 FROM stage.lrn_twice t" \
+	" WHERE t.kind = 'user_id' AND t.name = u.user_id AND t.item = ''))"
+
 /* ---- statements ------------------------------------------------------ */
 
 /* The rule's scratch tables: the first staged row of each course, plan and
@@ -107,6 +113,7 @@ static const char scratch_sql[] =
 	"DROP TABLE IF EXISTS stage.lrn_plan_course;"
 	"DROP TABLE IF EXISTS stage.lrn_user;"
 	"DROP TABLE IF EXISTS stage.lrn_count;"
+	"DROP TABLE IF EXISTS stage.lrn_twice;"
 	/* Courses by code; is_sent when the job sends the course's type. */
 	"CREATE TABLE stage.lrn_course (code TEXT PRIMARY KEY, name TEXT, type TEXT,"
 	" is_sent INTEGER NOT NULL, src_file INTEGER, src_line INTEGER) WITHOUT ROWID;"
@@ -127,7 +134,13 @@ static const char scratch_sql[] =
 	" n_course INTEGER NOT NULL DEFAULT 0, n_plan INTEGER NOT NULL DEFAULT 0,"
 	" n_completed INTEGER NOT NULL DEFAULT 0, n_passed INTEGER NOT NULL DEFAULT 0,"
 	" n_failed INTEGER NOT NULL DEFAULT 0, n_in_progress INTEGER NOT NULL DEFAULT 0,"
-	" n_pending INTEGER NOT NULL DEFAULT 0, src_file INTEGER, src_line INTEGER) WITHOUT ROWID;";
+	" n_pending INTEGER NOT NULL DEFAULT 0, src_file INTEGER, src_line INTEGER) WITHOUT ROWID;"
+	/* Keys that may be given by more than one row: a user and item listed
+	 * twice (kind 'course' or 'plan'), or a user id two usernames share
+	 * (kind 'user_id', item ''). Their rows skip "only changes" before the
+	 * fact, so that the first row keeps its place. Usually empty. */
+	"CREATE TABLE stage.lrn_twice (kind TEXT NOT NULL, name TEXT NOT NULL, item TEXT NOT NULL,"
+	" PRIMARY KEY (kind, name, item)) WITHOUT ROWID;";
 
 /* The statements of the rule, in order. */
 static const char *const steps[] = {
@@ -205,6 +218,16 @@ static const char *const steps[] = {
 	/* The users in the order of their records' keys (instance:user_id:...),
 	 * for the statements below that write one record per enrollment. */
 	"CREATE INDEX stage.lrn_user_id ON lrn_user (user_id, username, state)",
+
+	"INSERT INTO stage.lrn_twice (kind, name, item)"
+	" SELECT 'course', username, course_code FROM stage.stg_enrollment"
+	" WHERE username IS NOT NULL AND course_code IS NOT NULL"
+	" GROUP BY username, course_code HAVING count(*) > 1"
+	" UNION SELECT 'plan', username, plan_code FROM stage.stg_plan_enrollment"
+	" WHERE username IS NOT NULL AND plan_code IS NOT NULL"
+	" GROUP BY username, plan_code HAVING count(*) > 1"
+	" UNION SELECT 'user_id', user_id, '' FROM stage.lrn_user WHERE user_id IS NOT NULL"
+	" GROUP BY user_id HAVING count(*) > 1",
 
 	/* -- what each user has to send -- */
 	"INSERT INTO stage.lrn_count (username, n_course, n_completed, n_passed, n_failed,"
@@ -288,7 +311,8 @@ static const char *const steps[] = {
 	" 'R9', u.src_file, u.src_line"
 	" FROM stage.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
 	" WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND n.n_course + n.n_plan > 0"
-	" AND " NOT_SENT_AS("LMS_User__c", USER_KEY, USER_FIELDS(COUNTS)),
+	" AND (" TWICE("user_id", "''") " OR "
+	NOT_SENT_AS("LMS_User__c", USER_KEY, USER_FIELDS(COUNTS)) ")",
 
 	/* A learner record the CRM already holds follows the LMS down to no
 	 * enrollment at all: its counts go to zero rather than stay stale
@@ -306,7 +330,8 @@ static const char *const steps[] = {
 	"  OR EXISTS (SELECT 1 FROM main.emitted e WHERE e.target = 'crm'"
 	"   AND e.object = 'LMS_User__c' AND e.op = 'upsert' AND e.key = ?1 || ':' || u.user_id))"
 	/* Last: it builds the record, for the few users left. */
-	" AND " NOT_SENT_AS("LMS_User__c", USER_KEY, USER_FIELDS(NO_COUNTS))
+	" AND (" TWICE("user_id", "''") " OR "
+	NOT_SENT_AS("LMS_User__c", USER_KEY, USER_FIELDS(NO_COUNTS)) ")"
 	" ORDER BY u.username",
 
 	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, is_forced,"
@@ -314,33 +339,33 @@ static const char *const steps[] = {
 	" SELECT 'LMS_Enrollment__c', 'upsert', r.key, r.fields, 'R9', r.is_forced,"
 	" r.src_file, r.src_line"
 	" FROM (SELECT " ENR_KEY " AS key, " ENR_FIELDS " AS fields, " FORCED " AS is_forced,"
-	"  e.src_file AS src_file, e.src_line AS src_line, u.user_id AS user_id,"
+	"  " TWICE("course", "e.course_code") " AS is_twice,"
+	"  e.src_file AS src_file, e.src_line AS src_line, e.rowid AS id, u.user_id AS user_id,"
 	"  u.username AS username, e.course_code AS course_code, e.session_code AS session_code"
 	"  FROM stage.lrn_user u INDEXED BY lrn_user_id"
 	"  CROSS JOIN stage.stg_enrollment e ON e.username = u.username"
 	"  JOIN stage.lrn_course c ON c.code = e.course_code"
 	"  WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND c.is_sent"
 	"  AND " SENT_STATUS("e") ") r"
-	" WHERE r.is_forced OR " NOT_SENT_AS("LMS_Enrollment__c", "r.key", "r.fields")
+	" WHERE r.is_forced OR r.is_twice OR " NOT_SENT_AS("LMS_Enrollment__c", "r.key", "r.fields")
 	/* User by user in user id order (the join order is fixed: the
 	 * planner has no statistics for lrn_user), then in the enrollment
 	 * index's order: the records come about in the order of their keys
 	 * (what was sent before is read, and crm_out written, in one sweep,
 	 * not at random), and the first row of a key listed twice comes
 	 * first. */
-	" ORDER BY r.user_id, r.username, r.course_code, r.session_code, r.src_line",
+	" ORDER BY r.user_id, r.username, r.course_code, r.session_code, r.src_line, r.id",
 
 	/* The same enrollment twice in the export: the first row is sent.
-	 * Only the user and course pairs the index shows more than once are
-	 * looked at. */
+	 * Only the user and course pairs listed more than once are looked
+	 * at. */
 	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
 	" SELECT 'duplicate', 'enrollments',"
 	" e.username || ':' || e.course_code || ':' || coalesce(e.session_code, ''), NULL,"
 	" 'enrollment listed more than once: the first row is sent', e.src_file, e.src_line"
-	" FROM (SELECT username, course_code FROM stage.stg_enrollment"
-	"  WHERE username IS NOT NULL AND course_code IS NOT NULL"
-	"  GROUP BY username, course_code HAVING count(*) > 1) g"
-	" JOIN stage.stg_enrollment e ON e.username = g.username AND e.course_code = g.course_code"
+	" FROM stage.lrn_twice g"
+	" JOIN stage.stg_enrollment e ON g.kind = 'course' AND e.username = g.name"
+	" AND e.course_code = g.item"
 	" JOIN stage.lrn_user u ON u.username = e.username"
 	" JOIN stage.lrn_course c ON c.code = e.course_code"
 	" WHERE u.state = 'linked' AND c.is_sent AND " SENT_STATUS("e")
@@ -354,16 +379,17 @@ static const char *const steps[] = {
 	" SELECT 'LMS_Learning_Plan_Enrollment__c', 'upsert', r.key, r.fields, 'R9', r.is_forced,"
 	" r.src_file, r.src_line"
 	" FROM (SELECT " PLAN_ENR_KEY " AS key, " PLAN_ENR_FIELDS " AS fields,"
-	"  " FORCED " AS is_forced, e.src_file AS src_file, e.src_line AS src_line,"
+	"  " FORCED " AS is_forced, " TWICE("plan", "e.plan_code") " AS is_twice,"
+	"  e.src_file AS src_file, e.src_line AS src_line, e.rowid AS id,"
 	"  u.user_id AS user_id, u.username AS username, e.plan_code AS plan_code"
 	"  FROM stage.lrn_user u INDEXED BY lrn_user_id"
 	"  CROSS JOIN stage.stg_plan_enrollment e ON e.username = u.username"
 	"  JOIN stage.lrn_plan p ON p.code = e.plan_code"
 	"  WHERE (?4 & 2) <> 0 AND u.state = 'linked' AND u.user_id IS NOT NULL"
 	"  AND " SENT_STATUS("e") ") r"
-	" WHERE r.is_forced OR "
+	" WHERE r.is_forced OR r.is_twice OR "
 	NOT_SENT_AS("LMS_Learning_Plan_Enrollment__c", "r.key", "r.fields")
-	" ORDER BY r.user_id, r.username, r.plan_code, r.src_line",
+	" ORDER BY r.user_id, r.username, r.plan_code, r.src_line, r.id",
 };
 
 /* Enrollments of a session the sessions export lacks, by session code:

@@ -32,6 +32,7 @@ struct ue {
 /* The scratch tables. ue_gone: one row per unenrollment found, with what
  * is learnt about it step by step; `outcome` stays NULL until decided:
  * 'unselected' (an item type the job does not send), 'user_missing',
+ * 'renamed' (the same user id has it under a new username),
  * 'not_in_crm', 'marked', 'deleted', 'kept' or 'waiting'. ue_user: the LMS
  * user ids of users the LMS export no longer has, as earlier runs wrote
  * them to LMS_User__c (run_id the latest such run) or as the CRM export of
@@ -152,6 +153,20 @@ static const char *const key_steps[] = {
 	" ELSE ?1 || ':' || user_id || ':' || item_code || ':' || session_code END"
 	" WHERE outcome IS NULL",
 
+	/* A user renamed in the LMS keeps its user id, and so the key: the
+	 * enrollment is still there under the new username, not gone. */
+	"UPDATE stage.ue_gone SET outcome = 'renamed' WHERE outcome IS NULL AND kind = 'course'"
+	" AND EXISTS (SELECT 1 FROM stage.stg_lms_user u JOIN stage.stg_enrollment e"
+	"  ON e.username = u.username WHERE u.user_id = ue_gone.user_id"
+	"  AND u.username <> ue_gone.username AND e.course_code = ue_gone.item_code"
+	"  AND coalesce(e.session_code, '') = ue_gone.session_code"
+	"  AND e.status IS NOT 'unenrolled')",
+	"UPDATE stage.ue_gone SET outcome = 'renamed' WHERE outcome IS NULL AND kind = 'plan'"
+	" AND EXISTS (SELECT 1 FROM stage.stg_lms_user u JOIN stage.stg_plan_enrollment e"
+	"  ON e.username = u.username WHERE u.user_id = ue_gone.user_id"
+	"  AND u.username <> ue_gone.username AND e.plan_code = ue_gone.item_code"
+	"  AND e.status IS NOT 'unenrolled')",
+
 	/* The Salesforce Id, from the CRM exports (empty tables when the job
 	 * reads none). */
 	"UPDATE stage.ue_gone SET crm_id = (SELECT x.Id FROM stage.stg_x_enrollment x"
@@ -271,7 +286,7 @@ static const char keep_course_sql[] =
 	"  OR (username, course_code) IN (SELECT username, course_code FROM stage.stg_enrollment"
 	"  WHERE username IS NOT NULL AND course_code IS NOT NULL"
 	"  GROUP BY username, course_code HAVING count(*) > 1))"
-	" ORDER BY username, course_code, session_code, src_line"
+	" ORDER BY username, course_code, session_code, src_line, rowid"
 	" ON CONFLICT (lms_instance, kind, username, item_code, session_code) DO UPDATE SET"
 	" status = excluded.status, enrolled_at = excluded.enrolled_at,"
 	" completed_at = excluded.completed_at, score = excluded.score,"
@@ -288,7 +303,7 @@ static const char keep_plan_sql[] =
 	"  OR (username, plan_code) IN (SELECT username, plan_code FROM stage.stg_plan_enrollment"
 	"  WHERE username IS NOT NULL AND plan_code IS NOT NULL"
 	"  GROUP BY username, plan_code HAVING count(*) > 1))"
-	" ORDER BY username, plan_code, src_line"
+	" ORDER BY username, plan_code, src_line, rowid"
 	" ON CONFLICT (lms_instance, kind, username, item_code, session_code) DO UPDATE SET"
 	" status = excluded.status, enrolled_at = excluded.enrolled_at,"
 	" completed_at = excluded.completed_at, score = excluded.score,"
@@ -343,6 +358,11 @@ enum rc rule_unenroll(struct diag *d, const struct job *j, struct snap *s,
 	if (snap_query_int(s, "SELECT EXISTS (SELECT 1 FROM stage.ue_gone"
 			   " WHERE outcome IS NULL AND user_id IS NULL)"))
 		RUN_ALL(&c, missing_user_steps);
+	/* The renamed-user check looks users up by id: indexed only when
+	 * something is gone (most runs have a few, a first run none). */
+	if (snap_query_int(s, "SELECT EXISTS (SELECT 1 FROM stage.ue_gone WHERE outcome IS NULL)"))
+		snap_exec(s, "CREATE INDEX IF NOT EXISTS stage.stg_lms_user_user_id"
+			  " ON stg_lms_user (user_id)");
 	RUN_ALL(&c, key_steps);
 	run(&c, j->enroll.unenroll == UNENROLL_DELETE_UNFINISHED ? delete_sql : mark_sql);
 	RUN_ALL(&c, out_steps);

@@ -324,6 +324,40 @@ Test(rule_learning, same_enrollment_twice_sends_the_first_row)
 		    " the first row is sent|5|3\n");
 }
 
+/* Records of one line (minified XML): the first in the file is the first. */
+Test(rule_learning, same_enrollment_twice_on_one_line_sends_the_first_in_the_file)
+{
+	add_catalogue();
+	add_user("2", "101", "anna", CONTACT_A, NULL);
+	add_enr("2", "anna", "SAFE-101", NULL, "in_progress", NULL, NULL, NULL, NULL);
+	add_enr("2", "anna", "SAFE-101", NULL, "completed", NULL, NULL, NULL, NULL);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows("SELECT key, json_extract(fields, '$.Status__c') FROM stage.crm_out"
+		    " WHERE object = 'LMS_Enrollment__c'", 2, "acme:101:SAFE-101:|in_progress\n");
+}
+
+/* "Only changes" before the fact must not let the second row of a key
+ * listed twice take the place of a first row that is unchanged: the first
+ * row is the record (rule_crmdiff then finds it sent before). */
+Test(rule_learning, unchanged_first_row_of_a_key_listed_twice_keeps_its_place)
+{
+	add_catalogue();
+	add_user("2", "101", "anna", CONTACT_A, NULL);
+	add_enr("2", "anna", "SAFE-101", NULL, "in_progress", NULL, NULL, NULL, NULL);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	/* What this run would send becomes "sent before" for the next. */
+	EXEC("INSERT INTO stage.prev_sent (object, op, key, run_id, fields)"
+	     " SELECT object, op, key, 0, fields FROM stage.crm_out WHERE object = ?1",
+	     "LMS_Enrollment__c");
+	cr_assert_eq(snap_exec(s, "DELETE FROM stage.crm_out; DELETE FROM stage.exceptions"), RC_OK);
+	add_enr("3", "anna", "SAFE-101", NULL, "completed", NULL, NULL, NULL, NULL);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows("SELECT key, json_extract(fields, '$.Status__c') FROM stage.crm_out"
+		    " WHERE object = 'LMS_Enrollment__c'", 2, "acme:101:SAFE-101:|in_progress\n");
+	assert_rows("SELECT kind, key FROM stage.exceptions WHERE kind = 'duplicate'", 2,
+		    "duplicate|anna:SAFE-101:\n");
+}
+
 /* ---- R9 learner record ------------------------------------------------- */
 
 Test(rule_learning, learner_record_only_for_linked_users_with_an_enrollment)

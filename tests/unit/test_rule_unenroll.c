@@ -203,6 +203,24 @@ static void first_run(void)
 	commit(T1);
 }
 
+/* first_run, plus the learner record an earlier run emitted for alice
+ * (the emit step keeps it), by which a later run finds her user id. */
+static void first_run_of_alice_with_learner_record(void)
+{
+	begin(T1);
+	add_user("alice", "101", CONTACT);
+	add_course("C1", "elearning");
+	add_course("C2", "elearning");
+	add_enr("alice", "C1", NULL, "completed", "2");
+	add_enr("alice", "C2", NULL, "in_progress", "3");
+	unenroll(T1);
+	exec5("INSERT INTO emitted (run_id, target, object, key, op, fields)"
+	      " VALUES (1, 'crm', 'LMS_User__c', 'acme:101', 'upsert',"
+	      " json_object('LMS_User_Id__c', 'acme:101', 'Username__c', 'alice'))",
+	      NULL, NULL, NULL, NULL, NULL);
+	commit(T1);
+}
+
 /* The LMS side of a second run in which alice still has C1 only. */
 static void second_run_without_c2(void)
 {
@@ -596,4 +614,22 @@ Test(rule_unenroll, unchanged_enrollment_is_not_rewritten)
 	assert_text("SELECT group_concat(item_code || '|' || last_run, ';')"
 		    " FROM (SELECT * FROM enrollment_baseline ORDER BY item_code)",
 		    "C1|1;C2|2");
+}
+
+/* A user renamed in the LMS keeps its user id, so its enrollments keep
+ * their Enrollment_Key__c: the old username's rows are not unenrollments. */
+Test(rule_unenroll, renamed_user_is_not_unenrolled)
+{
+	first_run_of_alice_with_learner_record();
+	begin(T2);
+	add_user("alice.new", "101", CONTACT);
+	add_enr("alice.new", "C1", NULL, "completed", "2");
+	add_enr("alice.new", "C2", NULL, "in_progress", "3");
+	unenroll(T2);
+	cr_assert_eq(count("SELECT count(*) FROM stage.crm_out"), 0);
+	cr_assert_eq(count("SELECT count(*) FROM stage.changes"), 0);
+	cr_assert_eq(count("SELECT count(*) FROM stage.exceptions"), 0);
+	assert_text("SELECT group_concat(username || '|' || item_code, ';')"
+		    " FROM (SELECT * FROM enrollment_baseline ORDER BY username, item_code)",
+		    "alice.new|C1;alice.new|C2");
 }
