@@ -358,6 +358,25 @@ Test(rule_learning, unchanged_first_row_of_a_key_listed_twice_keeps_its_place)
 		    "duplicate|anna:SAFE-101:\n");
 }
 
+/* Two usernames with one user id give one key: the first user's unchanged
+ * record keeps it, as without "only changes" before the fact. */
+Test(rule_learning, user_id_shared_by_two_usernames_keeps_the_first_record)
+{
+	add_catalogue();
+	add_user("2", "101", "anna", CONTACT_A, NULL);
+	add_enr("2", "anna", "SAFE-101", NULL, "in_progress", NULL, NULL, NULL, NULL);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	EXEC("INSERT INTO stage.prev_sent (object, op, key, run_id, fields)"
+	     " SELECT object, op, key, 0, fields FROM stage.crm_out WHERE object = ?1",
+	     "LMS_Enrollment__c");
+	cr_assert_eq(snap_exec(s, "DELETE FROM stage.crm_out; DELETE FROM stage.exceptions"), RC_OK);
+	add_user("3", "101", "bella", CONTACT_G, NULL);
+	add_enr("3", "bella", "SAFE-101", NULL, "completed", NULL, NULL, NULL, NULL);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows("SELECT key, json_extract(fields, '$.Status__c') FROM stage.crm_out"
+		    " WHERE object = 'LMS_Enrollment__c'", 2, "acme:101:SAFE-101:|in_progress\n");
+}
+
 /* ---- R9 learner record ------------------------------------------------- */
 
 Test(rule_learning, learner_record_only_for_linked_users_with_an_enrollment)
