@@ -96,11 +96,13 @@ struct lrn {
 	" WHERE x.username = e.username AND x.course_code = pc.course_code" \
 	" AND x.status IN ('completed', 'passed'))))"
 
-/* The row of user `u` for item `item` of kind `kind` may share its key
- * with another row (stage.lrn_twice). */
-#define TWICE(kind, item) "(EXISTS (SELECT 1 FROM stage.lrn_twice t WHERE t.kind = '" kind "'" \
-	" AND t.name = u.username AND t.item = " item ") OR EXISTS (SELECT 1 FROM stage.lrn_twice t" \
-	" WHERE t.kind = 'user_id' AND t.name = u.user_id AND t.item = ''))"
+/* The row of user `u` (columns `username`, `user_id`) for item `item` of
+ * kind `kind` may share its key with another row (stage.lrn_twice). */
+#define TWICE_OF(u, kind, item) "(EXISTS (SELECT 1 FROM stage.lrn_twice t" \
+	" WHERE t.kind = '" kind "' AND t.name = " u ".username AND t.item = " item ")" \
+	" OR EXISTS (SELECT 1 FROM stage.lrn_twice t" \
+	" WHERE t.kind = 'user_id' AND t.name = " u ".user_id AND t.item = ''))"
+#define TWICE(kind, item) TWICE_OF("u", kind, item)
 
 /* ---- statements ------------------------------------------------------ */
 
@@ -311,8 +313,8 @@ static const char *const steps[] = {
 	" 'R9', u.src_file, u.src_line"
 	" FROM stage.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
 	" WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND n.n_course + n.n_plan > 0"
-	" AND (" TWICE("user_id", "''") " OR "
-	NOT_SENT_AS("LMS_User__c", USER_KEY, USER_FIELDS(COUNTS)) ")",
+	" AND (" NOT_SENT_AS("LMS_User__c", USER_KEY, USER_FIELDS(COUNTS))
+	" OR " TWICE("user_id", "''") ")",
 
 	/* A learner record the CRM already holds follows the LMS down to no
 	 * enrollment at all: its counts go to zero rather than stay stale
@@ -330,8 +332,8 @@ static const char *const steps[] = {
 	"  OR EXISTS (SELECT 1 FROM main.emitted e WHERE e.target = 'crm'"
 	"   AND e.object = 'LMS_User__c' AND e.op = 'upsert' AND e.key = ?1 || ':' || u.user_id))"
 	/* Last: it builds the record, for the few users left. */
-	" AND (" TWICE("user_id", "''") " OR "
-	NOT_SENT_AS("LMS_User__c", USER_KEY, USER_FIELDS(NO_COUNTS)) ")"
+	" AND (" NOT_SENT_AS("LMS_User__c", USER_KEY, USER_FIELDS(NO_COUNTS))
+	" OR " TWICE("user_id", "''") ")"
 	" ORDER BY u.username",
 
 	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, is_forced,"
@@ -339,7 +341,6 @@ static const char *const steps[] = {
 	" SELECT 'LMS_Enrollment__c', 'upsert', r.key, r.fields, 'R9', r.is_forced,"
 	" r.src_file, r.src_line"
 	" FROM (SELECT " ENR_KEY " AS key, " ENR_FIELDS " AS fields, " FORCED " AS is_forced,"
-	"  " TWICE("course", "e.course_code") " AS is_twice,"
 	"  e.src_file AS src_file, e.src_line AS src_line, e.rowid AS id, u.user_id AS user_id,"
 	"  u.username AS username, e.course_code AS course_code, e.session_code AS session_code"
 	"  FROM stage.lrn_user u INDEXED BY lrn_user_id"
@@ -347,7 +348,9 @@ static const char *const steps[] = {
 	"  JOIN stage.lrn_course c ON c.code = e.course_code"
 	"  WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND c.is_sent"
 	"  AND " SENT_STATUS("e") ") r"
-	" WHERE r.is_forced OR r.is_twice OR " NOT_SENT_AS("LMS_Enrollment__c", "r.key", "r.fields")
+	/* Cheapest first: on a first run nothing was sent before. */
+	" WHERE r.is_forced OR " NOT_SENT_AS("LMS_Enrollment__c", "r.key", "r.fields")
+	" OR " TWICE_OF("r", "course", "r.course_code")
 	/* User by user in user id order (the join order is fixed: the
 	 * planner has no statistics for lrn_user), then in the enrollment
 	 * index's order: the records come about in the order of their keys
@@ -379,7 +382,7 @@ static const char *const steps[] = {
 	" SELECT 'LMS_Learning_Plan_Enrollment__c', 'upsert', r.key, r.fields, 'R9', r.is_forced,"
 	" r.src_file, r.src_line"
 	" FROM (SELECT " PLAN_ENR_KEY " AS key, " PLAN_ENR_FIELDS " AS fields,"
-	"  " FORCED " AS is_forced, " TWICE("plan", "e.plan_code") " AS is_twice,"
+	"  " FORCED " AS is_forced,"
 	"  e.src_file AS src_file, e.src_line AS src_line, e.rowid AS id,"
 	"  u.user_id AS user_id, u.username AS username, e.plan_code AS plan_code"
 	"  FROM stage.lrn_user u INDEXED BY lrn_user_id"
@@ -387,8 +390,9 @@ static const char *const steps[] = {
 	"  JOIN stage.lrn_plan p ON p.code = e.plan_code"
 	"  WHERE (?4 & 2) <> 0 AND u.state = 'linked' AND u.user_id IS NOT NULL"
 	"  AND " SENT_STATUS("e") ") r"
-	" WHERE r.is_forced OR r.is_twice OR "
+	" WHERE r.is_forced OR "
 	NOT_SENT_AS("LMS_Learning_Plan_Enrollment__c", "r.key", "r.fields")
+	" OR " TWICE_OF("r", "plan", "r.plan_code")
 	" ORDER BY r.user_id, r.username, r.plan_code, r.src_line, r.id",
 };
 
