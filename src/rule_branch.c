@@ -50,11 +50,18 @@ static void bind_str(struct snap_stmt *st, int i, const char *v)
 	snap_bind_text(st, i, v, v ? strlen(v) : 0);
 }
 
-/* Copy of a possibly NULL column; empty text counts as NULL. */
-static char *col_dup(struct snap_stmt *st, int i)
+/* Non-empty text of column i, else NULL. */
+static const char *col_or_null(struct snap_stmt *st, int i)
 {
 	const char *v = snap_col_text(st, i);
-	return v && v[0] ? xstrdup(v) : NULL;
+	return v && v[0] ? v : NULL;
+}
+
+/* Copy of col_or_null; caller frees. */
+static char *col_dup(struct snap_stmt *st, int i)
+{
+	const char *v = col_or_null(st, i);
+	return v ? xstrdup(v) : NULL;
 }
 
 /* The name of job input `src_file` as the job gives it, or NULL. */
@@ -151,13 +158,6 @@ static struct snap_stmt *people_open(struct br *b, const char *const exprs[3],
 	if (st)
 		bind_str(st, 1, b->source);
 	return st;
-}
-
-/* Non-empty text of column i, else NULL. */
-static const char *col_or_null(struct snap_stmt *st, int i)
-{
-	const char *v = snap_col_text(st, i);
-	return v && v[0] ? v : NULL;
 }
 
 /* The next person of people_open's read into p; 0 at the end. */

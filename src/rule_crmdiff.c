@@ -195,12 +195,18 @@ static void fill_prev(struct snap *s, const char *object, const char *op, long l
 		run(s, prev_sql[i], object, op, run_id);
 }
 
-/* The export entity an upsert of `o` is compared with, or NULL when the
- * job does not read that export (then the emitted rows are). */
+/* The export column that identifies a record of `o` for operation `op`:
+ * Id for an update, the external id for an upsert (NULL when none). */
+static const char *export_key(const struct cd_object *o, const char *op)
+{
+	return strcmp(op, "update") == 0 ? "Id" : o->ext_id;
+}
+
+/* 1 when `op` records of `o` are compared with the CRM export of `o` (the
+ * job reads it); 0 when with what earlier runs emitted. */
 static int has_export(const struct job *j, const struct cd_object *o, const char *op)
 {
-	const char *key = strcmp(op, "update") == 0 ? "Id" : o->ext_id;
-	return key && job_input_of(j, o->entity) != NULL;
+	return export_key(o, op) && job_input_of(j, o->entity) != NULL;
 }
 
 enum rc rule_crmdiff_prev(const struct job *j, struct snap *s, long long run_id)
@@ -234,8 +240,7 @@ static void compare_group(const struct job *j, struct snap *s, const char *objec
 		return;
 	}
 	if (o && has_export(j, o, op)) {
-		build_export_sql(&base, &diff, entity_get(o->entity),
-				 strcmp(op, "update") == 0 ? "Id" : o->ext_id);
+		build_export_sql(&base, &diff, entity_get(o->entity), export_key(o, op));
 		run(s, base.buf, object, op, run_id);
 		run(s, diff.buf, object, op, run_id);
 	} else {

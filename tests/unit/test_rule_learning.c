@@ -324,6 +324,22 @@ Test(rule_learning, same_enrollment_twice_sends_the_first_row)
 		    " the first row is sent|5|3\n");
 }
 
+/* Runs the rule on anna's one enrollment of SAFE-101 (in progress), then
+ * makes what it would send "sent before" (stage.prev_sent, as
+ * rule_crmdiff_prev fills it) and clears the run's outputs, for a second
+ * pass of the rule over more rows. */
+static void anna_sent_before(void)
+{
+	add_catalogue();
+	add_user("2", "101", "anna", CONTACT_A, NULL);
+	add_enr("2", "anna", "SAFE-101", NULL, "in_progress", NULL, NULL, NULL, NULL);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	EXEC("INSERT INTO stage.prev_sent (object, op, key, run_id, fields)"
+	     " SELECT object, op, key, 0, fields FROM stage.crm_out WHERE object = ?1",
+	     "LMS_Enrollment__c");
+	cr_assert_eq(snap_exec(s, "DELETE FROM stage.crm_out; DELETE FROM stage.exceptions"), RC_OK);
+}
+
 /* Records of one line (minified XML): the first in the file is the first. */
 Test(rule_learning, same_enrollment_twice_on_one_line_sends_the_first_in_the_file)
 {
@@ -341,15 +357,7 @@ Test(rule_learning, same_enrollment_twice_on_one_line_sends_the_first_in_the_fil
  * row is the record (rule_crmdiff then finds it sent before). */
 Test(rule_learning, unchanged_first_row_of_a_key_listed_twice_keeps_its_place)
 {
-	add_catalogue();
-	add_user("2", "101", "anna", CONTACT_A, NULL);
-	add_enr("2", "anna", "SAFE-101", NULL, "in_progress", NULL, NULL, NULL, NULL);
-	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
-	/* What this run would send becomes "sent before" for the next. */
-	EXEC("INSERT INTO stage.prev_sent (object, op, key, run_id, fields)"
-	     " SELECT object, op, key, 0, fields FROM stage.crm_out WHERE object = ?1",
-	     "LMS_Enrollment__c");
-	cr_assert_eq(snap_exec(s, "DELETE FROM stage.crm_out; DELETE FROM stage.exceptions"), RC_OK);
+	anna_sent_before();
 	add_enr("3", "anna", "SAFE-101", NULL, "completed", NULL, NULL, NULL, NULL);
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
 	assert_rows("SELECT key, json_extract(fields, '$.Status__c') FROM stage.crm_out"
@@ -362,19 +370,38 @@ Test(rule_learning, unchanged_first_row_of_a_key_listed_twice_keeps_its_place)
  * record keeps it, as without "only changes" before the fact. */
 Test(rule_learning, user_id_shared_by_two_usernames_keeps_the_first_record)
 {
-	add_catalogue();
-	add_user("2", "101", "anna", CONTACT_A, NULL);
-	add_enr("2", "anna", "SAFE-101", NULL, "in_progress", NULL, NULL, NULL, NULL);
-	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
-	EXEC("INSERT INTO stage.prev_sent (object, op, key, run_id, fields)"
-	     " SELECT object, op, key, 0, fields FROM stage.crm_out WHERE object = ?1",
-	     "LMS_Enrollment__c");
-	cr_assert_eq(snap_exec(s, "DELETE FROM stage.crm_out; DELETE FROM stage.exceptions"), RC_OK);
+	anna_sent_before();
 	add_user("3", "101", "bella", CONTACT_G, NULL);
 	add_enr("3", "bella", "SAFE-101", NULL, "completed", NULL, NULL, NULL, NULL);
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
 	assert_rows("SELECT key, json_extract(fields, '$.Status__c') FROM stage.crm_out"
 		    " WHERE object = 'LMS_Enrollment__c'", 2, "acme:101:SAFE-101:|in_progress\n");
+}
+
+/* An unchanged record sent before is left out, but not when the time
+ * window forces it (R11), and a changed one is written. */
+Test(rule_learning, record_sent_before_is_left_out_unless_forced_or_changed)
+{
+	anna_sent_before();
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows(KEYS("LMS_Enrollment__c"), 2, "");
+
+	job.enroll.since = "1970-01-01";
+	EXEC("UPDATE stage.stg_enrollment SET updated_at = ?1", "2024-03-01T00:00:00.000Z");
+	cr_assert_eq(snap_exec(s, "DELETE FROM stage.prev_sent"), RC_OK);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	EXEC("INSERT INTO stage.prev_sent (object, op, key, run_id, fields)"
+	     " SELECT object, op, key, 0, fields FROM stage.crm_out WHERE object = ?1",
+	     "LMS_Enrollment__c");
+	cr_assert_eq(snap_exec(s, "DELETE FROM stage.crm_out"), RC_OK);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows(KEYS("LMS_Enrollment__c"), 2, "acme:101:SAFE-101:|1\n");
+
+	job.enroll.since = NULL;
+	EXEC("UPDATE stage.stg_enrollment SET status = ?1", "completed");
+	cr_assert_eq(snap_exec(s, "DELETE FROM stage.crm_out"), RC_OK);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows(KEYS("LMS_Enrollment__c"), 2, "acme:101:SAFE-101:|0\n");
 }
 
 /* ---- R9 learner record ------------------------------------------------- */

@@ -191,7 +191,7 @@ static void add_x_plan_enr(const char *id, const char *key)
 
 /* The first run of most tests: alice (user 101, linked) enrolled in C1
  * (completed) and C2 (in progress), both e-learning; committed. */
-static void first_run(void)
+static void first_run_uncommitted(void)
 {
 	begin(T1);
 	add_user("alice", "101", CONTACT);
@@ -200,24 +200,29 @@ static void first_run(void)
 	add_enr("alice", "C1", NULL, "completed", "2");
 	add_enr("alice", "C2", NULL, "in_progress", "3");
 	unenroll(T1);
+}
+
+static void first_run(void)
+{
+	first_run_uncommitted();
 	commit(T1);
 }
 
-/* first_run, plus the learner record an earlier run emitted for alice
- * (the emit step keeps it), by which a later run finds her user id. */
+/* What the emit step keeps of the learner record run 1 wrote for
+ * `username` (user id `id`): a later run finds the user id by it. */
+static void emitted_learner_record(const char *username, const char *id)
+{
+	exec5("INSERT INTO emitted (run_id, target, object, key, op, fields)"
+	      " VALUES (1, 'crm', 'LMS_User__c', 'acme:' || ?2, 'upsert',"
+	      " json_object('LMS_User_Id__c', 'acme:' || ?2, 'Username__c', ?1))",
+	      username, id, NULL, NULL, NULL);
+}
+
+/* first_run, plus the learner record it emitted for alice. */
 static void first_run_of_alice_with_learner_record(void)
 {
-	begin(T1);
-	add_user("alice", "101", CONTACT);
-	add_course("C1", "elearning");
-	add_course("C2", "elearning");
-	add_enr("alice", "C1", NULL, "completed", "2");
-	add_enr("alice", "C2", NULL, "in_progress", "3");
-	unenroll(T1);
-	exec5("INSERT INTO emitted (run_id, target, object, key, op, fields)"
-	      " VALUES (1, 'crm', 'LMS_User__c', 'acme:101', 'upsert',"
-	      " json_object('LMS_User_Id__c', 'acme:101', 'Username__c', 'alice'))",
-	      NULL, NULL, NULL, NULL, NULL);
+	first_run_uncommitted();
+	emitted_learner_record("alice", "101");
 	commit(T1);
 }
 
@@ -229,6 +234,16 @@ static void second_run_without_c2(void)
 	add_course("C1", "elearning");
 	add_course("C2", "elearning");
 	add_enr("alice", "C1", NULL, "completed", "2");
+}
+
+/* Asserts the baseline rows, `expr` of each joined by ';' in the order
+ * `order`. */
+static void assert_baseline(const char *expr, const char *order, const char *want)
+{
+	char *sql = xasprintf("SELECT group_concat(%s, ';') FROM (SELECT * FROM enrollment_baseline"
+			      " ORDER BY %s)", expr, order);
+	assert_text(sql, want);
+	free(sql);
 }
 
 static long long count(const char *sql)
@@ -481,11 +496,7 @@ Test(rule_unenroll, user_gone_from_the_lms_is_found_in_earlier_runs_or_reported)
 	add_enr("bob", "C1", NULL, "in_progress", "3");
 	add_enr("carol", "C1", "S1", "in_progress", "4");
 	unenroll(T1);
-	/* What the emit step keeps of the learner record written for alice. */
-	exec5("INSERT INTO emitted (run_id, target, object, key, op, fields)"
-	      " VALUES (1, 'crm', 'LMS_User__c', 'acme:101', 'upsert',"
-	      " json_object('LMS_User_Id__c', 'acme:101', 'Username__c', 'alice'))",
-	      NULL, NULL, NULL, NULL, NULL);
+	emitted_learner_record("alice", "101");
 	/* bob is linked to a Contact whose learner record the CRM export shows. */
 	exec5("INSERT INTO links (crm_id, lms_instance, lms_username, source, first_run, last_run)"
 	      " VALUES ('003000000000002AAA', 'acme', 'bob', 'Contact', 1, 1)",
@@ -580,9 +591,8 @@ Test(rule_unenroll, reenrolled_enrollment_keeps_its_first_run)
 	add_enr("alice", "C3", NULL, "enrolled", "4");
 	unenroll(T2);
 	cr_assert_eq(count("SELECT count(*) FROM stage.crm_out"), 0);
-	assert_text("SELECT group_concat(item_code || '|' || status || '|' || first_run || '|'"
-		    " || last_run, ';') FROM (SELECT * FROM enrollment_baseline ORDER BY item_code)",
-		    "C1|completed|1|1;C2|passed|1|2;C3|enrolled|2|2");
+	assert_baseline("item_code || '|' || status || '|' || first_run || '|' || last_run",
+			"item_code", "C1|completed|1|1;C2|passed|1|2;C3|enrolled|2|2");
 }
 
 Test(rule_unenroll, key_listed_twice_leaves_its_last_row_in_the_baseline)
@@ -597,9 +607,7 @@ Test(rule_unenroll, key_listed_twice_leaves_its_last_row_in_the_baseline)
 	add_enr("alice", "C2", NULL, "passed", "4");
 	add_enr("alice", "C2", NULL, "in_progress", "5");
 	unenroll(T2);
-	assert_text("SELECT group_concat(item_code || '|' || status, ';')"
-		    " FROM (SELECT * FROM enrollment_baseline ORDER BY item_code)",
-		    "C1|failed;C2|in_progress");
+	assert_baseline("item_code || '|' || status", "item_code", "C1|failed;C2|in_progress");
 }
 
 Test(rule_unenroll, unchanged_enrollment_is_not_rewritten)
@@ -611,9 +619,7 @@ Test(rule_unenroll, unchanged_enrollment_is_not_rewritten)
 	add_enr("alice", "C2", NULL, "passed", "3");
 	unenroll(T2);
 	/* C1 is as run 1 left it; C2 changed in run 2. */
-	assert_text("SELECT group_concat(item_code || '|' || last_run, ';')"
-		    " FROM (SELECT * FROM enrollment_baseline ORDER BY item_code)",
-		    "C1|1;C2|2");
+	assert_baseline("item_code || '|' || last_run", "item_code", "C1|1;C2|2");
 }
 
 /* A user renamed in the LMS keeps its user id, so its enrollments keep
@@ -629,7 +635,6 @@ Test(rule_unenroll, renamed_user_is_not_unenrolled)
 	cr_assert_eq(count("SELECT count(*) FROM stage.crm_out"), 0);
 	cr_assert_eq(count("SELECT count(*) FROM stage.changes"), 0);
 	cr_assert_eq(count("SELECT count(*) FROM stage.exceptions"), 0);
-	assert_text("SELECT group_concat(username || '|' || item_code, ';')"
-		    " FROM (SELECT * FROM enrollment_baseline ORDER BY username, item_code)",
-		    "alice.new|C1;alice.new|C2");
+	assert_baseline("username || '|' || item_code", "username, item_code",
+			"alice.new|C1;alice.new|C2");
 }
