@@ -41,6 +41,64 @@ int timing_level(void)
 	return level;
 }
 
+/* Statements under the threshold, summed per text until the next mark:
+ * a look-up run once per row is cheap each time and dear in total. */
+struct sql_sum {
+	char *sql;
+	unsigned long long ns, count;
+};
+static struct sql_sum sums[64];
+static size_t nsums;
+
+static void print_sql(const char *sql, unsigned long long ns, unsigned long long count)
+{
+	int n = 0;
+
+	while (sql[n] && n < 110)
+		n++;
+	if (count > 1)
+		fprintf(stderr, "lmsrecon: timing:   %8.3f s  %llux %.*s%s\n", (double)ns / 1e9,
+			count, n, sql, sql[n] ? "..." : "");
+	else
+		fprintf(stderr, "lmsrecon: timing:   %8.3f s  %.*s%s\n", (double)ns / 1e9, n, sql,
+			sql[n] ? "..." : "");
+}
+
+/* Prints the sums of 50 ms or more and forgets them all. */
+static void flush_sums(void)
+{
+	for (size_t i = 0; i < nsums; i++) {
+		if (sums[i].ns >= 50000000ULL)
+			print_sql(sums[i].sql, sums[i].ns, sums[i].count);
+		free(sums[i].sql);
+	}
+	nsums = 0;
+}
+
+void timing_sql(const char *sql, unsigned long long ns)
+{
+	size_t i;
+
+	if (ns >= 50000000ULL) {
+		print_sql(sql, ns, 1);
+		return;
+	}
+	for (i = 0; i < nsums; i++)
+		if (strcmp(sums[i].sql, sql) == 0)
+			break;
+	if (i == nsums) {
+		if (nsums == sizeof sums / sizeof sums[0])
+			return;
+		sums[i].sql = strdup(sql);
+		if (!sums[i].sql)
+			return;
+		sums[i].ns = sums[i].count = 0;
+		nsums++;
+	}
+	sums[i].ns += ns;
+	sums[i].count++;
+}
+
 void timing_mark(const char *name)
 {
 	static int is_started;
@@ -54,6 +112,7 @@ void timing_mark(const char *name)
 		start = last = now_s();
 	}
 	t = now_s();
+	flush_sums();
 	if (!name) {
 		start = last = t;
 		return;
@@ -61,16 +120,4 @@ void timing_mark(const char *name)
 	fprintf(stderr, "lmsrecon: timing: %-24s %8.3f s %9.3f s %6ld MiB\n", name, t - last,
 		t - start, peak_rss_kib() / 1024);
 	last = t;
-}
-
-void timing_sql(const char *sql, unsigned long long ns)
-{
-	int n = 0;
-
-	if (ns < 50000000ULL)
-		return;
-	while (sql[n] && n < 110)
-		n++;
-	fprintf(stderr, "lmsrecon: timing:   %8.3f s  %.*s%s\n", (double)ns / 1e9, n, sql,
-		sql[n] ? "..." : "");
 }

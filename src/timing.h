@@ -11,8 +11,10 @@
  * statement of 50 ms or more is shown too); else 1. */
 int timing_level(void);
 
-/* Prints one statement that took `ns` nanoseconds (level 2 only, and only
- * when it took 50 ms or more). */
+/* Notes one statement that took `ns` nanoseconds (level 2 only): printed
+ * at once when it took 50 ms or more, else summed with the other runs of
+ * the same SQL text and printed at the next mark when the sum is 50 ms or
+ * more. */
 void timing_sql(const char *sql, unsigned long long ns);
 
 /* Ends the phase called `name` (a static string); NULL starts the clock. */
