@@ -622,8 +622,12 @@ enum rc rule_people_match(struct diag *d, const struct job *j,
 	p.extra = xcalloc(c.nextra ? c.nextra : 1, sizeof *p.extra);
 
 	/* The look-ups below go by index: the people by key, the LMS users by
-	 * the same normalised username the key is compared with. */
-	snap_exec(s, "CREATE INDEX IF NOT EXISTS stage.people_key ON people (source, match_key, crm_id)");
+	 * the same normalised username the key is compared with. The people's
+	 * index holds what the search for shared keys filters on, so that
+	 * search reads the index alone, in key order (at a million contacts
+	 * it fetched every row at random: 6.4 s). */
+	snap_exec(s, "CREATE INDEX IF NOT EXISTS stage.people_key"
+		  " ON people (source, in_view, is_rejected, match_key, crm_id)");
 	add_norm(&where, pe->match_norm, "username");
 	{
 		static const char *const names[] = { "exact", "fold", "trim", "fold_trim" };
