@@ -79,6 +79,8 @@ void timing_sql(const char *sql, unsigned long long ns)
 {
 	size_t i;
 
+	if (timing_level() < 2)
+		return;
 	if (ns >= 50000000ULL) {
 		print_sql(sql, ns, 1);
 		return;

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for timing: what LMSRECON_TIMINGS=sql prints about statements — a
+ * slow one at once, the cheap ones run many times as one sum per text at
+ * the end of the phase. Criterion runs each test in its own process, so
+ * each sets the variable before timing reads it. */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timing.h"
+
+static void sql_level(void)
+{
+	setenv("LMSRECON_TIMINGS", "sql", 1);
+	cr_redirect_stderr();
+}
+
+static void phase_level(void)
+{
+	setenv("LMSRECON_TIMINGS", "1", 1);
+	cr_redirect_stderr();
+}
+
+/* All that was written to stderr. Caller frees. */
+static char *stderr_text(void)
+{
+	FILE *f = cr_get_redirected_stderr();
+	size_t cap = 4096, len = 0, n;
+	char *s = malloc(cap);
+
+	fflush(stderr);
+	while ((n = fread(s + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (cap - len < 2)
+			s = realloc(s, cap *= 2);
+	}
+	s[len] = '\0';
+	return s;
+}
+
+Test(timing, slow_statement_is_printed_at_once_without_a_count, .init = sql_level)
+{
+	char *err;
+
+	timing_mark(NULL);
+	timing_sql("SELECT slow", 75000000ULL);
+	err = stderr_text();
+	cr_assert(strstr(err, "lmsrecon: timing:      0.075 s  SELECT slow\n") != NULL, "%s", err);
+	free(err);
+}
+
+Test(timing, cheap_statements_are_summed_per_text_at_the_mark, .init = sql_level)
+{
+	char *err, *sum, *mark;
+
+	timing_mark(NULL);
+	for (int i = 0; i < 3; i++)
+		timing_sql("INSERT INTO t VALUES (?1)", 20000000ULL);
+	timing_sql("SELECT cheap", 1000000ULL);
+	timing_sql("SELECT cheap", 1000000ULL);
+	timing_mark("phase");
+	err = stderr_text();
+	sum = strstr(err, "lmsrecon: timing:      0.060 s  3x INSERT INTO t VALUES (?1)\n");
+	mark = strstr(err, "lmsrecon: timing: phase ");
+	cr_assert(sum != NULL, "%s", err);
+	cr_assert(mark != NULL && sum < mark, "the sum comes before its phase's line: %s", err);
+	cr_assert(strstr(err, "SELECT cheap") == NULL, "2 ms in all is not shown: %s", err);
+	free(err);
+}
+
+Test(timing, sums_start_again_after_each_mark, .init = sql_level)
+{
+	char *err;
+
+	timing_mark(NULL);
+	timing_sql("SELECT again", 30000000ULL);
+	timing_mark("first");
+	timing_sql("SELECT again", 30000000ULL);
+	timing_mark("second");
+	err = stderr_text();
+	cr_assert(strstr(err, "SELECT again") == NULL, "30 ms in each phase is not shown: %s", err);
+	free(err);
+}
+
+Test(timing, statements_are_not_shown_at_the_phase_level, .init = phase_level)
+{
+	char *err;
+
+	timing_mark(NULL);
+	timing_sql("SELECT slow", 75000000ULL);
+	timing_mark("phase");
+	err = stderr_text();
+	cr_assert(strstr(err, "lmsrecon: timing: phase ") != NULL, "%s", err);
+	cr_assert(strstr(err, "SELECT") == NULL, "%s", err);
+	free(err);
+}
