@@ -174,11 +174,17 @@ static const char *const finish_sql[] = {
 	" FROM stage.crm_out o"
 	" WHERE NOT EXISTS (SELECT 1 FROM stage.cd_diff d WHERE d.out_id = o.rowid)"
 	" ORDER BY o.object, o.op, o.key",
-
-	"INSERT INTO main.emitted (run_id, target, object, key, op, fields)"
-	" SELECT ?3, 'crm', object, key, op, CASE WHEN op = 'delete' THEN NULL ELSE fields END"
-	" FROM stage.crm_out ORDER BY object, op, key",
 };
+
+/* What this run sends, for the next run's "only changes" and `audit`. The
+ * fields of crm_out are made by json_object(), or by the JSON writer and
+ * passed through json() on the way in (sync back): emitted's json_valid
+ * check is not evaluated, as it would parse each record again (at 0.1x
+ * the insert takes 1.00 s with it, 0.56 s without). */
+static const char emitted_sql[] =
+	"INSERT INTO main.emitted (run_id, target, object, key, op, fields)"
+	" SELECT ?1, 'crm', object, key, op, CASE WHEN op = 'delete' THEN NULL ELSE fields END"
+	" FROM stage.crm_out ORDER BY object, op, key";
 
 /* Runs `sql` to the end with ?1 the object, ?2 the operation and ?3 the
  * run id. Sticky. */
@@ -276,6 +282,7 @@ enum rc rule_crmdiff(struct diag *d, const struct job *j, struct snap *s,
 		compare_group(j, s, names[i], names[i + 1], run_id);
 	for (size_t i = 0; i < sizeof finish_sql / sizeof finish_sql[0]; i++)
 		run(s, finish_sql[i], "", "", run_id);
+	snap_run_unchecked(s, emitted_sql, "i", run_id);
 out:
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);

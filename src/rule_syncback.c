@@ -267,7 +267,7 @@ static enum rc prepare_stmts(struct sb_ctx *c)
 				  " WHERE username = ?1 AND coalesce(sfdc_id, '') = ''");
 	c->ins_crm = snap_prepare(s,
 		"INSERT INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
-		" VALUES ('Contact', ?1, ?2, ?3, 'R7', ?4, ?5) ON CONFLICT DO NOTHING");
+		" VALUES ('Contact', ?1, ?2, json(?3), 'R7', ?4, ?5) ON CONFLICT DO NOTHING");
 	c->ins_link = snap_prepare(s,
 		"INSERT INTO links (crm_id, lms_instance, lms_username, source, first_run, last_run)"
 		" VALUES (?1, ?2, ?3, 'Contact', ?4, ?4) ON CONFLICT (crm_id, lms_instance)"

@@ -735,6 +735,19 @@ Test(snap, failing_step_makes_the_status_sticky)
 	snap_close(s);
 }
 
+Test(snap, unchecked_run_skips_check_constraints_for_its_statement_only)
+{
+	struct snap *s = open_ok(SNAP_MEMORY);
+
+	snap_exec(s, "CREATE TABLE j (v TEXT CHECK (json_valid(v)))");
+	cr_assert_eq(snap_run_unchecked(s, "INSERT INTO j VALUES (?1)", "t", "{not json"), RC_OK);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM j"), 1);
+	/* The next statement, even the same text, is checked again. */
+	cr_assert_eq(snap_run(s, "INSERT INTO j VALUES (?1)", "t", "{not json"), RC_INTERNAL);
+	cr_assert(strstr(printed(), "CHECK constraint failed") != NULL, "%s", printed());
+	snap_close(s);
+}
+
 Test(snap, database_with_foreign_tables_is_not_a_snapshot)
 {
 	struct snap *s = open_ok(SNAP_CREATE);
