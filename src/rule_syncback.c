@@ -265,6 +265,8 @@ static enum rc prepare_stmts(struct sb_ctx *c)
 		" VALUES (?1, 'update', ?2, ?3, ?4, ?5, ?6, ?7, 0, coalesce(?8, '{}'), ?9, ?10)");
 	c->set_out = snap_prepare(s, "UPDATE stage.user_out SET sfdc_id = ?2"
 				  " WHERE username = ?1 AND coalesce(sfdc_id, '') = ''");
+	/* The fields are written by the JSON writer: json() refuses them if
+	 * malformed, as emitted takes them unchecked (docs/snapshot.md). */
 	c->ins_crm = snap_prepare(s,
 		"INSERT INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
 		" VALUES ('Contact', ?1, ?2, json(?3), 'R7', ?4, ?5) ON CONFLICT DO NOTHING");

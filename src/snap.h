@@ -139,13 +139,12 @@ void snap_finalize(struct snap_stmt *st); /* NULL is fine */
  * does not have is skipped, so one argument list can serve a family of
  * statements. Sticky; returns snap_rc. */
 enum rc snap_run(struct snap *s, const char *sql, const char *types, ...);
-/* One integer from a query with no parameters ("SELECT count(*) ..."). */
 /* Runs `sql` like snap_run with the CHECK constraints of the tables it
  * writes not evaluated: for a bulk insert whose values are valid by
  * construction (JSON built by json_object() or checked by json() where it
  * was made), where a check would only parse each value again. */
 enum rc snap_run_unchecked(struct snap *s, const char *sql, const char *types, ...);
-
+/* One integer from a query with no parameters ("SELECT count(*) ..."). */
 long long snap_query_int(struct snap *s, const char *sql);
 
 #endif
