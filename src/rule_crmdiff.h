@@ -30,11 +30,11 @@
 enum rc rule_crmdiff(struct diag *d, const struct job *j, struct snap *s,
 		     long long run_id);
 
-/* Fills stage.prev_sent, before the rules that write stage.crm_out, for
- * the objects whose upserts are compared with the emitted rows: a rule may
- * then leave out a record whose fields are the very text the latest
- * earlier run emitted (rule_crmdiff would drop it). Not for `audit`, which
- * keeps every record the rules want. Returns snap_rc. */
+/* Lists in stage.prev_sent_objects, before the rules that write
+ * stage.crm_out, the objects whose upserts are compared with the emitted
+ * rows: a rule may then leave out a record whose digest is the one the
+ * latest earlier run emitted for its key (rule_crmdiff would drop it). Not
+ * for `audit`, which keeps every record the rules want. Returns snap_rc. */
 enum rc rule_crmdiff_prev(const struct job *j, struct snap *s, long long run_id);
 
 #endif

@@ -16,13 +16,14 @@
 
 /* The parameters every statement of the rule may use, bound by number:
  * ?1 the LMS instance, ?2 and ?3 the time window (full UTC date-times or
- * NULL), ?4 the item-type bits of the job. */
+ * NULL), ?4 the item-type bits of the job, ?5 the run in flight. */
 struct lrn {
 	struct snap *s;
 	const char *instance;  /* j->lms_instance, or "" when none; borrowed */
 	char since[25];        /* window start as a full date-time; "" when open */
 	char until[25];        /* window end as a full date-time; "" when open */
 	long long items;       /* enum job_item bits */
+	long long run_id;      /* the run in flight */
 };
 
 /* ---- SQL fragments --------------------------------------------------- */
@@ -48,14 +49,18 @@ struct lrn {
  * unenrollment, which the unenrollment rule (R10) handles. */
 #define SENT_STATUS(e) e ".status IS NOT 'unenrolled'"
 
-/* "Only changes" before the fact: no earlier run emitted exactly `fields`
- * (a JSON text) for `key` of `object`. Such a record would be dropped by
- * rule_crmdiff; leaving it out here saves writing and comparing it (most
- * records of a day two). stage.prev_sent is empty for objects compared
- * with a CRM export, and in `audit`. */
-#define NOT_SENT_AS(object, key, fields) "NOT EXISTS (SELECT 1 FROM stage.prev_sent p" \
-	" WHERE p.object = '" object "' AND p.op = 'upsert' AND p.key = " key \
-	" AND p.fields = " fields ")"
+/* "Only changes" before the fact: the latest earlier run emitted `key` of
+ * `object` with exactly `fields` (a JSON text), as told by the digest in
+ * emitted's key index. Such a record would be dropped by rule_crmdiff;
+ * leaving it out here saves writing and comparing it (most records of a
+ * day two). Only for the objects compared with what was emitted
+ * (stage.prev_sent_objects, empty for the objects compared with a CRM
+ * export, and in `audit`); ?5 is the run in flight. */
+#define NOT_SENT_AS(object, key, fields) "NOT (EXISTS (SELECT 1 FROM stage.prev_sent_objects po" \
+	" WHERE po.object = '" object "' AND po.op = 'upsert')" \
+	" AND (SELECT m.digest FROM main.emitted m WHERE m.target = 'crm'" \
+	" AND m.object = '" object "' AND m.op = 'upsert' AND m.key = " key \
+	" AND m.run_id < ?5 ORDER BY m.run_id DESC LIMIT 1) IS lmsrecon_digest(" fields "))"
 
 /* The learner record of the user `u` (R9): its key and its fields, with
  * the counts of `n` (COUNTS) or zero counts (NO_COUNTS). */
@@ -410,11 +415,11 @@ static const char session_missing_sql[] =
 	" GROUP BY e.session_code ORDER BY e.session_code";
 
 /* Runs `sql` to the end with ?1 the instance, ?2/?3 the time window (NULL
- * when open) and ?4 the item types. Sticky. */
+ * when open), ?4 the item types and ?5 the run id. Sticky. */
 static void run(const struct lrn *c, const char *sql)
 {
-	snap_run(c->s, sql, "ttti", c->instance, c->since[0] ? c->since : NULL,
-		 c->until[0] ? c->until : NULL, (long long)c->items);
+	snap_run(c->s, sql, "tttii", c->instance, c->since[0] ? c->since : NULL,
+		 c->until[0] ? c->until : NULL, (long long)c->items, c->run_id);
 }
 
 /* A window bound as a full UTC date-time: a date-only `since` starts at
@@ -436,9 +441,9 @@ enum rc rule_learning(struct diag *d, const struct job *j, struct snap *s,
 	struct lrn c;
 
 	(void)d;
-	(void)run_id;
 	memset(&c, 0, sizeof c);
 	c.s = s;
+	c.run_id = run_id;
 	c.instance = j->lms_instance ? j->lms_instance : "";
 	c.items = j->enroll.items ? j->enroll.items : ITEM_ALL;
 	window_bound(c.since, j->enroll.since, 0);

@@ -83,19 +83,20 @@ static enum rc record_lms_emitted(struct snap *s, long long run_id)
 	 * fields through json(): emitted's json_valid check would parse each
 	 * again (a third of the insert). */
 	return snap_run_unchecked(s,
-		"INSERT INTO emitted (run_id, target, object, key, op, fields)"
-		" SELECT ?1, 'lms', 'users', username, action, json_object("
+		"INSERT INTO emitted (run_id, target, object, key, op, fields, digest)"
+		" SELECT ?1, 'lms', object, key, op, fields, lmsrecon_digest(fields)"
+		" FROM (SELECT 'users' AS object, username AS key, action AS op, json_object("
 		"  'firstname', firstname, 'lastname', lastname, 'email', email,"
 		"  'branch_code', branch_code, 'active', active, 'sfdc_id', sfdc_id,"
-		"  'fields', json(fields))"
+		"  'fields', json(fields)) AS fields"
 		" FROM stage.user_out"
 		" UNION ALL"
-		" SELECT ?1, 'lms', 'branches', code, 'create',"
+		" SELECT 'branches', code, 'create',"
 		"  json_object('name', name, 'parent_code', parent_code)"
-		" FROM stage.branch_out WHERE is_new = 1"
+		" FROM stage.branch_out WHERE is_new = 1)"
 		/* In the order of emitted's primary key: appended, not
 		 * scattered over the tree. */
-		" ORDER BY 3, 4",
+		" ORDER BY object, key",
 		"i", run_id);
 }
 

@@ -352,12 +352,54 @@ static int trace_profile(unsigned kind, void *ctx, void *p, void *x)
 	return 0;
 }
 
+/* The library-wide settings, before SQLite's first use in the process:
+ * no memory statistics (they take a global mutex on every allocation,
+ * and lmsrecon never reads them). Too late once SQLite is initialised,
+ * which is then harmless. */
+static void configure_sqlite(void)
+{
+	static int done;
+	if (done)
+		return;
+	done = 1;
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+/* lmsrecon_digest(TEXT): the 64-bit FNV-1a hash of the text's bytes, as
+ * a signed integer; NULL for NULL. emitted.digest holds it for the fields
+ * of each record, so that a later run finds a record sent unchanged by
+ * comparing one integer of an index (docs/snapshot.md). Part of the
+ * snapshot format: never change it. */
+static void sql_digest(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const unsigned char *p;
+	int n;
+	unsigned long long h = 0xcbf29ce484222325ULL;
+
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
+		return;
+	p = sqlite3_value_text(argv[0]);
+	n = sqlite3_value_bytes(argv[0]);
+	if (!p) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	sqlite3_result_int64(ctx, (sqlite3_int64)h);
+}
+
 /* Opens the SQLite connection with explicit flags and the settings every
  * snapshot gets. */
 static enum rc open_db(struct snap *s)
 {
 	int oflags, r;
 	const char *name = s->path;
+
+	configure_sqlite();
 
 	if (s->flags & SNAP_MEMORY) {
 		name = ":memory:";
@@ -384,6 +426,11 @@ static enum rc open_db(struct snap *s)
 		return snap_fail_msg(s, RC_NOINPUT, "cannot open snapshot: %s", msg);
 	}
 	sqlite3_extended_result_codes(s->db, 1);
+	r = sqlite3_create_function(s->db, "lmsrecon_digest", 1,
+				    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+				    sql_digest, NULL, NULL);
+	if (r != SQLITE_OK)
+		return snap_fail(s, r, "lmsrecon_digest");
 	if (timing_level() >= 2)
 		sqlite3_trace_v2(s->db, SQLITE_TRACE_PROFILE, trace_profile, NULL);
 	sqlite3_busy_timeout(s->db, SNAP_BUSY_MS);

@@ -135,6 +135,18 @@ CREATE TABLE people_seen (
 -- emitted starts with run_id, which does not serve that look-up.
 CREATE INDEX emitted_key ON emitted (target, object, op, key, run_id);
 
+-- @migration 3
+-- The digest of each emitted record's fields, in the key index: a run
+-- tells a record sent unchanged by one integer of the index, without
+-- reading or copying the fields. lmsrecon_digest() is the 64-bit FNV-1a
+-- hash of the fields text, as a signed integer (NULL for a delete); the
+-- function exists only inside lmsrecon, which fills the column on every
+-- insert.
+ALTER TABLE emitted ADD COLUMN digest INTEGER;
+UPDATE emitted SET digest = lmsrecon_digest(fields) WHERE fields IS NOT NULL;
+DROP INDEX emitted_key;
+CREATE INDEX emitted_key ON emitted (target, object, op, key, run_id, digest);
+
 -- @stage
 
 -- One table per entity of src/entity.c, named by its `table`. Every row
@@ -346,20 +358,11 @@ CREATE TABLE stage.crm_out (
 	PRIMARY KEY (object, op, key)
 );
 
--- What earlier runs emitted, for "only changes" by emitted rows (the
--- objects whose CRM export the job does not read): per object, operation
--- and key, the fields of the latest earlier run that emitted it. Filled per
--- object and operation on first use (prev_sent_objects lists those done),
--- before the learning rule when the run keeps only changes, so that a
--- record whose fields are the text sent before never reaches crm_out.
-CREATE TABLE stage.prev_sent (
-	object TEXT NOT NULL,
-	op TEXT NOT NULL,
-	key TEXT NOT NULL,
-	run_id INTEGER NOT NULL,   -- the latest earlier run that emitted it
-	fields TEXT,               -- as emitted; NULL for a delete
-	PRIMARY KEY (object, op, key)
-) WITHOUT ROWID;
+-- The objects and operations whose records "only changes" compares with
+-- what earlier runs emitted (the objects whose CRM export the job does not
+-- read), listed before the learning rule when the run keeps only changes:
+-- a record of one of them whose digest is the one the latest earlier run
+-- emitted for its key (main.emitted_key) never reaches crm_out.
 CREATE TABLE stage.prev_sent_objects (
 	object TEXT NOT NULL,
 	op TEXT NOT NULL,

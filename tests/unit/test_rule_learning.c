@@ -324,19 +324,30 @@ Test(rule_learning, same_enrollment_twice_sends_the_first_row)
 		    " the first row is sent|5|3\n");
 }
 
+/* Makes the `object` records of stage.crm_out "sent before": emitted by
+ * a complete run 0 (as rule_crmdiff writes them), the object compared with
+ * what was emitted (as rule_crmdiff_prev lists it). */
+static void sent_before(const char *object)
+{
+	EXEC("INSERT OR IGNORE INTO runs (id, started_at, ended_at, status, mode)"
+	     " VALUES (0, ?1, ?1, 'complete', 'full')", "2024-04-01T00:00:00Z");
+	EXEC("INSERT OR IGNORE INTO stage.prev_sent_objects (object, op) VALUES (?1, 'upsert')",
+	     object);
+	EXEC("INSERT INTO emitted (run_id, target, object, key, op, fields, digest)"
+	     " SELECT 0, 'crm', object, key, op, fields, lmsrecon_digest(fields)"
+	     " FROM stage.crm_out WHERE object = ?1", object);
+}
+
 /* Runs the rule on anna's one enrollment of SAFE-101 (in progress), then
- * makes what it would send "sent before" (stage.prev_sent, as
- * rule_crmdiff_prev fills it) and clears the run's outputs, for a second
- * pass of the rule over more rows. */
+ * makes what it would send "sent before" and clears the run's outputs,
+ * for a second pass of the rule over more rows. */
 static void anna_sent_before(void)
 {
 	add_catalogue();
 	add_user("2", "101", "anna", CONTACT_A, NULL);
 	add_enr("2", "anna", "SAFE-101", NULL, "in_progress", NULL, NULL, NULL, NULL);
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
-	EXEC("INSERT INTO stage.prev_sent (object, op, key, run_id, fields)"
-	     " SELECT object, op, key, 0, fields FROM stage.crm_out WHERE object = ?1",
-	     "LMS_Enrollment__c");
+	sent_before("LMS_Enrollment__c");
 	cr_assert_eq(snap_exec(s, "DELETE FROM stage.crm_out; DELETE FROM stage.exceptions"), RC_OK);
 }
 
@@ -388,11 +399,9 @@ Test(rule_learning, record_sent_before_is_left_out_unless_forced_or_changed)
 
 	job.enroll.since = "1970-01-01";
 	EXEC("UPDATE stage.stg_enrollment SET updated_at = ?1", "2024-03-01T00:00:00.000Z");
-	cr_assert_eq(snap_exec(s, "DELETE FROM stage.prev_sent"), RC_OK);
+	cr_assert_eq(snap_exec(s, "DELETE FROM emitted"), RC_OK);
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
-	EXEC("INSERT INTO stage.prev_sent (object, op, key, run_id, fields)"
-	     " SELECT object, op, key, 0, fields FROM stage.crm_out WHERE object = ?1",
-	     "LMS_Enrollment__c");
+	sent_before("LMS_Enrollment__c");
 	cr_assert_eq(snap_exec(s, "DELETE FROM stage.crm_out"), RC_OK);
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
 	assert_rows(KEYS("LMS_Enrollment__c"), 2, "acme:101:SAFE-101:|1\n");
@@ -400,6 +409,41 @@ Test(rule_learning, record_sent_before_is_left_out_unless_forced_or_changed)
 	job.enroll.since = NULL;
 	EXEC("UPDATE stage.stg_enrollment SET status = ?1", "completed");
 	cr_assert_eq(snap_exec(s, "DELETE FROM stage.crm_out"), RC_OK);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows(KEYS("LMS_Enrollment__c"), 2, "acme:101:SAFE-101:|0\n");
+}
+
+/* What was sent before only counts for the objects compared with it: an
+ * object compared with its CRM export (not listed) is built again, and a
+ * record emitted by the run in flight is not "before". */
+Test(rule_learning, record_sent_before_counts_only_when_compared_with_what_was_emitted)
+{
+	anna_sent_before();
+	cr_assert_eq(snap_exec(s, "DELETE FROM stage.prev_sent_objects"), RC_OK);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows(KEYS("LMS_Enrollment__c"), 2, "acme:101:SAFE-101:|0\n");
+
+	EXEC("INSERT INTO stage.prev_sent_objects (object, op) VALUES (?1, 'upsert')",
+	     "LMS_Enrollment__c");
+	EXEC("UPDATE emitted SET run_id = ?1", "1");
+	cr_assert_eq(snap_exec(s, "DELETE FROM stage.crm_out"), RC_OK);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows(KEYS("LMS_Enrollment__c"), 2, "acme:101:SAFE-101:|0\n");
+}
+
+/* The latest earlier run decides: a record sent as it is now, then sent
+ * changed, is sent again. */
+Test(rule_learning, record_sent_before_is_compared_with_the_latest_run)
+{
+	anna_sent_before();
+	EXEC("INSERT INTO runs (id, started_at, ended_at, status, mode)"
+	     " VALUES (-1, ?1, ?1, 'complete', 'full')", "2024-03-01T00:00:00Z");
+	cr_assert_eq(snap_exec(s, "UPDATE emitted SET run_id = -1;"
+			       "INSERT INTO emitted (run_id, target, object, key, op, fields, digest)"
+			       " SELECT 0, target, object, key, op,"
+			       " json_set(fields, '$.Status__c', 'completed'),"
+			       " lmsrecon_digest(json_set(fields, '$.Status__c', 'completed'))"
+			       " FROM emitted"), RC_OK);
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
 	assert_rows(KEYS("LMS_Enrollment__c"), 2, "acme:101:SAFE-101:|0\n");
 }

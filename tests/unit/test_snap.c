@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "diag.h"
 #include "entity.h"
 #include "snap.h"
@@ -745,6 +747,56 @@ Test(snap, unchecked_run_skips_check_constraints_for_its_statement_only)
 	/* The next statement, even the same text, is checked again. */
 	cr_assert_eq(snap_run(s, "INSERT INTO j VALUES (?1)", "t", "{not json"), RC_INTERNAL);
 	cr_assert(strstr(printed(), "CHECK constraint failed") != NULL, "%s", printed());
+	snap_close(s);
+}
+
+/* lmsrecon_digest() is part of the snapshot format (emitted.digest): the
+ * 64-bit FNV-1a hash of the text's bytes, as a signed integer. */
+Test(snap, digest_is_fnv1a_64_of_the_text)
+{
+	struct snap *s = open_ok(SNAP_MEMORY);
+
+	cr_assert_eq(snap_query_int(s, "SELECT lmsrecon_digest('')"), -3750763034362895579LL);
+	cr_assert_eq(snap_query_int(s, "SELECT lmsrecon_digest('a')"), -5808556873153909620LL);
+	cr_assert_eq(snap_query_int(s, "SELECT lmsrecon_digest('foobar')"), -8821353812377114648LL);
+	cr_assert_eq(snap_query_int(s, "SELECT lmsrecon_digest(NULL) IS NULL"), 1);
+	snap_close(s);
+}
+
+/* A snapshot of schema version 2 gets the digest of every emitted record
+ * and the key index that holds it. */
+Test(snap, migration_3_fills_the_digests_of_emitted)
+{
+	const char *m1 = strstr(snap_schema_sql, "-- @migration 1\n");
+	const char *m3 = strstr(snap_schema_sql, "-- @migration 3\n");
+	char *v2, *err = NULL;
+	sqlite3 *db;
+	struct snap *s;
+
+	cr_assert(m1 && m3 && m1 < m3);
+	v2 = xstrndup(m1, (size_t)(m3 - m1));
+	cr_assert_eq(sqlite3_open(snap_path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, v2, NULL, NULL, &err), SQLITE_OK, "%s", err);
+	cr_assert_eq(sqlite3_exec(db,
+				  "INSERT INTO runs (id, started_at, ended_at, status, mode)"
+				  " VALUES (1, '2024-01-01T00:00:00Z', '2024-01-01T00:00:01Z',"
+				  " 'complete', 'full');"
+				  "INSERT INTO emitted (run_id, target, object, key, op, fields) VALUES"
+				  " (1, 'crm', 'LMS_Enrollment__c', 'k1', 'upsert', '{\"Status__c\":\"passed\"}'),"
+				  " (1, 'crm', 'LMS_Enrollment__c', 'k2', 'delete', NULL);"
+				  "PRAGMA user_version = 2;",
+				  NULL, NULL, &err), SQLITE_OK, "%s", err);
+	sqlite3_close(db);
+	free(v2);
+
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_query_int(s, "PRAGMA user_version"), schema_migrations());
+	cr_assert_eq(snap_query_int(s, "SELECT digest FROM emitted WHERE key = 'k1'"),
+		     -3426197569954923104LL);
+	cr_assert_eq(snap_query_int(s, "SELECT digest IS NULL FROM emitted WHERE key = 'k2'"), 1);
+	cr_assert_eq(snap_query_int(s, "SELECT group_concat(name, ',') = 'target,object,op,key,run_id,digest'"
+				    " FROM (SELECT name FROM pragma_index_info('emitted_key') ORDER BY seqno)"),
+		     1);
 	snap_close(s);
 }
 
