@@ -7,6 +7,9 @@
 #include "rule_unenroll.h"
 #include "rule_util.h"
 
+#include "util.h"
+
+#include <stdlib.h>
 #include <string.h>
 
 /* Every item type, the reading of an <enrollments> element with no items. */
@@ -52,40 +55,6 @@ static const char scratch_sql[] =
 	"CREATE TABLE stage.ue_user (username TEXT PRIMARY KEY, user_id TEXT NOT NULL,"
 	" run_id INTEGER NOT NULL);"
 	"CREATE TABLE stage.ue_link (crm_id TEXT PRIMARY KEY, username TEXT NOT NULL);";
-
-/* A staged course enrollment `e` matching the baseline row `b`. */
-#define SAME_COURSE(e) e ".username = b.username AND " e ".course_code = b.item_code" \
-	" AND coalesce(" e ".session_code, '') = b.session_code"
-/* A staged plan enrollment `e` matching the baseline row `b`. */
-#define SAME_PLAN(e) e ".username = b.username AND " e ".plan_code = b.item_code"
-
-/* Course enrollments of the baseline that the export no longer shows as
- * current: absent, or only with the status 'unenrolled' (whose row is
- * then the source of the report rows). */
-static const char gone_course_sql[] =
-	"INSERT INTO stage.ue_gone (kind, username, item_code, session_code, status, object,"
-	" src_file, src_line)"
-	" SELECT 'course', b.username, b.item_code, b.session_code, b.status, 'LMS_Enrollment__c',"
-	" (SELECT e.src_file FROM stage.stg_enrollment e WHERE " SAME_COURSE("e")
-	" ORDER BY e.rowid LIMIT 1),"
-	" (SELECT e.src_line FROM stage.stg_enrollment e WHERE " SAME_COURSE("e")
-	" ORDER BY e.rowid LIMIT 1)"
-	" FROM main.enrollment_baseline b WHERE b.lms_instance = ?1 AND b.kind = 'course'"
-	" AND NOT EXISTS (SELECT 1 FROM stage.stg_enrollment e WHERE " SAME_COURSE("e")
-	" AND e.status IS NOT 'unenrolled')";
-
-/* The same for learning-plan enrollments. */
-static const char gone_plan_sql[] =
-	"INSERT INTO stage.ue_gone (kind, username, item_code, session_code, status, object,"
-	" src_file, src_line)"
-	" SELECT 'plan', b.username, b.item_code, '', b.status, 'LMS_Learning_Plan_Enrollment__c',"
-	" (SELECT e.src_file FROM stage.stg_plan_enrollment e WHERE " SAME_PLAN("e")
-	" ORDER BY e.rowid LIMIT 1),"
-	" (SELECT e.src_line FROM stage.stg_plan_enrollment e WHERE " SAME_PLAN("e")
-	" ORDER BY e.rowid LIMIT 1)"
-	" FROM main.enrollment_baseline b WHERE b.lms_instance = ?1 AND b.kind = 'plan'"
-	" AND NOT EXISTS (SELECT 1 FROM stage.stg_plan_enrollment e WHERE " SAME_PLAN("e")
-	" AND e.status IS NOT 'unenrolled')";
 
 /* Deciding, in order; each step only touches rows still undecided. */
 static const char *const decide_steps[] = {
@@ -251,64 +220,379 @@ static const char *const forget_steps[] = {
 	" WHERE outcome = 'waiting')",
 };
 
-/* A baseline row the export shows unchanged is not written again: on a
- * day two most are, and rewriting them all would journal the whole table.
- * last_run is so the last run that changed the row. */
-#define UNCHANGED_SKIP \
-	" WHERE status IS NOT excluded.status OR enrolled_at IS NOT excluded.enrolled_at" \
-	" OR completed_at IS NOT excluded.completed_at OR score IS NOT excluded.score" \
-	" OR updated_at IS NOT excluded.updated_at"
+/* ---- the baseline next to the export ---------------------------------
+ *
+ * The baseline and the staged export are read side by side, both in key
+ * order (username, item, session), one item of one user at a time: the
+ * baseline by its primary key, the export by its covering user index
+ * (stg_enrollment_user, stg_plan_enrollment_user). One sequential pass
+ * finds what vanished (into stage.ue_gone) and writes what is new or
+ * changed into the baseline, where a statement per direction would look
+ * every row of one up in the other. The baseline rows written are those of
+ * the item just read, behind the baseline's read position: SQLite keeps a
+ * reading statement's position across writes to rows before it. */
 
-/* The staged row `e` equals its baseline row of kind `kind`, item `item`
- * and session `session`. */
-#define SAME_AS_BASELINE(kind, item, session) "EXISTS (SELECT 1 FROM main.enrollment_baseline b" \
-	" WHERE b.lms_instance = ?1 AND b.kind = '" kind "' AND b.username = e.username" \
-	" AND b.item_code = " item " AND b.session_code = " session \
-	" AND b.status IS e.status AND b.enrolled_at IS e.enrolled_at" \
-	" AND b.completed_at IS e.completed_at AND b.score IS e.score" \
-	" AND b.updated_at IS e.updated_at)"
+/* The columns both streams give, in this order. */
+enum { M_USER, M_ITEM, M_SESSION, M_STATUS, M_ENROLLED, M_COMPLETED, M_UPDATED,
+       M_SCORE, M_SRC_FILE, M_SRC_LINE, M_ROWID };
+#define M_NTEXT 7 /* M_USER .. M_UPDATED: text or NULL */
 
-/* The current enrollments of the exports go into the baseline; a row seen
- * again keeps its first_run. A key listed twice ends with its last row.
- * Only rows that differ from the baseline are written (a key listed twice
- * always is, so that its last row wins), in the baseline's key order, so
- * the tree is written in one sweep, not page by random page. The rows
- * come in that order from the covering user indexes (the loader stores an
- * empty session as NULL, which sorts first, as '' does in the baseline). */
-static const char keep_course_sql[] =
+/* The current course enrollments, item by item of each user in the order
+ * of the baseline's key; the rows of one item are put in input order in C
+ * (an ORDER BY down to the rowid would sort the index's rows again, one
+ * small sort per item). */
+static const char stg_course_sql[] =
+	"SELECT username, course_code, coalesce(session_code, ''), status, enrolled_at,"
+	" completed_at, updated_at, score, src_file, src_line, rowid"
+	" FROM stage.stg_enrollment"
+	" WHERE username IS NOT NULL AND course_code IS NOT NULL ORDER BY username, course_code";
+static const char stg_plan_sql[] =
+	"SELECT username, plan_code, '', status, enrolled_at, completed_at, updated_at, score,"
+	" src_file, src_line, rowid"
+	" FROM stage.stg_plan_enrollment"
+	" WHERE username IS NOT NULL AND plan_code IS NOT NULL ORDER BY username, plan_code";
+static const char base_sql[] =
+	"SELECT username, item_code, session_code, status, enrolled_at, completed_at,"
+	" updated_at, score, NULL, NULL, NULL FROM main.enrollment_baseline"
+	" WHERE lms_instance = ?1 AND kind = ?2 ORDER BY username, item_code, session_code";
+
+/* An enrollment of the baseline the export no longer shows as current:
+ * ?1 kind, ?2 username, ?3 item, ?4 session, ?5 its baseline status, ?6
+ * object, ?7/?8 the first export row of its key (any status), or NULL. */
+static const char gone_sql[] =
+	"INSERT INTO stage.ue_gone (kind, username, item_code, session_code, status, object,"
+	" src_file, src_line) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/* A current enrollment into the baseline: ?1 instance, ?2 kind, ?3 .. ?5
+ * the key, ?6 .. ?10 the values, ?11 the run. A row seen again keeps its
+ * first_run; last_run is the last run that changed it. */
+static const char keep_sql[] =
 	"INSERT INTO main.enrollment_baseline (lms_instance, kind, username, item_code,"
-	" session_code, status, enrolled_at, completed_at, score, updated_at, first_run, last_run)"
-	" SELECT ?1, 'course', username, course_code, coalesce(session_code, ''), status,"
-	" enrolled_at, completed_at, score, updated_at, ?2, ?2 FROM stage.stg_enrollment e"
-	" WHERE username IS NOT NULL AND course_code IS NOT NULL"
-	" AND status IS NOT 'unenrolled'"
-	" AND (NOT " SAME_AS_BASELINE("course", "e.course_code", "coalesce(e.session_code, '')")
-	"  OR (username, course_code) IN (SELECT username, course_code FROM stage.stg_enrollment"
-	"  WHERE username IS NOT NULL AND course_code IS NOT NULL"
-	"  GROUP BY username, course_code HAVING count(*) > 1))"
-	" ORDER BY username, course_code, session_code, src_line, rowid"
+	" session_code, status, enrolled_at, completed_at, updated_at, score, first_run, last_run)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)"
 	" ON CONFLICT (lms_instance, kind, username, item_code, session_code) DO UPDATE SET"
 	" status = excluded.status, enrolled_at = excluded.enrolled_at,"
 	" completed_at = excluded.completed_at, score = excluded.score,"
 	" updated_at = excluded.updated_at, last_run = excluded.last_run"
-	UNCHANGED_SKIP;
-static const char keep_plan_sql[] =
-	"INSERT INTO main.enrollment_baseline (lms_instance, kind, username, item_code,"
-	" session_code, status, enrolled_at, completed_at, score, updated_at, first_run, last_run)"
-	" SELECT ?1, 'plan', username, plan_code, '', status,"
-	" enrolled_at, completed_at, score, updated_at, ?2, ?2 FROM stage.stg_plan_enrollment e"
-	" WHERE username IS NOT NULL AND plan_code IS NOT NULL"
-	" AND status IS NOT 'unenrolled'"
-	" AND (NOT " SAME_AS_BASELINE("plan", "e.plan_code", "''")
-	"  OR (username, plan_code) IN (SELECT username, plan_code FROM stage.stg_plan_enrollment"
-	"  WHERE username IS NOT NULL AND plan_code IS NOT NULL"
-	"  GROUP BY username, plan_code HAVING count(*) > 1))"
-	" ORDER BY username, plan_code, src_line, rowid"
-	" ON CONFLICT (lms_instance, kind, username, item_code, session_code) DO UPDATE SET"
-	" status = excluded.status, enrolled_at = excluded.enrolled_at,"
-	" completed_at = excluded.completed_at, score = excluded.score,"
-	" updated_at = excluded.updated_at, last_run = excluded.last_run"
-	UNCHANGED_SKIP;
+	" WHERE status IS NOT excluded.status OR enrolled_at IS NOT excluded.enrolled_at"
+	" OR completed_at IS NOT excluded.completed_at OR score IS NOT excluded.score"
+	" OR updated_at IS NOT excluded.updated_at";
+
+/* The same for a first run, when the instance has no baseline of the kind:
+ * nothing can have vanished, and every current row goes in, in key order,
+ * by one statement (?1 instance, ?2 run; a key listed twice ends with its
+ * last row). The pass would write them one statement per row. */
+#define FIRST_SQL(kind, table, item, session, order) \
+	"INSERT INTO main.enrollment_baseline (lms_instance, kind, username, item_code," \
+	" session_code, status, enrolled_at, completed_at, updated_at, score, first_run, last_run)" \
+	" SELECT ?1, '" kind "', username, " item ", " session ", status, enrolled_at," \
+	" completed_at, updated_at, score, ?2, ?2 FROM stage." table \
+	" WHERE username IS NOT NULL AND " item " IS NOT NULL AND status IS NOT 'unenrolled'" \
+	" ORDER BY " order \
+	" ON CONFLICT (lms_instance, kind, username, item_code, session_code) DO UPDATE SET" \
+	" status = excluded.status, enrolled_at = excluded.enrolled_at," \
+	" completed_at = excluded.completed_at, score = excluded.score," \
+	" updated_at = excluded.updated_at"
+static const char first_course_sql[] =
+	FIRST_SQL("course", "stg_enrollment", "course_code", "coalesce(session_code, '')",
+		  "username, course_code, session_code, src_line, rowid");
+static const char first_plan_sql[] =
+	FIRST_SQL("plan", "stg_plan_enrollment", "plan_code", "''",
+		  "username, plan_code, src_line, rowid");
+
+/* A text column of a row: where in the side's buffer, NULL or not. */
+struct m_text {
+	size_t off, len;
+	int is_null;
+};
+
+/* One row of either stream. */
+struct m_row {
+	struct m_text t[M_NTEXT];
+	double score;
+	int has_score;
+	long long src_file, src_line, rowid; /* export rows only */
+};
+
+/* One stream and the rows of its item at hand: rows[0 .. n) are one item
+ * of one user; rows[n], when has_next, is the first row of the next. */
+struct m_side {
+	struct snap_stmt *st;
+	int is_export;     /* the export (its rows have a source), not the baseline */
+	int is_loaded;     /* rows[0 .. n) hold the item at the head */
+	int is_eof;
+	int has_next;
+	struct m_row *rows;
+	size_t n, cap;
+	struct buf text;   /* every text of rows, NUL-separated */
+};
+
+static const char *m_str(const struct m_side *sd, const struct m_row *r, int c)
+{
+	return r->t[c].is_null ? NULL : sd->text.buf + r->t[c].off;
+}
+
+/* Steps the stream and copies its row into rows[i]; 0 at the end. */
+static int m_read(struct m_side *sd, size_t i)
+{
+	struct m_row *r;
+
+	if (sd->is_eof || snap_step(sd->st) != 1) {
+		sd->is_eof = 1;
+		return 0;
+	}
+	if (i >= sd->cap) {
+		sd->cap = sd->cap ? 2 * sd->cap : 16;
+		sd->rows = xreallocarray(sd->rows, sd->cap, sizeof *sd->rows);
+	}
+	r = &sd->rows[i];
+	for (int c = 0; c < M_NTEXT; c++) {
+		const char *v = snap_col_text(sd->st, c);
+		r->t[c].is_null = v == NULL;
+		r->t[c].off = sd->text.len;
+		r->t[c].len = v ? snap_col_len(sd->st, c) : 0;
+		if (v)
+			buf_add(&sd->text, v, r->t[c].len);
+		buf_addch(&sd->text, '\0');
+	}
+	r->has_score = !snap_col_is_null(sd->st, M_SCORE);
+	r->score = r->has_score ? snap_col_double(sd->st, M_SCORE) : 0;
+	if (sd->is_export) {
+		r->src_file = snap_col_int(sd->st, M_SRC_FILE);
+		r->src_line = snap_col_int(sd->st, M_SRC_LINE);
+		r->rowid = snap_col_int(sd->st, M_ROWID);
+	}
+	return 1;
+}
+
+/* Byte order of two texts, as SQLite's BINARY collation sorts them. */
+static int m_cmp_text(const struct m_side *a, const struct m_row *ra,
+		      const struct m_side *b, const struct m_row *rb, int c)
+{
+	size_t la = ra->t[c].len, lb = rb->t[c].len;
+	int r = memcmp(a->text.buf + ra->t[c].off, b->text.buf + rb->t[c].off, la < lb ? la : lb);
+	return r ? r : (la > lb) - (la < lb);
+}
+
+/* Order of the items (user, then item code) of two rows. */
+static int m_cmp_item(const struct m_side *a, const struct m_row *ra,
+		      const struct m_side *b, const struct m_row *rb)
+{
+	int r = m_cmp_text(a, ra, b, rb, M_USER);
+	return r ? r : m_cmp_text(a, ra, b, rb, M_ITEM);
+}
+
+/* qsort order of the rows of one item: input order (line, then rowid). */
+static int m_cmp_input(const void *a, const void *b)
+{
+	const struct m_row *x = a, *y = b;
+	if (x->src_line != y->src_line)
+		return x->src_line < y->src_line ? -1 : 1;
+	return (x->rowid > y->rowid) - (x->rowid < y->rowid);
+}
+
+/* Loads the item at the head of the stream into rows[0 .. n), the
+ * export's in input order; 0 when the stream is done. */
+static int m_load(struct m_side *sd)
+{
+	if (sd->is_loaded)
+		return sd->n > 0;
+	sd->is_loaded = 1;
+	if (sd->has_next) {
+		/* The next item's first row moves to the front, its texts to
+		 * the start of the buffer. */
+		struct m_row r = sd->rows[sd->n];
+		size_t base = r.t[0].off;
+		memmove(sd->text.buf, sd->text.buf + base, sd->text.len - base);
+		sd->text.len -= base;
+		for (int c = 0; c < M_NTEXT; c++)
+			r.t[c].off -= base;
+		sd->rows[0] = r;
+		sd->has_next = 0;
+	} else {
+		sd->n = 0;
+		buf_reset(&sd->text);
+		if (!m_read(sd, 0))
+			return 0;
+	}
+	sd->n = 1;
+	while (m_read(sd, sd->n)) {
+		if (m_cmp_item(sd, &sd->rows[0], sd, &sd->rows[sd->n]) != 0) {
+			sd->has_next = 1;
+			break;
+		}
+		sd->n++;
+	}
+	if (sd->is_export && sd->n > 1)
+		qsort(sd->rows, sd->n, sizeof *sd->rows, m_cmp_input);
+	return 1;
+}
+
+/* The same text, or both NULL. */
+static int m_same_text(const struct m_side *a, const struct m_row *ra,
+		       const struct m_side *b, const struct m_row *rb, int c)
+{
+	if (ra->t[c].is_null || rb->t[c].is_null)
+		return ra->t[c].is_null && rb->t[c].is_null;
+	return m_cmp_text(a, ra, b, rb, c) == 0;
+}
+
+/* The export row `e` is the baseline row `b` (SQL's IS on every value). */
+static int m_same_values(const struct m_side *ex, const struct m_row *e,
+			 const struct m_side *bs, const struct m_row *b)
+{
+	for (int c = M_STATUS; c < M_NTEXT; c++)
+		if (!m_same_text(ex, e, bs, b, c))
+			return 0;
+	return e->has_score == b->has_score && (!e->has_score || e->score == b->score);
+}
+
+/* The export row is current: its status is not 'unenrolled'. */
+static int m_is_current(const struct m_side *ex, const struct m_row *e)
+{
+	const char *st = m_str(ex, e, M_STATUS);
+	return !st || strcmp(st, "unenrolled") != 0;
+}
+
+/* What the pass needs besides the two streams. */
+struct m_ctx {
+	const struct ue *c;
+	const char *kind, *object;
+	struct snap_stmt *gone, *keep;
+};
+
+/* Writes the export row `e` into the baseline. */
+static void m_keep(const struct m_ctx *m, const struct m_side *ex, const struct m_row *e)
+{
+	struct snap_stmt *st = m->keep;
+
+	snap_bind_text(st, 1, m->c->instance, strlen(m->c->instance));
+	snap_bind_text(st, 2, m->kind, strlen(m->kind));
+	for (int c = M_USER; c < M_NTEXT; c++)
+		snap_bind_text(st, 3 + c, m_str(ex, e, c), e->t[c].len);
+	if (e->has_score)
+		snap_bind_double(st, 10, e->score);
+	else
+		snap_bind_null(st, 10);
+	snap_bind_int(st, 11, m->c->run_id);
+	while (snap_step(st) == 1)
+		;
+}
+
+/* One item of one user: the baseline rows `bs` (none when bs->n is 0 or
+ * the item is not theirs) against the export rows `ex` (likewise). */
+static void m_item(const struct m_ctx *m, const struct m_side *bs, size_t nb,
+		   const struct m_side *ex, size_t ne)
+{
+	/* Vanished: no current export row of the same session. The report
+	 * rows come from the export's first row of the key, if any. */
+	for (size_t i = 0; i < nb; i++) {
+		const struct m_row *b = &bs->rows[i], *first = NULL;
+		int is_current = 0;
+		for (size_t k = 0; k < ne && !is_current; k++) {
+			const struct m_row *e = &ex->rows[k];
+			if (!m_same_text(ex, e, bs, b, M_SESSION))
+				continue;
+			is_current = m_is_current(ex, e);
+			if (!first || e->rowid < first->rowid)
+				first = e;
+		}
+		if (is_current)
+			continue;
+		snap_bind_text(m->gone, 1, m->kind, strlen(m->kind));
+		for (int c = M_USER; c <= M_STATUS; c++)
+			snap_bind_text(m->gone, 2 + c, m_str(bs, b, c), b->t[c].len);
+		snap_bind_text(m->gone, 6, m->object, strlen(m->object));
+		if (first) {
+			snap_bind_int(m->gone, 7, first->src_file);
+			snap_bind_int(m->gone, 8, first->src_line);
+		} else {
+			snap_bind_null(m->gone, 7);
+			snap_bind_null(m->gone, 8);
+		}
+		while (snap_step(m->gone) == 1)
+			;
+	}
+	/* Current: written when new or changed. An item listed more than
+	 * once has every current row written in order, so the last row of a
+	 * key wins; written unchanged, a row leaves the baseline as it was. */
+	for (size_t k = 0; k < ne; k++) {
+		const struct m_row *e = &ex->rows[k];
+		int is_same = 0;
+		if (!m_is_current(ex, e))
+			continue;
+		for (size_t i = 0; ne == 1 && i < nb && !is_same; i++)
+			is_same = m_same_text(ex, e, bs, &bs->rows[i], M_SESSION)
+				  && m_same_values(ex, e, bs, &bs->rows[i]);
+		if (!is_same)
+			m_keep(m, ex, e);
+	}
+}
+
+static void run(const struct ue *c, const char *sql);
+
+/* 1 when the instance has no baseline row of `kind`. */
+static int baseline_is_empty(const struct ue *c, const char *kind)
+{
+	struct snap_stmt *st = snap_prepare(c->s, "SELECT NOT EXISTS (SELECT 1"
+					    " FROM main.enrollment_baseline"
+					    " WHERE lms_instance = ?1 AND kind = ?2)");
+	int v = 0;
+
+	snap_bind_text(st, 1, c->instance, strlen(c->instance));
+	snap_bind_text(st, 2, kind, strlen(kind));
+	if (snap_step(st) == 1)
+		v = (int)snap_col_int(st, 0);
+	snap_finalize(st);
+	return v;
+}
+
+/* The pass over one kind of enrollment ('course' or 'plan'). */
+static void merge(const struct ue *c, const char *kind, const char *object,
+		  const char *stg_sql, const char *first_sql)
+{
+	struct m_side bs, ex;
+	struct m_ctx m;
+
+	if (baseline_is_empty(c, kind)) {
+		run(c, first_sql);
+		return;
+	}
+
+	memset(&bs, 0, sizeof bs);
+	memset(&ex, 0, sizeof ex);
+	ex.is_export = 1;
+	m.c = c;
+	m.kind = kind;
+	m.object = object;
+	m.gone = snap_prepare(c->s, gone_sql);
+	m.keep = snap_prepare(c->s, keep_sql);
+	bs.st = snap_prepare(c->s, base_sql);
+	ex.st = snap_prepare(c->s, stg_sql);
+	if (bs.st && ex.st && m.gone && m.keep) {
+		snap_bind_text(bs.st, 1, c->instance, strlen(c->instance));
+		snap_bind_text(bs.st, 2, kind, strlen(kind));
+		for (;;) {
+			int has_b = m_load(&bs), has_e = m_load(&ex), r;
+			if (snap_rc(c->s) != RC_OK || (!has_b && !has_e))
+				break;
+			r = !has_b ? 1 : !has_e ? -1 : m_cmp_item(&bs, &bs.rows[0], &ex, &ex.rows[0]);
+			m_item(&m, &bs, r <= 0 ? bs.n : 0, &ex, r >= 0 ? ex.n : 0);
+			if (r <= 0)
+				bs.is_loaded = 0;
+			if (r >= 0)
+				ex.is_loaded = 0;
+		}
+	}
+	snap_finalize(bs.st);
+	snap_finalize(ex.st);
+	snap_finalize(m.gone);
+	snap_finalize(m.keep);
+	free(bs.rows);
+	free(ex.rows);
+	buf_release(&bs.text);
+	buf_release(&ex.text);
+}
 
 /* Runs `sql` to the end with ?1 the instance, ?2 the run, ?3 the time,
  * ?4 the item types and ?5/?6 whether the CRM exports of the two
@@ -349,11 +633,11 @@ enum rc rule_unenroll(struct diag *d, const struct job *j, struct snap *s,
 
 	snap_exec(s, scratch_sql);
 	/* An empty baseline (the first run that reads an export) finds
-	 * nothing: what vanished before it is not tracked. */
+	 * nothing gone: what vanished before it is not tracked. */
 	if (has_course)
-		run(&c, gone_course_sql);
+		merge(&c, "course", "LMS_Enrollment__c", stg_course_sql, first_course_sql);
 	if (has_plan)
-		run(&c, gone_plan_sql);
+		merge(&c, "plan", "LMS_Learning_Plan_Enrollment__c", stg_plan_sql, first_plan_sql);
 	RUN_ALL(&c, decide_steps);
 	if (snap_query_int(s, "SELECT EXISTS (SELECT 1 FROM stage.ue_gone"
 			   " WHERE outcome IS NULL AND user_id IS NULL)"))
@@ -367,9 +651,5 @@ enum rc rule_unenroll(struct diag *d, const struct job *j, struct snap *s,
 	run(&c, j->enroll.unenroll == UNENROLL_DELETE_UNFINISHED ? delete_sql : mark_sql);
 	RUN_ALL(&c, out_steps);
 	RUN_ALL(&c, forget_steps);
-	if (has_course)
-		run(&c, keep_course_sql);
-	if (has_plan)
-		run(&c, keep_plan_sql);
 	return snap_rc(s);
 }

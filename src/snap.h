@@ -118,6 +118,7 @@ enum rc snap_exec(struct snap *s, const char *sql);
 struct snap_stmt *snap_prepare(struct snap *s, const char *sql);
 void snap_bind_text(struct snap_stmt *st, int i, const char *p, size_t len); /* p NULL = NULL */
 void snap_bind_int(struct snap_stmt *st, int i, long long v);
+void snap_bind_double(struct snap_stmt *st, int i, double v);
 void snap_bind_null(struct snap_stmt *st, int i);
 /* Steps: 1 = a row is there, 0 = done (the statement is reset for reuse
  * when it returns 0), -1 = failed (printed, sticky). */
@@ -125,6 +126,7 @@ int snap_step(struct snap_stmt *st);
 const char *snap_col_text(struct snap_stmt *st, int i); /* NULL for SQL NULL; valid until the next step */
 size_t snap_col_len(struct snap_stmt *st, int i);
 long long snap_col_int(struct snap_stmt *st, int i);
+double snap_col_double(struct snap_stmt *st, int i);
 int snap_col_is_null(struct snap_stmt *st, int i);
 void snap_reset(struct snap_stmt *st);
 /* A statement prepared once per run and kept: `sql` must be a string

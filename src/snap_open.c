@@ -600,6 +600,12 @@ void snap_bind_int(struct snap_stmt *st, int i, long long v)
 		bind_check(st, sqlite3_bind_int64(st->st, i, v));
 }
 
+void snap_bind_double(struct snap_stmt *st, int i, double v)
+{
+	if (stmt_ok(st))
+		bind_check(st, sqlite3_bind_double(st->st, i, v));
+}
+
 void snap_bind_null(struct snap_stmt *st, int i)
 {
 	if (stmt_ok(st))
@@ -643,6 +649,13 @@ long long snap_col_int(struct snap_stmt *st, int i)
 	if (!stmt_ok(st))
 		return 0;
 	return sqlite3_column_int64(st->st, i);
+}
+
+double snap_col_double(struct snap_stmt *st, int i)
+{
+	if (!stmt_ok(st))
+		return 0;
+	return sqlite3_column_double(st->st, i);
 }
 
 int snap_col_is_null(struct snap_stmt *st, int i)

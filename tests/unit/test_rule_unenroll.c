@@ -622,6 +622,65 @@ Test(rule_unenroll, unchanged_enrollment_is_not_rewritten)
 	assert_baseline("item_code || '|' || last_run", "item_code", "C1|1;C2|2");
 }
 
+/* Rows of one key on one line (records of a minified XML file) count in
+ * their input order: the last one stays in the baseline, on a first run
+ * and on a later one. */
+Test(rule_unenroll, rows_of_one_line_count_in_input_order)
+{
+	begin(T1);
+	add_user("alice", "101", CONTACT);
+	add_course("C1", "elearning");
+	add_enr("alice", "C1", NULL, "failed", "4");
+	add_enr("alice", "C1", NULL, "completed", "4");
+	/* With the staging indexes, as in a run: the user index puts rows of
+	 * one line in the order of their other columns. */
+	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	unenroll(T1);
+	commit(T1);
+	assert_baseline("item_code || '|' || status", "item_code", "C1|completed");
+
+	begin(T2);
+	add_user("alice", "101", CONTACT);
+	add_course("C1", "elearning");
+	add_enr("alice", "C1", NULL, "passed", "7");
+	add_enr("alice", "C1", NULL, "in_progress", "7");
+	add_enr("alice", "C1", NULL, "unenrolled", "3");
+	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	unenroll(T2);
+	assert_baseline("item_code || '|' || status || '|' || last_run", "item_code",
+			"C1|in_progress|2");
+	cr_assert_eq(count("SELECT count(*) FROM stage.ue_gone"), 0);
+}
+
+/* An enrollment moved to another session of its course: the new session
+ * enters the baseline, the old one is gone (from a row the export no
+ * longer has, so without a source line), and a third user's item in
+ * between is left alone. */
+Test(rule_unenroll, enrollment_moved_to_another_session_leaves_the_first_one)
+{
+	begin(T1);
+	add_user("alice", "101", CONTACT);
+	add_user("bob", "102", CONTACT);
+	add_course("C1", "classroom");
+	add_enr("alice", "C1", "S1", "enrolled", "2");
+	add_enr("bob", "C1", "S1", "enrolled", "3");
+	unenroll(T1);
+	commit(T1);
+
+	begin(T2);
+	add_user("alice", "101", CONTACT);
+	add_user("bob", "102", CONTACT);
+	add_course("C1", "classroom");
+	add_enr("bob", "C1", "S1", "enrolled", "2");
+	add_enr("alice", "C1", "S2", "enrolled", "3");
+	unenroll(T2);
+	assert_text("SELECT group_concat(username || '|' || session_code || '|' || outcome || '|'"
+		    " || coalesce(src_line, '-'), ';') FROM stage.ue_gone",
+		    "alice|S1|marked|-");
+	assert_baseline("username || '|' || session_code || '|' || last_run", "username, session_code",
+			"alice|S2|2;bob|S1|1");
+}
+
 /* A user renamed in the LMS keeps its user id, so its enrollments keep
  * their Enrollment_Key__c: the old username's rows are not unenrollments. */
 Test(rule_unenroll, renamed_user_is_not_unenrolled)
