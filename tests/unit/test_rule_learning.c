@@ -266,6 +266,23 @@ Test(rule_learning, one_enrollment_waiting_is_singular)
 		    "not_linked|users|carl|-|user not linked: 1 enrollment not sent|0|4\n");
 }
 
+/* A username the users export lists twice is its first row, whatever the
+ * rows' order by any other column. */
+Test(rule_learning, username_listed_twice_is_its_first_row)
+{
+	add_catalogue();
+	add_user("2", "901", "anna", NULL, NULL);
+	add_user("3", "101", "anna", CONTACT_A, NULL);
+	add_user("4", "102", "bert", CONTACT_G, NULL);
+	add_user("5", "001", "bert", NULL, NULL);
+	add_enr("2", "anna", "SAFE-101", NULL, "completed", NULL, NULL, NULL, NULL);
+	add_enr("3", "bert", "SAFE-101", NULL, "completed", NULL, NULL, NULL, NULL);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows(KEYS("LMS_Enrollment__c"), 2, "acme:102:SAFE-101:|0\n");
+	assert_rows(EXCEPTIONS, 7,
+		    "not_linked|users|anna|-|user not linked: 1 enrollment not sent|0|2\n");
+}
+
 Test(rule_learning, enrollments_of_unknown_users_and_courses_are_reported)
 {
 	add_catalogue();
