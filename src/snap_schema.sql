@@ -407,11 +407,9 @@ CREATE INDEX stage.stg_plan_course_plan ON stg_plan_course (plan_code);
 -- course and session the rows keep their input order (src_line).
 CREATE INDEX stage.stg_enrollment_user ON stg_enrollment (username, course_code,
 	session_code, src_line, status, enrolled_at, completed_at, score, updated_at, src_file);
-CREATE INDEX stage.stg_enrollment_course ON stg_enrollment (course_code);
 -- The same for learning-plan enrollments.
 CREATE INDEX stage.stg_plan_enrollment_user ON stg_plan_enrollment (username, plan_code,
 	src_line, status, enrolled_at, completed_at, score, updated_at, src_file);
-CREATE INDEX stage.stg_plan_enrollment_plan ON stg_plan_enrollment (plan_code);
 
 -- Statistics for the query planner, from a sample so it stays cheap.
 PRAGMA stage.analysis_limit = 1000;
