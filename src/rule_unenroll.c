@@ -149,10 +149,11 @@ static const char *const key_steps[] = {
 	 * it), or an earlier run emitted it. */
 	"UPDATE stage.ue_gone SET is_known = crm_id IS NOT NULL OR coalesce(is_linked, 0) <> 0"
 	" WHERE outcome IS NULL",
+	/* One look-up in emitted's key index per enrollment gone (a list
+	 * of every key emitted would be built first, millions of them). */
 	"UPDATE stage.ue_gone SET is_known = 1 WHERE outcome IS NULL AND is_known = 0"
-	" AND (object, key) IN (SELECT object, key FROM main.emitted WHERE target = 'crm'"
-	" AND op = 'upsert'"
-	" AND object IN ('LMS_Enrollment__c', 'LMS_Learning_Plan_Enrollment__c'))",
+	" AND EXISTS (SELECT 1 FROM main.emitted m WHERE m.target = 'crm'"
+	" AND m.object = ue_gone.object AND m.op = 'upsert' AND m.key = ue_gone.key)",
 	"UPDATE stage.ue_gone SET outcome = 'not_in_crm' WHERE outcome IS NULL AND is_known = 0",
 };
 
