@@ -185,11 +185,15 @@ static enum rc prepare_tables(struct sb_ctx *c)
 	if (c->sb->account_rule != ACCOUNT_FIELD || !c->sb->account_field ||
 	    rule_field_expr(&sql, lms, c->sb->account_field) != 0)
 		buf_adds(&sql, "NULL");
-	buf_adds(&sql, " AS acc_value FROM stage.stg_lms_user WHERE rowid IN"
-		 " (SELECT min(rowid) FROM stage.stg_lms_user WHERE username IS NOT NULL"
-		 "  GROUP BY username)) AS u"
-		 " LEFT JOIN stage.user_out AS o ON o.username = u.username"
-		 " WHERE u.branch_code IN (SELECT code FROM stage.sb_scope)");
+	/* The users of the branches in scope, through the branch index, each
+	 * kept when it is the first row of its username (the look-up of a
+	 * million usernames' first rows, to keep the few in scope, cost
+	 * more than the rest of sync back). */
+	buf_adds(&sql, " AS acc_value FROM stage.stg_lms_user AS x"
+		 " WHERE x.branch_code IN (SELECT code FROM stage.sb_scope)"
+		 " AND x.username IS NOT NULL AND x.rowid = (SELECT min(f.rowid)"
+		 "  FROM stage.stg_lms_user AS f WHERE f.username = x.username)) AS u"
+		 " LEFT JOIN stage.user_out AS o ON o.username = u.username");
 	snap_exec(c->s, sql.buf);
 
 	/* Contacts by their match key: the match field trimmed and lower-cased

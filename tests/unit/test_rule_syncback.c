@@ -616,3 +616,20 @@ Test(rule_syncback, username_repeated_in_the_export_is_decided_once_from_its_fir
 		    "ann@example.com|Ann|" CON_1 "|7\n");
 	cr_assert_eq(count("stage.changes"), 1);
 }
+
+/* The first row decides the scope too: a username whose first row is in
+ * another branch is out of scope, though a later row is in it; and one
+ * whose first row is in scope is in, though a later row is not. */
+Test(rule_syncback, username_repeated_in_the_export_is_in_scope_by_its_first_row)
+{
+	add_account(ACC_A, "Acme", "0");
+	add_contact(CON_1, "ann@example.com", ACC_A, "0");
+	add_contact(CON_2, "bob@example.com", ACC_A, "0");
+	add_user("ann@example.com", "Ann", "Lee", NULL, "CUSTOMERS", "1", NULL, NULL, "7");
+	add_user("ann@example.com", "Ann", "Lee", NULL, "PARTNERS", "1", NULL, NULL, "8");
+	add_user("bob@example.com", "Bob", "Ray", NULL, "PARTNERS", "1", NULL, NULL, "9");
+	add_user("bob@example.com", "Bob", "Ray", NULL, "CUSTOMERS", "1", NULL, NULL, "10");
+	cr_assert_eq(rule_syncback(&d, &job, s, run_id), RC_OK);
+	assert_rows("SELECT username, sfdc_id, src_line FROM stage.user_out", 3,
+		    "bob@example.com|" CON_2 "|9\n");
+}
