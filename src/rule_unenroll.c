@@ -383,7 +383,10 @@ static int m_cmp_item(const struct m_side *a, const struct m_row *ra,
 	return r ? r : m_cmp_text(a, ra, b, rb, M_ITEM);
 }
 
-/* qsort order of the rows of one item: input order (line, then rowid). */
+/* qsort order of the rows of one item: input order (line, then rowid).
+ * A first run's statement puts a NULL session before '' where the two
+ * are the same key; here they are never both there, as the loader
+ * stages every empty field as NULL. */
 static int m_cmp_input(const void *a, const void *b)
 {
 	const struct m_row *x = a, *y = b;
