@@ -51,20 +51,12 @@ static const char scratch_sql[] =
 
 /* ---- emitted mode --------------------------------------------------- */
 
-/* The fields the latest earlier run (before run ?3) emitted for the
- * crm_out row `o`: one look-up in emitted's key index. */
-#define PREV_FIELDS "(SELECT m.fields FROM main.emitted m WHERE m.target = 'crm'" \
-	" AND m.object = o.object AND m.op = o.op AND m.key = o.key AND m.run_id < ?3" \
-	" ORDER BY m.run_id DESC LIMIT 1)"
-
-/* Object ?1 and operation ?2 are compared with what was emitted. */
-static const char prev_sql[] =
-	"INSERT OR IGNORE INTO stage.prev_sent_objects (object, op) VALUES (?1, ?2)";
-
+/* Each crm_out row of object ?1 and operation ?2 with the fields the
+ * latest earlier run (before run ?3) emitted for it. */
 static const char base_prev_sql[] =
 	"INSERT INTO stage.cd_base (out_id, x_id, prev)"
-	" SELECT o.rowid, NULL, " PREV_FIELDS " FROM stage.crm_out o"
-	" WHERE o.object = ?1 AND o.op = ?2";
+	" SELECT o.rowid, NULL, " RULE_PREV_EMITTED("fields", "o.object", "o.op", "o.key", "?3")
+	" FROM stage.crm_out o WHERE o.object = ?1 AND o.op = ?2";
 
 /* An insert is never compared: the record is new to the CRM. */
 static const char base_new_sql[] =
@@ -192,12 +184,6 @@ static void run(struct snap *s, const char *sql, const char *object, const char 
 	snap_run(s, sql, "tti", object, op, run_id);
 }
 
-/* Lists one object and operation in stage.prev_sent_objects. */
-static void fill_prev(struct snap *s, const char *object, const char *op, long long run_id)
-{
-	run(s, prev_sql, object, op, run_id);
-}
-
 /* The export column that identifies a record of `o` for operation `op`:
  * Id for an update, the external id for an upsert (NULL when none). */
 static const char *export_key(const struct cd_object *o, const char *op)
@@ -216,7 +202,8 @@ enum rc rule_crmdiff_prev(const struct job *j, struct snap *s, long long run_id)
 {
 	for (size_t i = 0; i < sizeof cd_objects / sizeof cd_objects[0]; i++)
 		if (cd_objects[i].ext_id && !has_export(j, &cd_objects[i], "upsert"))
-			fill_prev(s, cd_objects[i].object, "upsert", run_id);
+			run(s, "INSERT OR IGNORE INTO stage.prev_sent_objects (object, op)"
+			    " VALUES (?1, ?2)", cd_objects[i].object, "upsert", run_id);
 	return snap_rc(s);
 }
 
@@ -247,7 +234,6 @@ static void compare_group(const struct job *j, struct snap *s, const char *objec
 		run(s, base.buf, object, op, run_id);
 		run(s, diff.buf, object, op, run_id);
 	} else {
-		fill_prev(s, object, op, run_id);
 		run(s, base_prev_sql, object, op, run_id);
 		run(s, diff_prev_sql, object, op, run_id);
 	}

@@ -58,9 +58,8 @@ struct lrn {
  * export, and in `audit`); ?5 is the run in flight. */
 #define NOT_SENT_AS(object, key, fields) "NOT (EXISTS (SELECT 1 FROM stage.prev_sent_objects po" \
 	" WHERE po.object = '" object "' AND po.op = 'upsert')" \
-	" AND (SELECT m.digest FROM main.emitted m WHERE m.target = 'crm'" \
-	" AND m.object = '" object "' AND m.op = 'upsert' AND m.key = " key \
-	" AND m.run_id < ?5 ORDER BY m.run_id DESC LIMIT 1) IS lmsrecon_digest(" fields "))"
+	" AND " RULE_PREV_EMITTED("digest", "'" object "'", "'upsert'", key, "?5") \
+	" IS lmsrecon_digest(" fields "))"
 
 /* The learner record of the user `u` (R9): its key and its fields, with
  * the counts of `n` (COUNTS) or zero counts (NO_COUNTS). */

@@ -264,36 +264,35 @@ static const char gone_sql[] =
 	"INSERT INTO stage.ue_gone (kind, username, item_code, session_code, status, object,"
 	" src_file, src_line) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
+/* Into the baseline: a row seen again keeps its first_run; last_run is
+ * the last run that changed it, and a row unchanged is not written again
+ * (on a day two most are: rewriting them would journal the whole table). */
+#define BASELINE_INTO "INSERT INTO main.enrollment_baseline (lms_instance, kind, username," \
+	" item_code, session_code, status, enrolled_at, completed_at, updated_at, score," \
+	" first_run, last_run)"
+#define BASELINE_UPSERT \
+	" ON CONFLICT (lms_instance, kind, username, item_code, session_code) DO UPDATE SET" \
+	" status = excluded.status, enrolled_at = excluded.enrolled_at," \
+	" completed_at = excluded.completed_at, score = excluded.score," \
+	" updated_at = excluded.updated_at, last_run = excluded.last_run" \
+	" WHERE status IS NOT excluded.status OR enrolled_at IS NOT excluded.enrolled_at" \
+	" OR completed_at IS NOT excluded.completed_at OR score IS NOT excluded.score" \
+	" OR updated_at IS NOT excluded.updated_at"
+
 /* A current enrollment into the baseline: ?1 instance, ?2 kind, ?3 .. ?5
- * the key, ?6 .. ?10 the values, ?11 the run. A row seen again keeps its
- * first_run; last_run is the last run that changed it. */
+ * the key, ?6 .. ?10 the values, ?11 the run. */
 static const char keep_sql[] =
-	"INSERT INTO main.enrollment_baseline (lms_instance, kind, username, item_code,"
-	" session_code, status, enrolled_at, completed_at, updated_at, score, first_run, last_run)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)"
-	" ON CONFLICT (lms_instance, kind, username, item_code, session_code) DO UPDATE SET"
-	" status = excluded.status, enrolled_at = excluded.enrolled_at,"
-	" completed_at = excluded.completed_at, score = excluded.score,"
-	" updated_at = excluded.updated_at, last_run = excluded.last_run"
-	" WHERE status IS NOT excluded.status OR enrolled_at IS NOT excluded.enrolled_at"
-	" OR completed_at IS NOT excluded.completed_at OR score IS NOT excluded.score"
-	" OR updated_at IS NOT excluded.updated_at";
+	BASELINE_INTO " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)" BASELINE_UPSERT;
 
 /* The same for a first run, when the instance has no baseline of the kind:
  * nothing can have vanished, and every current row goes in, in key order,
  * by one statement (?1 instance, ?2 run; a key listed twice ends with its
  * last row). The pass would write them one statement per row. */
 #define FIRST_SQL(kind, table, item, session, order) \
-	"INSERT INTO main.enrollment_baseline (lms_instance, kind, username, item_code," \
-	" session_code, status, enrolled_at, completed_at, updated_at, score, first_run, last_run)" \
-	" SELECT ?1, '" kind "', username, " item ", " session ", status, enrolled_at," \
-	" completed_at, updated_at, score, ?2, ?2 FROM stage." table \
+	BASELINE_INTO " SELECT ?1, '" kind "', username, " item ", " session ", status," \
+	" enrolled_at, completed_at, updated_at, score, ?2, ?2 FROM stage." table \
 	" WHERE username IS NOT NULL AND " item " IS NOT NULL AND status IS NOT 'unenrolled'" \
-	" ORDER BY " order \
-	" ON CONFLICT (lms_instance, kind, username, item_code, session_code) DO UPDATE SET" \
-	" status = excluded.status, enrolled_at = excluded.enrolled_at," \
-	" completed_at = excluded.completed_at, score = excluded.score," \
-	" updated_at = excluded.updated_at"
+	" ORDER BY " order BASELINE_UPSERT
 static const char first_course_sql[] =
 	FIRST_SQL("course", "stg_enrollment", "course_code", "coalesce(session_code, '')",
 		  "username, course_code, session_code, src_line, rowid");
@@ -458,27 +457,23 @@ static int m_is_current(const struct m_side *ex, const struct m_row *e)
 	return !st || strcmp(st, "unenrolled") != 0;
 }
 
-/* What the pass needs besides the two streams. */
+/* The pass's two writing statements, their constant parameters bound. */
 struct m_ctx {
-	const struct ue *c;
-	const char *kind, *object;
 	struct snap_stmt *gone, *keep;
 };
 
-/* Writes the export row `e` into the baseline. */
+/* Writes the export row `e` into the baseline (the instance, kind and
+ * run are bound once, by merge). */
 static void m_keep(const struct m_ctx *m, const struct m_side *ex, const struct m_row *e)
 {
 	struct snap_stmt *st = m->keep;
 
-	snap_bind_text(st, 1, m->c->instance, strlen(m->c->instance));
-	snap_bind_text(st, 2, m->kind, strlen(m->kind));
 	for (int c = M_USER; c < M_NTEXT; c++)
 		snap_bind_text(st, 3 + c, m_str(ex, e, c), e->t[c].len);
 	if (e->has_score)
 		snap_bind_double(st, 10, e->score);
 	else
 		snap_bind_null(st, 10);
-	snap_bind_int(st, 11, m->c->run_id);
 	while (snap_step(st) == 1)
 		;
 }
@@ -503,10 +498,8 @@ static void m_item(const struct m_ctx *m, const struct m_side *bs, size_t nb,
 		}
 		if (is_current)
 			continue;
-		snap_bind_text(m->gone, 1, m->kind, strlen(m->kind));
 		for (int c = M_USER; c <= M_STATUS; c++)
 			snap_bind_text(m->gone, 2 + c, m_str(bs, b, c), b->t[c].len);
-		snap_bind_text(m->gone, 6, m->object, strlen(m->object));
 		if (first) {
 			snap_bind_int(m->gone, 7, first->src_file);
 			snap_bind_int(m->gone, 8, first->src_line);
@@ -551,6 +544,14 @@ static int baseline_is_empty(const struct ue *c, const char *kind)
 	return v;
 }
 
+/* Finalizes a stream and frees its rows. */
+static void m_release(struct m_side *sd)
+{
+	snap_finalize(sd->st);
+	free(sd->rows);
+	buf_release(&sd->text);
+}
+
 /* The pass over one kind of enrollment ('course' or 'plan'). */
 static void merge(const struct ue *c, const char *kind, const char *object,
 		  const char *stg_sql, const char *first_sql)
@@ -566,9 +567,6 @@ static void merge(const struct ue *c, const char *kind, const char *object,
 	memset(&bs, 0, sizeof bs);
 	memset(&ex, 0, sizeof ex);
 	ex.is_export = 1;
-	m.c = c;
-	m.kind = kind;
-	m.object = object;
 	m.gone = snap_prepare(c->s, gone_sql);
 	m.keep = snap_prepare(c->s, keep_sql);
 	bs.st = snap_prepare(c->s, base_sql);
@@ -576,6 +574,11 @@ static void merge(const struct ue *c, const char *kind, const char *object,
 	if (bs.st && ex.st && m.gone && m.keep) {
 		snap_bind_text(bs.st, 1, c->instance, strlen(c->instance));
 		snap_bind_text(bs.st, 2, kind, strlen(kind));
+		snap_bind_text(m.gone, 1, kind, strlen(kind));
+		snap_bind_text(m.gone, 6, object, strlen(object));
+		snap_bind_text(m.keep, 1, c->instance, strlen(c->instance));
+		snap_bind_text(m.keep, 2, kind, strlen(kind));
+		snap_bind_int(m.keep, 11, c->run_id);
 		for (;;) {
 			int has_b = m_load(&bs), has_e = m_load(&ex), r;
 			if (snap_rc(c->s) != RC_OK || (!has_b && !has_e))
@@ -588,14 +591,10 @@ static void merge(const struct ue *c, const char *kind, const char *object,
 				ex.is_loaded = 0;
 		}
 	}
-	snap_finalize(bs.st);
-	snap_finalize(ex.st);
+	m_release(&bs);
+	m_release(&ex);
 	snap_finalize(m.gone);
 	snap_finalize(m.keep);
-	free(bs.rows);
-	free(ex.rows);
-	buf_release(&bs.text);
-	buf_release(&ex.text);
 }
 
 /* Runs `sql` to the end with ?1 the instance, ?2 the run, ?3 the time,

@@ -22,6 +22,15 @@ enum rc rule_change(struct snap *s, const char *entity, const char *key,
 		    const char *after, int src_file, unsigned long src_line,
 		    const char *rule);
 
+/* SQL: column `col` of the row the latest earlier run (run_id below
+ * `before`) emitted to the CRM for `key` of `object` and `op` (each an SQL
+ * expression), NULL when none did: one look-up in emitted's key index
+ * (target, object, op, key, run_id, digest), which also holds `digest`. */
+#define RULE_PREV_EMITTED(col, object, op, key, before) "(SELECT m." col \
+	" FROM main.emitted m WHERE m.target = 'crm' AND m.object = " object \
+	" AND m.op = " op " AND m.key = " key " AND m.run_id < " before \
+	" ORDER BY m.run_id DESC LIMIT 1)"
+
 /* Appends to `sql` an expression for field `field` of a row of e's staging
  * table: the column itself when it is one of the entity's columns (matched
  * ignoring case), else the value kept in `extra` by the loader. Field names

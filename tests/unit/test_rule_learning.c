@@ -448,6 +448,24 @@ Test(rule_learning, record_sent_before_counts_only_when_compared_with_what_was_e
 	assert_rows(KEYS("LMS_Enrollment__c"), 2, "acme:101:SAFE-101:|0\n");
 }
 
+/* The learner records and learning-plan enrollments sent before are left
+ * out as the enrollments are, each by its own key. */
+Test(rule_learning, learner_and_plan_records_sent_before_are_left_out)
+{
+	add_catalogue();
+	add_user("2", "101", "anna", CONTACT_A, NULL);
+	add_enr("2", "anna", "SAFE-101", NULL, "in_progress", NULL, NULL, NULL, NULL);
+	add_plan_enr("2", "anna", "ONBOARD", "enrolled", NULL, NULL);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	sent_before("LMS_User__c");
+	sent_before("LMS_Learning_Plan_Enrollment__c");
+	cr_assert_eq(snap_exec(s, "DELETE FROM stage.crm_out; DELETE FROM stage.exceptions"), RC_OK);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows(KEYS("LMS_User__c"), 2, "");
+	assert_rows(KEYS("LMS_Learning_Plan_Enrollment__c"), 2, "");
+	assert_rows(KEYS("LMS_Enrollment__c"), 2, "acme:101:SAFE-101:|0\n");
+}
+
 /* The latest earlier run decides: a record sent as it is now, then sent
  * changed, is sent again. */
 Test(rule_learning, record_sent_before_is_compared_with_the_latest_run)
