@@ -259,6 +259,9 @@ static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind
 		free(j->enroll.until);
 		j->enroll.until = xstrdup(o->until);
 	}
+	/* --full trusts nothing an earlier run left: every learning record is
+	 * built (and still compared with what was sent). */
+	j->enroll.rebuild = o->is_full;
 	if (j->enroll.since && j->enroll.until && strcmp(j->enroll.since, j->enroll.until) > 0) {
 		rc = cmd_usage_error(cmd, "the time window ends (%s) before it starts (%s)",
 				     j->enroll.until, j->enroll.since);

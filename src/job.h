@@ -76,6 +76,7 @@ struct job_enroll {
 	unsigned items;               /* enum job_item bits; all by default */
 	enum job_unenroll unenroll;
 	char *since, *until;          /* normalised date-times or NULL; owned */
+	int rebuild;                  /* build every learning record (run --full) */
 	unsigned long line;
 };
 

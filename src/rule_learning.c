@@ -16,7 +16,9 @@
 
 /* The parameters every statement of the rule may use, bound by number:
  * ?1 the LMS instance, ?2 and ?3 the time window (full UTC date-times or
- * NULL), ?4 the item-type bits of the job, ?5 the run in flight. */
+ * NULL), ?4 the item-type bits of the job, ?5 the run in flight, ?6 1 when
+ * the records of learners whose inputs did not change may be left unbuilt
+ * (no window, no --full). */
 struct lrn {
 	struct snap *s;
 	const char *instance;  /* j->lms_instance, or "" when none; borrowed */
@@ -24,6 +26,7 @@ struct lrn {
 	char until[25];        /* window end as a full date-time; "" when open */
 	long long items;       /* enum job_item bits */
 	long long run_id;      /* the run in flight */
+	long long may_skip;    /* 1: learners whose inputs did not change are not built */
 };
 
 /* ---- SQL fragments --------------------------------------------------- */
@@ -48,6 +51,12 @@ struct lrn {
 /* The status of a staged enrollment that this rule sends: anything but an
  * unenrollment, which the unenrollment rule (R10) handles. */
 #define SENT_STATUS(e) e ".status IS NOT 'unenrolled'"
+/* The enrollment `e` of course `c` (no course: a LEFT JOIN's NULLs) or
+ * learning-plan enrollment `e` of plan `p` is sent; the number of course
+ * enrollments sent with status `st`. */
+#define COURSE_SENT "c.is_sent AND " SENT_STATUS("e")
+#define PLAN_SENT "(?4 & 2) <> 0 AND p.code IS NOT NULL AND " SENT_STATUS("e")
+#define COUNT_OF(st) "count(*) FILTER (WHERE c.is_sent AND e.status = '" st "')"
 
 /* "Only changes" before the fact: the latest earlier run emitted `key` of
  * `object` with exactly `fields` (a JSON text), as told by the digest in
@@ -108,6 +117,27 @@ struct lrn {
 	" WHERE t.kind = 'user_id' AND t.name = " u ".user_id AND t.item = ''))"
 #define TWICE(kind, item) TWICE_OF("u", kind, item)
 
+/* The version of a learner's records (USER_FIELDS, ENR_FIELDS,
+ * PLAN_ENR_FIELDS), part of every learner's digest: change it with their
+ * fields, so that a snapshot's learners are all built again. */
+#define RECORDS_VERSION "1"
+/* The digest of what the records of the linked user `u` are built from:
+ * the records' version, the item types sent, the user's fields and every
+ * enrollment row of the user (`n`, NULL without). */
+#define USER_DIGEST "lmsrecon_hash(" RECORDS_VERSION ", ?4, u.user_id, u.sfdc_id," \
+	" u.last_access, n.course_rows, n.plan_rows)"
+
+/* The records of `object` for user `u` are built: the user's inputs
+ * changed since the last run (stage.lrn_dirty), or every user is built
+ * (?6 = 0: a time window or --full), or the object is compared with a CRM
+ * export or `audit` runs (not in stage.prev_sent_objects). A learner whose
+ * inputs are what they were is left out before a row of the learner is
+ * read: the last run built the same records, and the CRM holds them or
+ * was sent them. */
+#define BUILT(object) "(?6 = 0 OR NOT EXISTS (SELECT 1 FROM stage.prev_sent_objects po" \
+	" WHERE po.object = '" object "' AND po.op = 'upsert')" \
+	" OR EXISTS (SELECT 1 FROM stage.lrn_dirty ld WHERE ld.username = u.username))"
+
 /* ---- statements ------------------------------------------------------ */
 
 /* The rule's scratch tables: the first staged row of each course, plan and
@@ -120,12 +150,15 @@ static const char scratch_sql[] =
 	"DROP TABLE IF EXISTS stage.lrn_user;"
 	"DROP TABLE IF EXISTS stage.lrn_count;"
 	"DROP TABLE IF EXISTS stage.lrn_twice;"
+	"DROP TABLE IF EXISTS stage.lrn_dirty;"
 	/* Courses by code; is_sent when the job sends the course's type. */
 	"CREATE TABLE stage.lrn_course (code TEXT PRIMARY KEY, name TEXT, type TEXT,"
 	" is_sent INTEGER NOT NULL, src_file INTEGER, src_line INTEGER) WITHOUT ROWID;"
-	/* Learning plans by code with the number of their courses. */
+	/* Learning plans by code with the number of their courses and the
+	 * hash of their course codes (lmsrecon_hash_sum). */
 	"CREATE TABLE stage.lrn_plan (code TEXT PRIMARY KEY, name TEXT,"
-	" ncourses INTEGER NOT NULL, src_file INTEGER, src_line INTEGER) WITHOUT ROWID;"
+	" ncourses INTEGER NOT NULL, courses INTEGER NOT NULL, src_file INTEGER,"
+	" src_line INTEGER) WITHOUT ROWID;"
 	/* The distinct courses of each plan. */
 	"CREATE TABLE stage.lrn_plan_course (plan_code TEXT NOT NULL, course_code TEXT NOT NULL,"
 	" PRIMARY KEY (plan_code, course_code)) WITHOUT ROWID;"
@@ -135,18 +168,28 @@ static const char scratch_sql[] =
 	 * removes its link this run). */
 	"CREATE TABLE stage.lrn_user (username TEXT PRIMARY KEY, user_id TEXT, sfdc_id TEXT,"
 	" last_access TEXT, state TEXT NOT NULL, src_file INTEGER, src_line INTEGER) WITHOUT ROWID;"
-	/* Per username: the enrollments this rule would send, by status. */
+	/* Per username with enrollments: the enrollments this rule would
+	 * send, by status (all zero when none would be), the hashes of every
+	 * course and learning-plan enrollment row (with the course's or plan's
+	 * fields the records take), and the first row sent. */
 	"CREATE TABLE stage.lrn_count (username TEXT PRIMARY KEY,"
 	" n_course INTEGER NOT NULL DEFAULT 0, n_plan INTEGER NOT NULL DEFAULT 0,"
 	" n_completed INTEGER NOT NULL DEFAULT 0, n_passed INTEGER NOT NULL DEFAULT 0,"
 	" n_failed INTEGER NOT NULL DEFAULT 0, n_in_progress INTEGER NOT NULL DEFAULT 0,"
-	" n_pending INTEGER NOT NULL DEFAULT 0, src_file INTEGER, src_line INTEGER) WITHOUT ROWID;"
+	" n_pending INTEGER NOT NULL DEFAULT 0, course_rows INTEGER, plan_rows INTEGER,"
+	" src_file INTEGER, src_line INTEGER) WITHOUT ROWID;"
 	/* Keys that may be given by more than one row: a user and item listed
 	 * twice (kind 'course' or 'plan'), or a user id two usernames share
 	 * (kind 'user_id', item ''). Their rows skip "only changes" before the
 	 * fact, so that the first row keeps its place. Usually empty. */
 	"CREATE TABLE stage.lrn_twice (kind TEXT NOT NULL, name TEXT NOT NULL, item TEXT NOT NULL,"
-	" PRIMARY KEY (kind, name, item)) WITHOUT ROWID;";
+	" PRIMARY KEY (kind, name, item)) WITHOUT ROWID;"
+	/* The linked users whose inputs changed since the last run (or that
+	 * no earlier run built, or whose user id another username shares),
+	 * with their digest: their records are built, and their digest goes
+	 * to learner_state. */
+	"CREATE TABLE stage.lrn_dirty (username TEXT PRIMARY KEY, digest INTEGER NOT NULL)"
+	" WITHOUT ROWID;";
 
 /* The statements of the rule, in order. */
 static const char *const steps[] = {
@@ -160,9 +203,10 @@ static const char *const steps[] = {
 	" SELECT plan_code, course_code FROM stage.stg_plan_course"
 	" WHERE plan_code IS NOT NULL AND course_code IS NOT NULL",
 
-	"INSERT OR IGNORE INTO stage.lrn_plan (code, name, ncourses, src_file, src_line)"
+	"INSERT OR IGNORE INTO stage.lrn_plan (code, name, ncourses, courses, src_file, src_line)"
 	" SELECT p.code, p.name, (SELECT count(*) FROM stage.lrn_plan_course pc"
-	" WHERE pc.plan_code = p.code), p.src_file, p.src_line"
+	" WHERE pc.plan_code = p.code), (SELECT lmsrecon_hash_sum(pc.course_code)"
+	" FROM stage.lrn_plan_course pc WHERE pc.plan_code = p.code), p.src_file, p.src_line"
 	" FROM stage.stg_plan p WHERE p.code IS NOT NULL ORDER BY p.rowid",
 
 	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
@@ -242,21 +286,44 @@ static const char *const steps[] = {
 	" GROUP BY user_id HAVING count(*) > 1",
 
 	/* -- what each user has to send -- */
+	/* Every row of the user is read: the counts take the rows sent, the
+	 * hash all of them (a plan record counts courses of any type). The
+	 * source row is the first row sent (the one min() picks). */
 	"INSERT INTO stage.lrn_count (username, n_course, n_completed, n_passed, n_failed,"
-	" n_in_progress, n_pending, src_file, src_line)"
-	" SELECT e.username, count(*), sum(e.status = 'completed'), sum(e.status = 'passed'),"
-	" sum(e.status = 'failed'), sum(e.status = 'in_progress'),"
-	" sum(e.status = 'pending_review'), e.src_file, min(e.src_line)"
-	" FROM stage.stg_enrollment e JOIN stage.lrn_course c ON c.code = e.course_code"
-	" WHERE e.username IS NOT NULL AND " SENT_STATUS("e") " AND c.is_sent"
-	" GROUP BY e.username",
+	" n_in_progress, n_pending, course_rows, src_file, src_line)"
+	" SELECT e.username, count(*) FILTER (WHERE " COURSE_SENT "),"
+	" " COUNT_OF("completed") ", " COUNT_OF("passed") ", " COUNT_OF("failed") ","
+	" " COUNT_OF("in_progress") ", " COUNT_OF("pending_review") ","
+	" lmsrecon_hash_sum(e.course_code, e.session_code, e.status, e.enrolled_at, e.completed_at,"
+	" e.score, c.name, c.type, c.is_sent),"
+	" e.src_file, min(e.src_line) FILTER (WHERE " COURSE_SENT ")"
+	" FROM stage.stg_enrollment e LEFT JOIN stage.lrn_course c ON c.code = e.course_code"
+	" WHERE e.username IS NOT NULL GROUP BY e.username",
 
-	"INSERT INTO stage.lrn_count (username, n_plan, src_file, src_line)"
-	" SELECT e.username, count(*), e.src_file, min(e.src_line)"
-	" FROM stage.stg_plan_enrollment e JOIN stage.lrn_plan p ON p.code = e.plan_code"
-	" WHERE (?4 & 2) <> 0 AND e.username IS NOT NULL AND " SENT_STATUS("e")
-	" GROUP BY e.username"
-	" ON CONFLICT (username) DO UPDATE SET n_plan = excluded.n_plan",
+	"INSERT INTO stage.lrn_count (username, n_plan, plan_rows, src_file, src_line)"
+	" SELECT e.username, count(*) FILTER (WHERE " PLAN_SENT "),"
+	" lmsrecon_hash_sum(e.plan_code, e.status, e.enrolled_at, e.completed_at, e.score,"
+	" p.ncourses, p.courses),"
+	" e.src_file, min(e.src_line) FILTER (WHERE " PLAN_SENT ")"
+	" FROM stage.stg_plan_enrollment e LEFT JOIN stage.lrn_plan p ON p.code = e.plan_code"
+	" WHERE e.username IS NOT NULL GROUP BY e.username"
+	" ON CONFLICT (username) DO UPDATE SET n_plan = excluded.n_plan,"
+	" plan_rows = excluded.plan_rows,"
+	" src_file = CASE WHEN n_course = 0 THEN excluded.src_file ELSE src_file END,"
+	" src_line = CASE WHEN n_course = 0 THEN excluded.src_line ELSE src_line END",
+
+	/* The users whose records are built: linked, and their digest is not
+	 * the one an earlier run left (learner_state). In username order, as
+	 * the tables they are looked up in. */
+	"INSERT INTO stage.lrn_dirty (username, digest)"
+	" SELECT u.username, " USER_DIGEST " FROM stage.lrn_user u"
+	" LEFT JOIN stage.lrn_count n ON n.username = u.username"
+	" WHERE u.state = 'linked' AND u.user_id IS NOT NULL"
+	" AND ((SELECT ls.digest FROM main.learner_state ls WHERE ls.lms_instance = ?1"
+	"  AND ls.username = u.username AND ls.run_id < ?5) IS NOT " USER_DIGEST
+	"  OR EXISTS (SELECT 1 FROM stage.lrn_twice t WHERE t.kind = 'user_id'"
+	"  AND t.name = u.user_id AND t.item = ''))"
+	" ORDER BY u.username",
 
 	/* -- exceptions (R9, R12) -- */
 	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
@@ -264,34 +331,35 @@ static const char *const steps[] = {
 	" 'user not linked: ' || " PLURAL("n.n_course + n.n_plan") " || ' not sent',"
 	" u.src_file, u.src_line"
 	" FROM stage.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
-	" WHERE u.state = 'not_linked' ORDER BY u.username",
+	" WHERE n.n_course + n.n_plan > 0 AND u.state = 'not_linked' ORDER BY u.username",
 
 	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
 	" SELECT 'waiting_on_link', 'users', u.username, NULL,"
 	" 'linked in this run; ' || " PLURAL("n.n_course + n.n_plan")
 	" || ' will be sent by the next run', u.src_file, u.src_line"
 	" FROM stage.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
-	" WHERE u.state = 'waiting' ORDER BY u.username",
+	" WHERE n.n_course + n.n_plan > 0 AND u.state = 'waiting' ORDER BY u.username",
 
 	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
 	" SELECT 'unlinked', 'users', u.username, NULL,"
 	" 'unlinked in this run: ' || " PLURAL("n.n_course + n.n_plan") " || ' not sent',"
 	" u.src_file, u.src_line"
 	" FROM stage.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
-	" WHERE u.state = 'unlinking' ORDER BY u.username",
+	" WHERE n.n_course + n.n_plan > 0 AND u.state = 'unlinking' ORDER BY u.username",
 
 	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
 	" SELECT 'link_unsupported', 'users', u.username, u.sfdc_id,"
 	" 'sfdc_id ''' || u.sfdc_id || ''' is neither a Contact (003) nor a User (005): '"
 	" || " PLURAL("n.n_course + n.n_plan") " || ' not sent', u.src_file, u.src_line"
 	" FROM stage.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
-	" WHERE u.state = 'unsupported' ORDER BY u.username",
+	" WHERE n.n_course + n.n_plan > 0 AND u.state = 'unsupported' ORDER BY u.username",
 
 	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
 	" SELECT 'user_missing', 'enrollments', n.username, NULL,"
 	" 'user not in the users export: ' || " PLURAL("n.n_course + n.n_plan") " || ' not sent',"
 	" n.src_file, n.src_line FROM stage.lrn_count n"
-	" WHERE NOT EXISTS (SELECT 1 FROM stage.lrn_user u WHERE u.username = n.username)"
+	" WHERE n.n_course + n.n_plan > 0"
+	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_user u WHERE u.username = n.username)"
 	" ORDER BY n.username",
 
 	/* One scan of the enrollments, each course looked up in the small
@@ -320,6 +388,7 @@ static const char *const steps[] = {
 	" 'R9', u.src_file, u.src_line"
 	" FROM stage.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
 	" WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND n.n_course + n.n_plan > 0"
+	" AND " BUILT("LMS_User__c")
 	" AND (" NOT_SENT_AS("LMS_User__c", USER_KEY, USER_FIELDS(COUNTS))
 	" OR " TWICE("user_id", "''") ")",
 
@@ -331,7 +400,7 @@ static const char *const steps[] = {
 	" SELECT 'LMS_User__c', 'upsert', " USER_KEY ", " USER_FIELDS(NO_COUNTS) ","
 	" 'R9', u.src_file, u.src_line"
 	" FROM stage.lrn_user u"
-	" WHERE u.state = 'linked' AND u.user_id IS NOT NULL"
+	" WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND " BUILT("LMS_User__c")
 	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_count n WHERE n.username = u.username"
 	"  AND n.n_course + n.n_plan > 0)"
 	" AND (EXISTS (SELECT 1 FROM stage.stg_x_lms_user x"
@@ -353,8 +422,8 @@ static const char *const steps[] = {
 	"  FROM stage.lrn_user u INDEXED BY lrn_user_id"
 	"  CROSS JOIN stage.stg_enrollment e ON e.username = u.username"
 	"  JOIN stage.lrn_course c ON c.code = e.course_code"
-	"  WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND c.is_sent"
-	"  AND " SENT_STATUS("e") ") r"
+	"  WHERE u.state = 'linked' AND u.user_id IS NOT NULL"
+	"  AND " BUILT("LMS_Enrollment__c") " AND c.is_sent AND " SENT_STATUS("e") ") r"
 	/* Cheapest first: on a first run nothing was sent before. */
 	" WHERE r.is_forced OR " NOT_SENT_AS("LMS_Enrollment__c", "r.key", "r.fields")
 	" OR " TWICE_OF("r", "course", "r.course_code")
@@ -396,11 +465,22 @@ static const char *const steps[] = {
 	"  CROSS JOIN stage.stg_plan_enrollment e ON e.username = u.username"
 	"  JOIN stage.lrn_plan p ON p.code = e.plan_code"
 	"  WHERE (?4 & 2) <> 0 AND u.state = 'linked' AND u.user_id IS NOT NULL"
-	"  AND " SENT_STATUS("e") ") r"
+	"  AND " BUILT("LMS_Learning_Plan_Enrollment__c") " AND " SENT_STATUS("e") ") r"
 	" WHERE r.is_forced OR "
 	NOT_SENT_AS("LMS_Learning_Plan_Enrollment__c", "r.key", "r.fields")
 	" OR " TWICE_OF("r", "plan", "r.plan_code")
 	" ORDER BY r.user_id, r.username, r.plan_code, r.src_line, r.id",
+
+	/* What the records of this run were built from, for the next run:
+	 * the changed digests, and no row for a user not linked now. */
+	"INSERT INTO main.learner_state (lms_instance, username, digest, run_id)"
+	" SELECT ?1, username, digest, ?5 FROM stage.lrn_dirty WHERE true ORDER BY username"
+	" ON CONFLICT (lms_instance, username) DO UPDATE SET digest = excluded.digest,"
+	" run_id = excluded.run_id",
+
+	"DELETE FROM main.learner_state WHERE lms_instance = ?1 AND NOT EXISTS"
+	" (SELECT 1 FROM stage.lrn_user u WHERE u.username = learner_state.username"
+	" AND u.state = 'linked' AND u.user_id IS NOT NULL)",
 };
 
 /* Enrollments of a session the sessions export lacks, by session code:
@@ -416,12 +496,11 @@ static const char session_missing_sql[] =
 	" AND NOT EXISTS (SELECT 1 FROM stage.stg_session s WHERE s.code = e.session_code)"
 	" GROUP BY e.session_code ORDER BY e.session_code";
 
-/* Runs `sql` to the end with ?1 the instance, ?2/?3 the time window (NULL
- * when open), ?4 the item types and ?5 the run id. Sticky. */
+/* Runs `sql` to the end with the parameters of struct lrn. Sticky. */
 static void run(const struct lrn *c, const char *sql)
 {
-	snap_run(c->s, sql, "tttii", c->instance, c->since[0] ? c->since : NULL,
-		 c->until[0] ? c->until : NULL, (long long)c->items, c->run_id);
+	snap_run(c->s, sql, "tttiii", c->instance, c->since[0] ? c->since : NULL,
+		 c->until[0] ? c->until : NULL, (long long)c->items, c->run_id, c->may_skip);
 }
 
 /* A window bound as a full UTC date-time: a date-only `since` starts at
@@ -450,6 +529,7 @@ enum rc rule_learning(struct diag *d, const struct job *j, struct snap *s,
 	c.items = j->enroll.items ? j->enroll.items : ITEM_ALL;
 	window_bound(c.since, j->enroll.since, 0);
 	window_bound(c.until, j->enroll.until, 1);
+	c.may_skip = !j->enroll.rebuild && !c.since[0] && !c.until[0];
 
 	snap_exec(s, scratch_sql);
 	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)

@@ -365,6 +365,17 @@ static void configure_sqlite(void)
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/* FNV-1a over `n` bytes, continuing from `h`. */
+static unsigned long long fnv1a(unsigned long long h, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
 /* lmsrecon_digest(TEXT): the 64-bit FNV-1a hash of the text's bytes, as
  * a signed integer; NULL for NULL. emitted.digest holds it for the fields
  * of each record, so that a later run finds a record sent unchanged by
@@ -374,7 +385,6 @@ static void sql_digest(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	const unsigned char *p;
 	int n;
-	unsigned long long h = 0xcbf29ce484222325ULL;
 
 	(void)argc;
 	if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
@@ -385,11 +395,126 @@ static void sql_digest(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		sqlite3_result_error_nomem(ctx);
 		return;
 	}
-	for (int i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
+	sqlite3_result_int64(ctx, (sqlite3_int64)fnv1a(0xcbf29ce484222325ULL, p, (size_t)n));
+}
+
+/* One step of the row hash: `w` mixed into `h` (a multiply and a shift,
+ * as in MurmurHash's 64-bit mixing). */
+static unsigned long long mix(unsigned long long h, unsigned long long w)
+{
+	h ^= w * 0x87c37b91114253d5ULL;
+	h ^= h >> 31;
+	return h * 0x4cf5ad432745937fULL;
+}
+
+/* `n` bytes into `h`, eight at a time, the last word padded with zeros
+ * (the length was mixed in before). */
+static unsigned long long mix_bytes(unsigned long long h, const unsigned char *p, size_t n)
+{
+	unsigned long long w;
+
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		h = mix(h, w);
 	}
-	sqlite3_result_int64(ctx, (sqlite3_int64)h);
+	if (n > 0) {
+		w = 0;
+		memcpy(&w, p, n);
+		h = mix(h, w);
+	}
+	return h;
+}
+
+/* The 64-bit hash of a row of values into *out: each value is its type,
+ * then an integer or real as its 8 bytes, a text or blob as its length and
+ * bytes, so no two different rows run together into one stream; the
+ * result goes through MurmurHash3's finaliser so that every bit of it
+ * depends on every input bit (the rows of a group are added up).
+ * -1 when out of memory (reported through ctx). */
+static int row_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv,
+		    unsigned long long *out)
+{
+	unsigned long long h = 0xcbf29ce484222325ULL;
+
+	for (int i = 0; i < argc; i++) {
+		int type = sqlite3_value_type(argv[i]);
+		if (type == SQLITE_INTEGER) {
+			h = mix(mix(h, (unsigned long long)type),
+				(unsigned long long)sqlite3_value_int64(argv[i]));
+		} else if (type == SQLITE_FLOAT) {
+			double v = sqlite3_value_double(argv[i]);
+			unsigned long long w;
+			memcpy(&w, &v, sizeof w);
+			h = mix(mix(h, (unsigned long long)type), w);
+		} else if (type == SQLITE_TEXT || type == SQLITE_BLOB) {
+			const unsigned char *p = type == SQLITE_TEXT ? sqlite3_value_text(argv[i])
+								     : sqlite3_value_blob(argv[i]);
+			int n = sqlite3_value_bytes(argv[i]);
+			if (!p && n > 0) {
+				sqlite3_result_error_nomem(ctx);
+				return -1;
+			}
+			h = mix(h, (unsigned long long)type << 32 | (unsigned)n);
+			h = mix_bytes(h, p, (size_t)n);
+		} else {
+			h = mix(h, (unsigned long long)type);
+		}
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	*out = h;
+	return 0;
+}
+
+/* lmsrecon_hash(V, ...): the hash of a row of values, as a signed
+ * integer. The learning rule keeps it per learner (learner_state) to tell
+ * learners whose inputs did not change since the last run. Not part of the
+ * snapshot's meaning: were it changed, every learner would read as changed
+ * once and be built again. */
+static void sql_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	unsigned long long h;
+	if (row_hash(ctx, argc, argv, &h) == 0)
+		sqlite3_result_int64(ctx, (sqlite3_int64)h);
+}
+
+/* lmsrecon_hash_sum(V, ...): the aggregate of lmsrecon_hash over the rows
+ * of a group, added modulo 2^64, so that it does not depend on the order
+ * the rows come in; 0 for no row. */
+static void sql_hash_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	unsigned long long *sum = sqlite3_aggregate_context(ctx, sizeof *sum);
+	unsigned long long h;
+	if (!sum) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	if (row_hash(ctx, argc, argv, &h) == 0)
+		*sum += h;
+}
+
+static void sql_hash_final(sqlite3_context *ctx)
+{
+	unsigned long long *sum = sqlite3_aggregate_context(ctx, 0);
+	sqlite3_result_int64(ctx, sum ? (sqlite3_int64)*sum : 0);
+}
+
+/* The SQL functions of lmsrecon, on every connection. */
+static int create_functions(sqlite3 *db)
+{
+	const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+	int r = sqlite3_create_function(db, "lmsrecon_digest", 1, flags, NULL,
+					sql_digest, NULL, NULL);
+	if (r == SQLITE_OK)
+		r = sqlite3_create_function(db, "lmsrecon_hash", -1, flags, NULL,
+					    sql_hash, NULL, NULL);
+	if (r == SQLITE_OK)
+		r = sqlite3_create_function(db, "lmsrecon_hash_sum", -1, flags, NULL,
+					    NULL, sql_hash_step, sql_hash_final);
+	return r;
 }
 
 /* Opens the SQLite connection with explicit flags and the settings every
@@ -426,11 +551,9 @@ static enum rc open_db(struct snap *s)
 		return snap_fail_msg(s, RC_NOINPUT, "cannot open snapshot: %s", msg);
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	r = sqlite3_create_function(s->db, "lmsrecon_digest", 1,
-				    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
-				    sql_digest, NULL, NULL);
+	r = create_functions(s->db);
 	if (r != SQLITE_OK)
-		return snap_fail(s, r, "lmsrecon_digest");
+		return snap_fail(s, r, "SQL functions");
 	if (timing_level() >= 2)
 		sqlite3_trace_v2(s->db, SQLITE_TRACE_PROFILE, trace_profile, NULL);
 	sqlite3_busy_timeout(s->db, SNAP_BUSY_MS);

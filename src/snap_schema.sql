@@ -147,6 +147,21 @@ UPDATE emitted SET digest = lmsrecon_digest(fields) WHERE fields IS NOT NULL;
 DROP INDEX emitted_key;
 CREATE INDEX emitted_key ON emitted (target, object, op, key, run_id, digest);
 
+-- @migration 4
+-- What the learning rule built each linked learner's records from, as of
+-- the last run that built them: a day two builds the enrollment and
+-- learning-plan enrollment records of the learners whose digest changed,
+-- and of no other (docs/learning.md). Rows of the users linked in the
+-- latest run only; an old snapshot starts empty, so its first run builds
+-- every learner once.
+CREATE TABLE learner_state (
+	lms_instance TEXT NOT NULL,  -- the job's LMS instance
+	username TEXT NOT NULL,      -- LMS username, as exported
+	digest INTEGER NOT NULL,     -- lmsrecon_hash of the learner's inputs
+	run_id INTEGER NOT NULL REFERENCES runs (id), -- the run that wrote the digest
+	PRIMARY KEY (lms_instance, username)
+) WITHOUT ROWID;
+
 -- @stage
 
 -- One table per entity of src/entity.c, named by its `table`. Every row

@@ -292,6 +292,9 @@ Test(rule_learning, enrollments_of_unknown_users_and_courses_are_reported)
 	add_enr("4", "anna", "OLD-9", NULL, "completed", NULL, NULL, NULL, NULL);
 	add_enr("5", "zed", "OLD-9", NULL, "enrolled", NULL, NULL, NULL, NULL);
 	add_plan_enr("3", "anna", "RETIRED", "enrolled", NULL, NULL);
+	/* Rows not sent name no user and are no source row. */
+	add_enr("1", "zed", "FORK-1", "FORK-1-S1", "unenrolled", NULL, NULL, NULL, NULL);
+	add_enr("6", "yan", "SAFE-101", NULL, "unenrolled", NULL, NULL, NULL, NULL);
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
 	assert_rows(KEYS("LMS_Enrollment__c"), 2, "");
 	assert_rows(KEYS("LMS_User__c"), 2, "");
@@ -395,10 +398,12 @@ Test(rule_learning, unchanged_first_row_of_a_key_listed_twice_keeps_its_place)
 }
 
 /* Two usernames with one user id give one key: the first user's unchanged
- * record keeps it, as without "only changes" before the fact. */
+ * record keeps it, as without "only changes" before the fact, and although
+ * the first user's inputs did not change either (learner_state). */
 Test(rule_learning, user_id_shared_by_two_usernames_keeps_the_first_record)
 {
 	anna_sent_before();
+	cr_assert_eq(snap_exec(s, "UPDATE learner_state SET run_id = 0"), RC_OK);
 	add_user("3", "101", "bella", CONTACT_G, NULL);
 	add_enr("3", "bella", "SAFE-101", NULL, "completed", NULL, NULL, NULL, NULL);
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
@@ -481,6 +486,161 @@ Test(rule_learning, record_sent_before_is_compared_with_the_latest_run)
 			       " FROM emitted"), RC_OK);
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
 	assert_rows(KEYS("LMS_Enrollment__c"), 2, "acme:101:SAFE-101:|0\n");
+}
+
+/* ---- learners whose inputs did not change (learner_state) ------------- */
+
+/* The three objects of a learner, all compared with what was emitted. */
+static const char *const learner_objects[] = { "LMS_User__c", "LMS_Enrollment__c",
+	"LMS_Learning_Plan_Enrollment__c" };
+
+/* anna (linked) with an enrollment of each course and the plan (one of
+ * its two courses completed, a course out of it passed). */
+static void add_anna(void)
+{
+	add_catalogue();
+	add_user("2", "101", "anna", CONTACT_A, "2024-04-01T08:00:00.000Z");
+	add_enr("2", "anna", "SAFE-101", NULL, "completed", "2024-01-02", "2024-01-05", "90", NULL);
+	add_enr("3", "anna", "FORK-1", "FORK-1-S1", "in_progress", "2024-02-01", NULL, NULL, NULL);
+	add_enr("4", "anna", "QA-LIVE", NULL, "passed", NULL, NULL, NULL, NULL);
+	add_plan_enr("2", "anna", "ONBOARD", "in_progress", "2024-01-02", NULL);
+}
+
+/* Runs the rule as an earlier run (run 0) would have: its records
+ * emitted, its learner_state its own. Then forgets the records emitted
+ * (unless `keep_emitted`), so that whatever the next pass builds shows in
+ * stage.crm_out: a record left out is one the rule did not build. */
+static void built_by_an_earlier_run(int keep_emitted)
+{
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	for (size_t i = 0; i < sizeof learner_objects / sizeof learner_objects[0]; i++)
+		sent_before(learner_objects[i]);
+	cr_assert_eq(snap_exec(s, "UPDATE learner_state SET run_id = 0;"
+			       "DELETE FROM stage.crm_out; DELETE FROM stage.exceptions"), RC_OK);
+	if (!keep_emitted)
+		cr_assert_eq(snap_exec(s, "DELETE FROM emitted"), RC_OK);
+}
+
+#define LEARNER_KEYS "SELECT object, key FROM stage.crm_out WHERE object IN ('LMS_User__c'," \
+	" 'LMS_Enrollment__c', 'LMS_Learning_Plan_Enrollment__c') ORDER BY object, key"
+#define ANNA_ALL "LMS_Enrollment__c|acme:101:FORK-1:FORK-1-S1\n" \
+	"LMS_Enrollment__c|acme:101:QA-LIVE:\n" \
+	"LMS_Enrollment__c|acme:101:SAFE-101:\n" \
+	"LMS_Learning_Plan_Enrollment__c|acme:101:plan:ONBOARD\n" \
+	"LMS_User__c|acme:101\n"
+
+Test(rule_learning, learner_whose_inputs_did_not_change_is_not_built_again)
+{
+	add_anna();
+	built_by_an_earlier_run(0);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows(LEARNER_KEYS, 2, "");
+	/* Its exceptions are still counted from every row. */
+	assert_rows(EXCEPTIONS, 7, "");
+}
+
+/* --full (rebuild), a time window, an object compared with its CRM export
+ * or `audit` (not listed as compared with what was emitted): every learner
+ * is built. */
+Test(rule_learning, every_learner_is_built_on_rebuild_window_or_crm_export)
+{
+	add_anna();
+	built_by_an_earlier_run(0);
+	job.enroll.rebuild = 1;
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows(LEARNER_KEYS, 2, ANNA_ALL);
+
+	job.enroll.rebuild = 0;
+	cr_assert_eq(snap_exec(s, "DELETE FROM stage.crm_out"), RC_OK);
+	job.enroll.until = "2000-01-01";
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows(LEARNER_KEYS, 2, ANNA_ALL);
+
+	job.enroll.until = NULL;
+	cr_assert_eq(snap_exec(s, "DELETE FROM stage.crm_out;"
+			       "DELETE FROM stage.prev_sent_objects WHERE object = 'LMS_Enrollment__c'"),
+		     RC_OK);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows(LEARNER_KEYS, 2,
+		    "LMS_Enrollment__c|acme:101:FORK-1:FORK-1-S1\n"
+		    "LMS_Enrollment__c|acme:101:QA-LIVE:\n"
+		    "LMS_Enrollment__c|acme:101:SAFE-101:\n");
+}
+
+/* Every input a learner's records are built from makes the learner built
+ * again when it changes: the user's fields, each enrollment field, a row
+ * added or gone, the course's name and type, the plan's courses, the
+ * item types. Each case starts from a fresh snapshot. */
+Test(rule_learning, learner_is_built_again_when_any_of_its_inputs_changes)
+{
+	static const char *const changes[] = {
+		"UPDATE stage.stg_lms_user SET last_access = '2024-04-02T08:00:00.000Z'",
+		"UPDATE stage.stg_lms_user SET sfdc_id = '" CONTACT_D "'",
+		"UPDATE stage.stg_lms_user SET user_id = '111'",
+		"UPDATE stage.stg_enrollment SET status = 'completed' WHERE course_code = 'FORK-1'",
+		"UPDATE stage.stg_enrollment SET enrolled_at = '2024-02-02' WHERE course_code = 'FORK-1'",
+		"UPDATE stage.stg_enrollment SET completed_at = '2024-01-06' WHERE course_code = 'SAFE-101'",
+		"UPDATE stage.stg_enrollment SET score = 91 WHERE course_code = 'SAFE-101'",
+		"UPDATE stage.stg_enrollment SET session_code = 'FORK-1-S2' WHERE course_code = 'FORK-1'",
+		"DELETE FROM stage.stg_enrollment WHERE course_code = 'QA-LIVE'",
+		"INSERT INTO stage.stg_enrollment (src_file, src_line, username, course_code, status)"
+		" VALUES (5, 9, 'anna', 'QA-LIVE', 'completed')",
+		"UPDATE stage.stg_course SET name = 'Safety, second edition' WHERE code = 'SAFE-101'",
+		"UPDATE stage.stg_course SET type = 'webinar' WHERE code = 'SAFE-101'",
+		"INSERT INTO stage.stg_plan_course (src_file, src_line, plan_code, course_code)"
+		" VALUES (4, 9, 'ONBOARD', 'QA-LIVE')",
+		/* As many courses, one more of them passed. */
+		"UPDATE stage.stg_plan_course SET course_code = 'QA-LIVE' WHERE course_code = 'FORK-1'",
+		"UPDATE stage.stg_plan_enrollment SET status = 'completed'",
+		"UPDATE stage.stg_plan_enrollment SET enrolled_at = '2024-01-03'",
+		"DELETE FROM stage.stg_plan_enrollment",
+		"ITEMS",
+	};
+	for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++) {
+		char *got;
+		if (i > 0) {
+			snaptest_close();
+			setup();
+		}
+		add_anna();
+		built_by_an_earlier_run(0);
+		if (strcmp(changes[i], "ITEMS") == 0)
+			job.enroll.items = ITEM_COURSE | ITEM_CLASSROOM | ITEM_WEBINAR;
+		else
+			cr_assert_eq(snap_exec(s, changes[i]), RC_OK, "%s", changes[i]);
+		cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+		got = rows("SELECT count(*) FROM stage.crm_out WHERE object = 'LMS_Enrollment__c'", 1);
+		cr_expect_str_neq(got, "0\n", "not built again after: %s", changes[i]);
+		free(got);
+	}
+}
+
+/* learner_state keeps the digest of every linked learner as the run that
+ * last changed it wrote it; a learner no longer linked loses its row, and
+ * so does one another run left for this instance only. */
+Test(rule_learning, learner_state_follows_the_linked_learners)
+{
+	add_anna();
+	add_user("3", "102", "bob", USER_B, NULL);
+	add_user("4", "103", "carl", NULL, NULL);
+	add_enr("5", "bob", "SAFE-101", NULL, "enrolled", NULL, NULL, NULL, NULL);
+	add_enr("6", "carl", "SAFE-101", NULL, "enrolled", NULL, NULL, NULL, NULL);
+	EXEC("INSERT INTO learner_state (lms_instance, username, digest, run_id)"
+	     " VALUES ('emea', 'anna', 7, ?1), ('acme', 'zed', 7, ?1)", "1");
+	built_by_an_earlier_run(1);
+	assert_rows("SELECT lms_instance, username, run_id FROM learner_state ORDER BY 1, 2", 3,
+		    "acme|anna|0\n"
+		    "acme|bob|0\n"
+		    "emea|anna|0\n");
+	cr_assert_eq(snap_exec(s, "UPDATE stage.stg_lms_user SET sfdc_id = NULL"
+			       " WHERE username = 'anna';"
+			       "UPDATE stage.stg_enrollment SET status = 'completed'"
+			       " WHERE username = 'bob';"
+			       "UPDATE learner_state SET digest = 7 WHERE lms_instance = 'emea'"), RC_OK);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows("SELECT lms_instance, username, run_id FROM learner_state ORDER BY 1, 2", 3,
+		    "acme|bob|1\n"
+		    "emea|anna|0\n");
 }
 
 /* ---- R9 learner record ------------------------------------------------- */

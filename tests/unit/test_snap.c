@@ -763,6 +763,37 @@ Test(snap, digest_is_fnv1a_64_of_the_text)
 	snap_close(s);
 }
 
+/* lmsrecon_hash() tells rows apart by every value and its type, and does
+ * not run values together; lmsrecon_hash_sum() adds the rows' hashes, so
+ * the order of the rows does not matter but each row does. */
+Test(snap, row_hash_tells_values_and_types_apart)
+{
+	struct snap *s = open_ok(SNAP_MEMORY);
+
+	cr_assert_eq(snap_query_int(s, "SELECT lmsrecon_hash('a', 'b') = lmsrecon_hash('a', 'b')"), 1);
+	cr_assert_eq(snap_query_int(s, "SELECT count(DISTINCT h) FROM (SELECT lmsrecon_hash('ab', 'c') h"
+				    " UNION ALL SELECT lmsrecon_hash('a', 'bc')"
+				    " UNION ALL SELECT lmsrecon_hash('abc')"
+				    " UNION ALL SELECT lmsrecon_hash('abc', NULL)"
+				    " UNION ALL SELECT lmsrecon_hash('abc', '')"
+				    " UNION ALL SELECT lmsrecon_hash(NULL, 'abc')"
+				    " UNION ALL SELECT lmsrecon_hash(1)"
+				    " UNION ALL SELECT lmsrecon_hash('1')"
+				    " UNION ALL SELECT lmsrecon_hash(1.0)"
+				    " UNION ALL SELECT lmsrecon_hash(x'31')"
+				    " UNION ALL SELECT lmsrecon_hash('0123456789abcdef')"
+				    " UNION ALL SELECT lmsrecon_hash('0123456789abcdeg'))"), 12);
+	cr_assert_eq(snap_query_int(s, "SELECT (SELECT lmsrecon_hash_sum(v, w) FROM (SELECT 'a' v, 1 w"
+				    " UNION ALL SELECT 'b', 2 ORDER BY 1))"
+				    " = (SELECT lmsrecon_hash_sum(v, w) FROM (SELECT 'b' v, 2 w"
+				    " UNION ALL SELECT 'a', 1 ORDER BY 1 DESC))"), 1);
+	cr_assert_eq(snap_query_int(s, "SELECT (SELECT lmsrecon_hash_sum(v) FROM (SELECT 'a' v"
+				    " UNION ALL SELECT 'a'))"
+				    " <> (SELECT lmsrecon_hash_sum(v) FROM (SELECT 'a' v))"), 1);
+	cr_assert_eq(snap_query_int(s, "SELECT lmsrecon_hash_sum(1) FROM (SELECT 1 WHERE 0)"), 0);
+	snap_close(s);
+}
+
 /* A snapshot of schema version 2 gets the digest of every emitted record
  * and the key index that holds it. */
 Test(snap, migration_3_fills_the_digests_of_emitted)
