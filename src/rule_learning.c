@@ -179,12 +179,14 @@ static const char scratch_sql[] =
 	/* Per username with enrollments: the enrollments this rule would
 	 * send, by status (all zero when none would be), the hashes of every
 	 * course and learning-plan enrollment row (with the course's or plan's
-	 * fields the records take), and the first row sent. */
+	 * fields the records take), the rows of a course or session missing
+	 * from the exports, and the first row sent. */
 	"CREATE TABLE stage.lrn_count (username TEXT PRIMARY KEY,"
 	" n_course INTEGER NOT NULL DEFAULT 0, n_plan INTEGER NOT NULL DEFAULT 0,"
 	" n_completed INTEGER NOT NULL DEFAULT 0, n_passed INTEGER NOT NULL DEFAULT 0,"
 	" n_failed INTEGER NOT NULL DEFAULT 0, n_in_progress INTEGER NOT NULL DEFAULT 0,"
 	" n_pending INTEGER NOT NULL DEFAULT 0, course_rows INTEGER, plan_rows INTEGER,"
+	" n_no_course INTEGER NOT NULL DEFAULT 0, n_no_session INTEGER NOT NULL DEFAULT 0,"
 	" src_file INTEGER, src_line INTEGER) WITHOUT ROWID;"
 	/* Keys that may be given by more than one row: a user and item listed
 	 * twice (kind 'course' or 'plan'), or a user id two usernames share
@@ -298,12 +300,16 @@ static const char *const steps[] = {
 	 * hash all of them (a plan record counts courses of any type). The
 	 * source row is the first row sent (the one min() picks). */
 	"INSERT INTO stage.lrn_count (username, n_course, n_completed, n_passed, n_failed,"
-	" n_in_progress, n_pending, course_rows, src_file, src_line)"
+	" n_in_progress, n_pending, course_rows, n_no_course, n_no_session, src_file, src_line)"
 	" SELECT e.username, count(*) FILTER (WHERE " COURSE_SENT "),"
 	" " COUNT_OF("completed") ", " COUNT_OF("passed") ", " COUNT_OF("failed") ","
 	" " COUNT_OF("in_progress") ", " COUNT_OF("pending_review") ","
 	" lmsrecon_hash_sum(e.course_code, e.session_code, e.status, e.enrolled_at, e.completed_at,"
 	" e.score, c.name, c.type, c.is_sent),"
+	" count(*) FILTER (WHERE c.code IS NULL AND e.course_code IS NOT NULL"
+	"  AND " SENT_STATUS("e") "),"
+	" count(*) FILTER (WHERE " COURSE_SENT " AND e.session_code <> ''"
+	"  AND NOT EXISTS (SELECT 1 FROM stage.stg_session s WHERE s.code = e.session_code)),"
 	" e.src_file, min(e.src_line) FILTER (WHERE " COURSE_SENT ")"
 	" FROM stage.stg_enrollment e LEFT JOIN stage.lrn_course c ON c.code = e.course_code"
 	" WHERE e.username IS NOT NULL GROUP BY e.username",
@@ -370,18 +376,10 @@ static const char *const steps[] = {
 	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_user u WHERE u.username = n.username)"
 	" ORDER BY n.username",
 
-	/* One scan of the enrollments, each course looked up in the small
-	 * catalogue; only the missing ones are grouped (an index on the
-	 * course code, to read just their rows, took longer to build than
-	 * this scan takes). */
-	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
-	" SELECT 'course_missing', 'enrollments', e.course_code, NULL,"
-	" 'course not in the courses export: ' || " PLURAL("count(*)") " || ' not sent',"
-	" e.src_file, min(e.src_line) FROM stage.stg_enrollment e NOT INDEXED"
-	" WHERE (?4 & 13) <> 0 AND " SENT_STATUS("e") " AND e.course_code IS NOT NULL"
-	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_course c WHERE c.code = e.course_code)"
-	" GROUP BY e.course_code ORDER BY e.course_code",
+};
 
+/* The rest of the rule, after the enrollments of missing courses. */
+static const char *const record_steps[] = {
 	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
 	" SELECT 'plan_missing', 'plan_enrollments', e.plan_code, NULL,"
 	" 'learning plan not in the plans export: ' || " PLURAL("count(*)") " || ' not sent',"
@@ -494,9 +492,25 @@ static const char *const steps[] = {
 	" AND u.state = 'linked' AND u.user_id IS NOT NULL)",
 };
 
+/* Enrollments of a course the courses export lacks, by course code: one
+ * scan of the enrollments, each course looked up in the small catalogue;
+ * only the missing ones are grouped (an index on the course code, to read
+ * just their rows, took longer to build than this scan takes). Run only
+ * when the counts found such a row, or a row of no username (which they
+ * do not read). */
+static const char course_missing_sql[] =
+	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
+	" SELECT 'course_missing', 'enrollments', e.course_code, NULL,"
+	" 'course not in the courses export: ' || " PLURAL("count(*)") " || ' not sent',"
+	" e.src_file, min(e.src_line) FROM stage.stg_enrollment e NOT INDEXED"
+	" WHERE (?4 & 13) <> 0 AND " SENT_STATUS("e") " AND e.course_code IS NOT NULL"
+	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_course c WHERE c.code = e.course_code)"
+	" GROUP BY e.course_code ORDER BY e.course_code";
+
 /* Enrollments of a session the sessions export lacks, by session code:
  * only checked when the job has a sessions input (without it the CRM may
- * still hold the session from an earlier run). */
+ * still hold the session from an earlier run), and when the counts found
+ * such a row or a row of no username. */
 static const char session_missing_sql[] =
 	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
 	" SELECT 'session_missing', 'enrollments', e.session_code, NULL,"
@@ -506,6 +520,12 @@ static const char session_missing_sql[] =
 	" WHERE c.is_sent AND coalesce(e.session_code, '') <> '' AND " SENT_STATUS("e")
 	" AND NOT EXISTS (SELECT 1 FROM stage.stg_session s WHERE s.code = e.session_code)"
 	" GROUP BY e.session_code ORDER BY e.session_code";
+
+/* Whether a scan for missing courses or sessions can find anything: the
+ * counts saw a row of one (`n` a column of stage.lrn_count), or there is a
+ * row of no username, which they do not count. */
+#define MISSING(n) "SELECT EXISTS (SELECT 1 FROM stage.lrn_count WHERE " n " > 0)" \
+	" OR EXISTS (SELECT 1 FROM stage.stg_enrollment WHERE username IS NULL)"
 
 /* Runs `sql` to the end with the parameters of struct lrn. Sticky. */
 static void run(const struct lrn *c, const char *sql)
@@ -545,7 +565,12 @@ enum rc rule_learning(struct diag *d, const struct job *j, struct snap *s,
 	snap_exec(s, scratch_sql);
 	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
 		run(&c, steps[i]);
-	if (job_input_of(j, ENT_SESSION))
+	if (snap_rc(s) == RC_OK && snap_query_int(s, MISSING("n_no_course")) > 0)
+		run(&c, course_missing_sql);
+	for (size_t i = 0; i < sizeof record_steps / sizeof record_steps[0]; i++)
+		run(&c, record_steps[i]);
+	if (job_input_of(j, ENT_SESSION) && snap_rc(s) == RC_OK &&
+	    snap_query_int(s, MISSING("n_no_session")) > 0)
 		run(&c, session_missing_sql);
 	return snap_rc(s);
 }

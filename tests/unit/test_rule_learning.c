@@ -315,6 +315,21 @@ Test(rule_learning, enrollment_of_a_session_not_exported_is_session_missing)
 		    " 1 enrollment not sent|5|6\n");
 }
 
+/* The counts per user tell whether to look for missing courses and
+ * sessions at all; a row of no username, which they do not read, is
+ * still looked at. */
+Test(rule_learning, rows_of_no_username_are_checked_for_missing_courses_and_sessions)
+{
+	add_catalogue();
+	add_enr("2", NULL, "OLD-9", NULL, "enrolled", NULL, NULL, NULL, NULL);
+	add_enr("3", NULL, "FORK-1", "FORK-1-S7", "enrolled", NULL, NULL, NULL, NULL);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows(EXCEPTIONS, 7,
+		    "course_missing|enrollments|OLD-9|-|course not in the courses export: 1 enrollment not sent|5|2\n"
+		    "session_missing|enrollments|FORK-1-S7|-|session not in the sessions export:"
+		    " 1 enrollment not sent|5|3\n");
+}
+
 Test(rule_learning, unenrolled_rows_are_left_to_the_unenrollment_rule)
 {
 	add_catalogue();
