@@ -178,9 +178,11 @@ static const char scratch_sql[] =
 	" last_access TEXT, state TEXT NOT NULL, src_file INTEGER, src_line INTEGER) WITHOUT ROWID;"
 	/* Per username with enrollments: the enrollments this rule would
 	 * send, by status (all zero when none would be), the hashes of every
-	 * course and learning-plan enrollment row (with the course's or plan's
-	 * fields the records take), the rows of a course or session missing
-	 * from the exports, and the first row sent. */
+	 * course and learning-plan enrollment row (all the columns the rules
+	 * read, with the course's or plan's fields the records take; NULL
+	 * with no row of the kind), the rows of a course or session missing
+	 * from the exports, and the first row sent. rule_unenroll reads the
+	 * hashes too, to compare only the usernames whose rows changed. */
 	"CREATE TABLE stage.lrn_count (username TEXT PRIMARY KEY,"
 	" n_course INTEGER NOT NULL DEFAULT 0, n_plan INTEGER NOT NULL DEFAULT 0,"
 	" n_completed INTEGER NOT NULL DEFAULT 0, n_passed INTEGER NOT NULL DEFAULT 0,"
@@ -305,7 +307,7 @@ static const char *const steps[] = {
 	" " COUNT_OF("completed") ", " COUNT_OF("passed") ", " COUNT_OF("failed") ","
 	" " COUNT_OF("in_progress") ", " COUNT_OF("pending_review") ","
 	" lmsrecon_hash_sum(e.course_code, e.session_code, e.status, e.enrolled_at, e.completed_at,"
-	" e.score, c.name, c.type, c.is_sent),"
+	" e.score, e.updated_at, c.name, c.type, c.is_sent),"
 	" count(*) FILTER (WHERE c.code IS NULL AND e.course_code IS NOT NULL"
 	"  AND " SENT_STATUS("e") "),"
 	" count(*) FILTER (WHERE " COURSE_SENT " AND e.session_code <> ''"
@@ -317,7 +319,7 @@ static const char *const steps[] = {
 	"INSERT INTO stage.lrn_count (username, n_plan, plan_rows, src_file, src_line)"
 	" SELECT e.username, count(*) FILTER (WHERE " PLAN_SENT "),"
 	" lmsrecon_hash_sum(e.plan_code, e.status, e.enrolled_at, e.completed_at, e.score,"
-	" p.ncourses, p.courses),"
+	" e.updated_at, p.ncourses, p.courses),"
 	" e.src_file, min(e.src_line) FILTER (WHERE " PLAN_SENT ")"
 	" FROM stage.stg_plan_enrollment e LEFT JOIN stage.lrn_plan p ON p.code = e.plan_code"
 	" WHERE e.username IS NOT NULL GROUP BY e.username"

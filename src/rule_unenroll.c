@@ -27,6 +27,7 @@ struct ue {
 	long long items;      /* enum job_item bits */
 	int has_x_course;     /* the job reads the CRM export of LMS_Enrollment__c */
 	int has_x_plan;       /* ... and of LMS_Learning_Plan_Enrollment__c */
+	int has_rows_hash;    /* stage.lrn_count holds each username's rows hashed */
 };
 
 /* The statuses of a finished enrollment, which delete-unfinished keeps. */
@@ -45,6 +46,7 @@ static const char scratch_sql[] =
 	"DROP TABLE IF EXISTS stage.ue_gone;"
 	"DROP TABLE IF EXISTS stage.ue_user;"
 	"DROP TABLE IF EXISTS stage.ue_link;"
+	"DROP TABLE IF EXISTS stage.ue_dirty;"
 	"CREATE TABLE stage.ue_gone ("
 	" kind TEXT NOT NULL, username TEXT NOT NULL, item_code TEXT NOT NULL,"
 	" session_code TEXT NOT NULL, status TEXT, object TEXT NOT NULL,"
@@ -54,7 +56,8 @@ static const char scratch_sql[] =
 	" PRIMARY KEY (kind, username, item_code, session_code)) WITHOUT ROWID;"
 	"CREATE TABLE stage.ue_user (username TEXT PRIMARY KEY, user_id TEXT NOT NULL,"
 	" run_id INTEGER NOT NULL);"
-	"CREATE TABLE stage.ue_link (crm_id TEXT PRIMARY KEY, username TEXT NOT NULL);";
+	"CREATE TABLE stage.ue_link (crm_id TEXT PRIMARY KEY, username TEXT NOT NULL);"
+	"CREATE TABLE stage.ue_dirty (username TEXT PRIMARY KEY) WITHOUT ROWID;";
 
 /* Deciding, in order; each step only touches rows still undecided. */
 static const char *const decide_steps[] = {
@@ -256,6 +259,64 @@ static const char base_sql[] =
 	"SELECT username, item_code, session_code, status, enrolled_at, completed_at,"
 	" updated_at, score, NULL, NULL, NULL FROM main.enrollment_baseline"
 	" WHERE lms_instance = ?1 AND kind = ?2 ORDER BY username, item_code, session_code";
+
+/* The same, for the rows of one username (?1 in the export's, ?3 in the
+ * baseline's). */
+static const char stg_course_user_sql[] =
+	"SELECT username, course_code, coalesce(session_code, ''), status, enrolled_at,"
+	" completed_at, updated_at, score, src_file, src_line, rowid"
+	" FROM stage.stg_enrollment WHERE username = ?1 AND course_code IS NOT NULL"
+	" ORDER BY course_code";
+static const char stg_plan_user_sql[] =
+	"SELECT username, plan_code, '', status, enrolled_at, completed_at, updated_at, score,"
+	" src_file, src_line, rowid"
+	" FROM stage.stg_plan_enrollment WHERE username = ?1 AND plan_code IS NOT NULL"
+	" ORDER BY plan_code";
+static const char base_user_sql[] =
+	"SELECT username, item_code, session_code, status, enrolled_at, completed_at,"
+	" updated_at, score, NULL, NULL, NULL FROM main.enrollment_baseline"
+	" WHERE lms_instance = ?1 AND kind = ?2 AND username = ?3"
+	" ORDER BY item_code, session_code";
+
+/* ---- only the usernames whose rows changed ----------------------------
+ *
+ * main.enrollment_user keeps, per username and kind, the hash of the
+ * export rows the last pass saw (stage.lrn_count has this run's, made by
+ * rule_learning as it counts the rows). A username whose hash is the same
+ * has the same rows: the pass over them would find nothing gone and write
+ * nothing (every current row is in the baseline as it is). So the pass
+ * reads only the usernames whose hash changed, those with rows then and
+ * none now, and those with an unenrollment waiting for a CRM export, which
+ * is tried again at every run. ?1 the instance, ?2 the kind. */
+#define ROWS_HASH(n) "CASE ?2 WHEN 'course' THEN " n ".course_rows ELSE " n ".plan_rows END"
+
+static const char *const dirty_steps[] = {
+	"DELETE FROM stage.ue_dirty",
+	"INSERT OR IGNORE INTO stage.ue_dirty (username) SELECT n.username FROM stage.lrn_count n"
+	" WHERE (SELECT u.digest FROM main.enrollment_user u WHERE u.lms_instance = ?1"
+	" AND u.kind = ?2 AND u.username = n.username) IS NOT " ROWS_HASH("n"),
+	"INSERT OR IGNORE INTO stage.ue_dirty (username) SELECT u.username"
+	" FROM main.enrollment_user u WHERE u.lms_instance = ?1 AND u.kind = ?2"
+	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_count n WHERE n.username = u.username)",
+	"INSERT OR IGNORE INTO stage.ue_dirty (username) SELECT username"
+	" FROM main.enrollment_baseline INDEXED BY enrollment_baseline_waiting"
+	" WHERE lms_instance = ?1 AND kind = ?2 AND status = 'unenrolled'",
+};
+
+/* The hashes for the next run: of the usernames read (`*_dirty`), or of
+ * every username after a pass over all of them. */
+#define HASH_INTO "INSERT INTO main.enrollment_user (lms_instance, kind, username, digest)" \
+	" SELECT ?1, ?2, n.username, " ROWS_HASH("n") " FROM stage.lrn_count n" \
+	" WHERE " ROWS_HASH("n") " IS NOT NULL"
+static const char *const hash_dirty_steps[] = {
+	"DELETE FROM main.enrollment_user WHERE lms_instance = ?1 AND kind = ?2"
+	" AND username IN (SELECT username FROM stage.ue_dirty)",
+	HASH_INTO " AND n.username IN (SELECT username FROM stage.ue_dirty) ORDER BY n.username",
+};
+static const char *const hash_all_steps[] = {
+	"DELETE FROM main.enrollment_user WHERE lms_instance = ?1 AND kind = ?2",
+	HASH_INTO " ORDER BY n.username",
+};
 
 /* An enrollment of the baseline the export no longer shows as current:
  * ?1 kind, ?2 username, ?3 item, ?4 session, ?5 its baseline status, ?6
@@ -528,12 +589,10 @@ static void m_item(const struct m_ctx *m, const struct m_side *bs, size_t nb,
 
 static void run(const struct ue *c, const char *sql);
 
-/* 1 when the instance has no baseline row of `kind`. */
-static int baseline_is_empty(const struct ue *c, const char *kind)
+/* The integer `sql` gives with ?1 the instance and ?2 `kind`. */
+static int query_kind(const struct ue *c, const char *sql, const char *kind)
 {
-	struct snap_stmt *st = snap_prepare(c->s, "SELECT NOT EXISTS (SELECT 1"
-					    " FROM main.enrollment_baseline"
-					    " WHERE lms_instance = ?1 AND kind = ?2)");
+	struct snap_stmt *st = snap_prepare(c->s, sql);
 	int v = 0;
 
 	snap_bind_text(st, 1, c->instance, strlen(c->instance));
@@ -552,49 +611,112 @@ static void m_release(struct m_side *sd)
 	buf_release(&sd->text);
 }
 
-/* The pass over one kind of enrollment ('course' or 'plan'). */
+/* Starts a stream again, at the rows of its next bindings. */
+static void m_restart(struct m_side *sd)
+{
+	snap_reset(sd->st);
+	sd->is_loaded = sd->is_eof = sd->has_next = 0;
+	sd->n = 0;
+	buf_reset(&sd->text);
+}
+
+/* The baseline's rows and the export's side by side, to the end of both. */
+static void m_pass(const struct ue *c, const struct m_ctx *m, struct m_side *bs,
+		   struct m_side *ex)
+{
+	for (;;) {
+		int has_b = m_load(bs), has_e = m_load(ex), r;
+		if (snap_rc(c->s) != RC_OK || (!has_b && !has_e))
+			break;
+		r = !has_b ? 1 : !has_e ? -1 : m_cmp_item(bs, &bs->rows[0], ex, &ex->rows[0]);
+		m_item(m, bs, r <= 0 ? bs->n : 0, ex, r >= 0 ? ex->n : 0);
+		if (r <= 0)
+			bs->is_loaded = 0;
+		if (r >= 0)
+			ex->is_loaded = 0;
+	}
+}
+
+/* Runs the `n` statements of `steps` with ?1 the instance and ?2 `kind`. */
+static void run_kind(const struct ue *c, const char *const *steps, size_t n, const char *kind)
+{
+	for (size_t i = 0; i < n; i++)
+		snap_run(c->s, steps[i], "tt", c->instance, kind);
+}
+
+#define RUN_KIND(c, steps, kind) run_kind(c, steps, sizeof steps / sizeof steps[0], kind)
+
+/* The pass over the usernames of stage.ue_dirty, one at a time. */
+static void m_pass_dirty(const struct ue *c, const struct m_ctx *m, struct m_side *bs,
+			 struct m_side *ex)
+{
+	struct snap_stmt *users = snap_prepare(c->s, "SELECT username FROM stage.ue_dirty"
+					       " ORDER BY username");
+
+	while (users && snap_rc(c->s) == RC_OK && snap_step(users) == 1) {
+		const char *u = snap_col_text(users, 0);
+		size_t len = snap_col_len(users, 0);
+		m_restart(bs);
+		m_restart(ex);
+		snap_bind_text(bs->st, 3, u, len);
+		snap_bind_text(ex->st, 1, u, len);
+		m_pass(c, m, bs, ex);
+	}
+	snap_finalize(users);
+}
+
+/* The pass over one kind of enrollment ('course' or 'plan'): over every
+ * username, or over the usernames whose rows changed when the last pass
+ * left their hashes; then the hashes for the next run. */
 static void merge(const struct ue *c, const char *kind, const char *object,
-		  const char *stg_sql, const char *first_sql)
+		  const char *stg_sql, const char *stg_user_sql, const char *first_sql)
 {
 	struct m_side bs, ex;
 	struct m_ctx m;
+	/* No baseline of the kind: the instance's first run. */
+	int is_first = !query_kind(c, "SELECT EXISTS (SELECT 1 FROM main.enrollment_baseline"
+				   " WHERE lms_instance = ?1 AND kind = ?2)", kind);
+	/* The last pass over the kind left the usernames' hashes. */
+	int by_user = !is_first && c->has_rows_hash &&
+		      query_kind(c, "SELECT EXISTS (SELECT 1 FROM main.enrollment_user"
+				 " WHERE lms_instance = ?1 AND kind = ?2)", kind);
 
-	if (baseline_is_empty(c, kind)) {
+	if (is_first) {
 		run(c, first_sql);
-		return;
-	}
-
-	memset(&bs, 0, sizeof bs);
-	memset(&ex, 0, sizeof ex);
-	ex.is_export = 1;
-	m.gone = snap_prepare(c->s, gone_sql);
-	m.keep = snap_prepare(c->s, keep_sql);
-	bs.st = snap_prepare(c->s, base_sql);
-	ex.st = snap_prepare(c->s, stg_sql);
-	if (bs.st && ex.st && m.gone && m.keep) {
-		snap_bind_text(bs.st, 1, c->instance, strlen(c->instance));
-		snap_bind_text(bs.st, 2, kind, strlen(kind));
-		snap_bind_text(m.gone, 1, kind, strlen(kind));
-		snap_bind_text(m.gone, 6, object, strlen(object));
-		snap_bind_text(m.keep, 1, c->instance, strlen(c->instance));
-		snap_bind_text(m.keep, 2, kind, strlen(kind));
-		snap_bind_int(m.keep, 11, c->run_id);
-		for (;;) {
-			int has_b = m_load(&bs), has_e = m_load(&ex), r;
-			if (snap_rc(c->s) != RC_OK || (!has_b && !has_e))
-				break;
-			r = !has_b ? 1 : !has_e ? -1 : m_cmp_item(&bs, &bs.rows[0], &ex, &ex.rows[0]);
-			m_item(&m, &bs, r <= 0 ? bs.n : 0, &ex, r >= 0 ? ex.n : 0);
-			if (r <= 0)
-				bs.is_loaded = 0;
-			if (r >= 0)
-				ex.is_loaded = 0;
+	} else {
+		memset(&bs, 0, sizeof bs);
+		memset(&ex, 0, sizeof ex);
+		ex.is_export = 1;
+		m.gone = snap_prepare(c->s, gone_sql);
+		m.keep = snap_prepare(c->s, keep_sql);
+		bs.st = snap_prepare(c->s, by_user ? base_user_sql : base_sql);
+		ex.st = snap_prepare(c->s, by_user ? stg_user_sql : stg_sql);
+		if (bs.st && ex.st && m.gone && m.keep) {
+			snap_bind_text(bs.st, 1, c->instance, strlen(c->instance));
+			snap_bind_text(bs.st, 2, kind, strlen(kind));
+			snap_bind_text(m.gone, 1, kind, strlen(kind));
+			snap_bind_text(m.gone, 6, object, strlen(object));
+			snap_bind_text(m.keep, 1, c->instance, strlen(c->instance));
+			snap_bind_text(m.keep, 2, kind, strlen(kind));
+			snap_bind_int(m.keep, 11, c->run_id);
+			if (by_user) {
+				RUN_KIND(c, dirty_steps, kind);
+				m_pass_dirty(c, &m, &bs, &ex);
+			} else {
+				m_pass(c, &m, &bs, &ex);
+			}
 		}
+		m_release(&bs);
+		m_release(&ex);
+		snap_finalize(m.gone);
+		snap_finalize(m.keep);
 	}
-	m_release(&bs);
-	m_release(&ex);
-	snap_finalize(m.gone);
-	snap_finalize(m.keep);
+	if (!c->has_rows_hash)
+		return;
+	if (by_user)
+		RUN_KIND(c, hash_dirty_steps, kind);
+	else
+		RUN_KIND(c, hash_all_steps, kind);
 }
 
 /* Runs `sql` to the end with ?1 the instance, ?2 the run, ?3 the time,
@@ -633,14 +755,20 @@ enum rc rule_unenroll(struct diag *d, const struct job *j, struct snap *s,
 	c.items = j->enroll.items ? j->enroll.items : ITEM_ALL;
 	c.has_x_course = job_input_of(j, ENT_X_ENROLLMENT) != NULL;
 	c.has_x_plan = job_input_of(j, ENT_X_PLAN_ENROLLMENT) != NULL;
+	/* The learning rule, run before, left the hashes (not when this rule
+	 * runs alone, as in its tests: then every username is read). */
+	c.has_rows_hash = snap_query_int(s, "SELECT EXISTS (SELECT 1 FROM stage.sqlite_master"
+					 " WHERE type = 'table' AND name = 'lrn_count')") != 0;
 
 	snap_exec(s, scratch_sql);
 	/* An empty baseline (the first run that reads an export) finds
 	 * nothing gone: what vanished before it is not tracked. */
 	if (has_course)
-		merge(&c, "course", "LMS_Enrollment__c", stg_course_sql, first_course_sql);
+		merge(&c, "course", "LMS_Enrollment__c", stg_course_sql, stg_course_user_sql,
+		      first_course_sql);
 	if (has_plan)
-		merge(&c, "plan", "LMS_Learning_Plan_Enrollment__c", stg_plan_sql, first_plan_sql);
+		merge(&c, "plan", "LMS_Learning_Plan_Enrollment__c", stg_plan_sql,
+		      stg_plan_user_sql, first_plan_sql);
 	RUN_ALL(&c, decide_steps);
 	if (snap_query_int(s, "SELECT EXISTS (SELECT 1 FROM stage.ue_gone"
 			   " WHERE outcome IS NULL AND user_id IS NULL)"))

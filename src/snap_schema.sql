@@ -162,6 +162,26 @@ CREATE TABLE learner_state (
 	PRIMARY KEY (lms_instance, username)
 ) WITHOUT ROWID;
 
+-- @migration 5
+-- Per username and kind of enrollment ('course' or 'plan'), the hash of
+-- the export rows the last run that compared them with the baseline saw
+-- (lmsrecon_hash_sum; a username with no row of the kind has none): a
+-- run compares the baseline with the export only for the usernames whose
+-- rows changed (docs/unenrollment.md). An old snapshot starts empty, so
+-- its first run compares every username once.
+CREATE TABLE enrollment_user (
+	lms_instance TEXT NOT NULL,  -- the job's LMS instance
+	kind TEXT NOT NULL           -- 'course' or 'plan'
+		CHECK (kind IN ('course', 'plan')),
+	username TEXT NOT NULL,      -- LMS username, as exported
+	digest INTEGER NOT NULL,     -- lmsrecon_hash_sum of the username's rows of the kind
+	PRIMARY KEY (lms_instance, kind, username)
+) WITHOUT ROWID;
+-- The unenrollments waiting for a CRM export (status 'unenrolled'): their
+-- usernames are compared again at every run, changed or not.
+CREATE INDEX enrollment_baseline_waiting ON enrollment_baseline (lms_instance, kind, username)
+	WHERE status = 'unenrolled';
+
 -- @stage
 
 -- One table per entity of src/entity.c, named by its `table`. Every row

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* The tests of rule_unenroll (test_rule_unenroll.c) again, each run of the
+ * rule after the learning rule, which leaves every username's rows hashed:
+ * from the second run on, the rule compares the baseline with the export
+ * only for the usernames whose rows changed, those whose rows are all
+ * gone, and those with an unenrollment waiting for a CRM export. Every
+ * test must come out the same; the last one shows that an unchanged
+ * username is not read. */
+#define UNENROLL_SUITE rule_unenroll_hashed
+#define UNENROLL_AFTER_LEARNING 1
+#include "test_rule_unenroll.c"
+
+/* A run of alice, completed in C1, and bob, `bob_status` in C1. */
+static void alice_and_bob(const char *now, const char *bob_status)
+{
+	begin(now);
+	add_user("alice", "101", CONTACT);
+	add_user("bob", "102", NULL);
+	add_course("C1", "elearning");
+	add_enr("alice", "C1", NULL, "completed", "2");
+	add_enr("bob", "C1", NULL, bob_status, "3");
+	unenroll(now);
+}
+
+/* alice's rows are the same in the second run: her baseline is not read,
+ * so a row taken out of it behind the rule's back stays out (read, her
+ * enrollment would be found current and written again). bob's changed,
+ * and his are read. */
+Test(UNENROLL_SUITE, username_whose_rows_did_not_change_is_not_read)
+{
+	alice_and_bob(T1, "enrolled");
+	commit(T1);
+	assert_text("SELECT group_concat(kind || ':' || username, ';') FROM"
+		    " (SELECT * FROM enrollment_user ORDER BY kind, username)",
+		    "course:alice;course:bob");
+	exec5("DELETE FROM enrollment_baseline WHERE username = ?1", "alice", NULL, NULL, NULL, NULL);
+
+	alice_and_bob(T2, "in_progress");
+	assert_baseline("username || '|' || status", "username", "bob|in_progress");
+	commit(T2);
+
+	/* The hash of a username read is the new one: bob's rows, the same
+	 * in a third run, are not read again. (carl's row keeps the baseline
+	 * from being empty, which would make the run a first run.) */
+	exec5("DELETE FROM enrollment_baseline WHERE username = ?1", "bob", NULL, NULL, NULL, NULL);
+	exec5("INSERT INTO enrollment_baseline (lms_instance, kind, username, item_code,"
+	      " session_code, status, first_run, last_run) VALUES ('acme', 'course', 'carl', 'C1',"
+	      " '', 'enrolled', 1, 1)", NULL, NULL, NULL, NULL, NULL);
+	alice_and_bob(T3, "in_progress");
+	assert_baseline("username || '|' || status", "username", "carl|enrolled");
+}
