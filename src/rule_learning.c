@@ -129,6 +129,17 @@ struct lrn {
  * PLAN_ENR_FIELDS), part of every learner's digest: change it with their
  * fields, so that a snapshot's learners are all built again. */
 #define RECORDS_VERSION "1"
+/* A row of the user `u` may give its key to another row: the user id is
+ * another username's too, or an enrollment or plan enrollment is listed
+ * twice, when the first row is sent. A digest does not tell which row is
+ * first (the rows are added up), nor who shared the id last time: such a
+ * learner is always built, and its digest is not kept, so that it is
+ * built once more when the sharing ends. */
+#define LISTED_TWICE "(EXISTS (SELECT 1 FROM stage.lrn_twice t WHERE t.kind = 'user_id'" \
+	" AND t.name = u.user_id AND t.item = '') OR EXISTS (SELECT 1 FROM stage.lrn_twice t" \
+	" WHERE t.kind = 'course' AND t.name = u.username) OR EXISTS (SELECT 1" \
+	" FROM stage.lrn_twice t WHERE t.kind = 'plan' AND t.name = u.username))"
+
 /* The digest of what the records of the linked user `u` are built from:
  * the records' version, the item types sent, the user's fields and every
  * enrollment row of the user (`n`, NULL without). */
@@ -197,10 +208,10 @@ static const char scratch_sql[] =
 	"CREATE TABLE stage.lrn_twice (kind TEXT NOT NULL, name TEXT NOT NULL, item TEXT NOT NULL,"
 	" PRIMARY KEY (kind, name, item)) WITHOUT ROWID;"
 	/* The linked users whose inputs changed since the last run (or that
-	 * no earlier run built, or whose user id another username shares),
-	 * with their digest: their records are built, and their digest goes
-	 * to learner_state. */
-	"CREATE TABLE stage.lrn_dirty (username TEXT PRIMARY KEY, digest INTEGER NOT NULL)"
+	 * no earlier run built, or with a row listed twice), with their
+	 * digest (NULL: not to be kept): their records are built, and their
+	 * digest goes to learner_state. */
+	"CREATE TABLE stage.lrn_dirty (username TEXT PRIMARY KEY, digest INTEGER)"
 	" WITHOUT ROWID;";
 
 /* The statements of the rule, in order. */
@@ -329,16 +340,16 @@ static const char *const steps[] = {
 	" src_line = CASE WHEN n_course = 0 THEN excluded.src_line ELSE src_line END",
 
 	/* The users whose records are built: linked, and their digest is not
-	 * the one an earlier run left (learner_state). In username order, as
-	 * the tables they are looked up in. */
+	 * the one an earlier run left (learner_state), or a row of theirs may
+	 * give its key to another (LISTED_TWICE). In username order, as the
+	 * tables they are looked up in. */
 	"INSERT INTO stage.lrn_dirty (username, digest)"
-	" SELECT u.username, " USER_DIGEST " FROM stage.lrn_user u"
-	" LEFT JOIN stage.lrn_count n ON n.username = u.username"
+	" SELECT u.username, CASE WHEN " LISTED_TWICE " THEN NULL ELSE " USER_DIGEST " END"
+	" FROM stage.lrn_user u LEFT JOIN stage.lrn_count n ON n.username = u.username"
 	" WHERE u.state = 'linked' AND u.user_id IS NOT NULL"
 	" AND ((SELECT ls.digest FROM main.learner_state ls WHERE ls.lms_instance = ?1"
 	"  AND ls.username = u.username AND ls.run_id < ?5) IS NOT " USER_DIGEST
-	"  OR EXISTS (SELECT 1 FROM stage.lrn_twice t WHERE t.kind = 'user_id'"
-	"  AND t.name = u.user_id AND t.item = ''))"
+	"  OR " LISTED_TWICE ")"
 	" ORDER BY u.username",
 
 	/* -- exceptions (R9, R12) -- */
@@ -481,18 +492,32 @@ static const char *const record_steps[] = {
 	" WHERE r.is_forced OR "
 	NOT_SENT_AS("LMS_Learning_Plan_Enrollment__c", "r.key", "r.fields")
 	" OR " TWICE_OF("r", "plan", "r.plan_code"),
+};
 
-	/* What the records of this run were built from, for the next run:
-	 * the changed digests, and no row for a user not linked now. */
+/* What the records of this run were built from, for the next run: the
+ * changed digests, and no row for a user whose digest is not kept or who
+ * is not linked now. Only after a run that compared all three objects of
+ * a learner with what was sent: a record the CRM export showed unchanged
+ * was not sent, and a later run without the export must build it. */
+static const char *const state_steps[] = {
 	"INSERT INTO main.learner_state (lms_instance, username, digest, run_id)"
-	" SELECT ?1, username, digest, ?5 FROM stage.lrn_dirty WHERE true ORDER BY username"
+	" SELECT ?1, username, digest, ?5 FROM stage.lrn_dirty WHERE digest IS NOT NULL"
+	" ORDER BY username"
 	" ON CONFLICT (lms_instance, username) DO UPDATE SET digest = excluded.digest,"
 	" run_id = excluded.run_id",
+
+	"DELETE FROM main.learner_state WHERE lms_instance = ?1 AND username IN"
+	" (SELECT username FROM stage.lrn_dirty WHERE digest IS NULL)",
 
 	"DELETE FROM main.learner_state WHERE lms_instance = ?1 AND NOT EXISTS"
 	" (SELECT 1 FROM stage.lrn_user u WHERE u.username = learner_state.username"
 	" AND u.state = 'linked' AND u.user_id IS NOT NULL)",
 };
+
+/* All three objects of a learner are compared with what was sent. */
+static const char all_sent_sql[] =
+	"SELECT count(*) = 3 FROM stage.prev_sent_objects WHERE op = 'upsert' AND object IN"
+	" ('LMS_User__c', 'LMS_Enrollment__c', 'LMS_Learning_Plan_Enrollment__c')";
 
 /* Enrollments of a course the courses export lacks, by course code: one
  * scan of the enrollments, each course looked up in the small catalogue;
@@ -574,5 +599,10 @@ enum rc rule_learning(struct diag *d, const struct job *j, struct snap *s,
 	if (job_input_of(j, ENT_SESSION) && snap_rc(s) == RC_OK &&
 	    snap_query_int(s, MISSING("n_no_session")) > 0)
 		run(&c, session_missing_sql);
+	if (snap_rc(s) == RC_OK && snap_query_int(s, all_sent_sql))
+		for (size_t i = 0; i < sizeof state_steps / sizeof state_steps[0]; i++)
+			run(&c, state_steps[i]);
+	else
+		run(&c, "DELETE FROM main.learner_state WHERE lms_instance = ?1");
 	return snap_rc(s);
 }

@@ -286,8 +286,9 @@ static const char base_user_sql[] =
  * has the same rows: the pass over them would find nothing gone and write
  * nothing (every current row is in the baseline as it is). So the pass
  * reads only the usernames whose hash changed, those with rows then and
- * none now, and those with an unenrollment waiting for a CRM export, which
- * is tried again at every run. ?1 the instance, ?2 the kind. */
+ * none now, those with an item listed twice, and those with an unenrollment
+ * waiting for a CRM export, which is tried again at every run. ?1 the
+ * instance, ?2 the kind. */
 #define ROWS_HASH(n) "CASE ?2 WHEN 'course' THEN " n ".course_rows ELSE " n ".plan_rows END"
 
 static const char *const dirty_steps[] = {
@@ -301,6 +302,11 @@ static const char *const dirty_steps[] = {
 	"INSERT OR IGNORE INTO stage.ue_dirty (username) SELECT username"
 	" FROM main.enrollment_baseline INDEXED BY enrollment_baseline_waiting"
 	" WHERE lms_instance = ?1 AND kind = ?2 AND status = 'unenrolled'",
+	/* An item listed twice: the last row goes into the baseline, and the
+	 * hash does not tell the order of the rows (the learning rule lists
+	 * them, kind 'course' or 'plan', by username). */
+	"INSERT OR IGNORE INTO stage.ue_dirty (username) SELECT name FROM stage.lrn_twice"
+	" WHERE kind = ?2",
 };
 
 /* The hashes for the next run: of the usernames read (`*_dirty`), or of

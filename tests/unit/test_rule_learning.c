@@ -386,6 +386,40 @@ static void anna_sent_before(void)
 	cr_assert_eq(snap_exec(s, "DELETE FROM stage.crm_out; DELETE FROM stage.exceptions"), RC_OK);
 }
 
+/* The three objects of a learner, all compared with what was emitted. */
+static const char *const learner_objects[] = { "LMS_User__c", "LMS_Enrollment__c",
+	"LMS_Learning_Plan_Enrollment__c" };
+
+/* anna (linked) with an enrollment of each course and the plan (one of
+ * its two courses completed, a course out of it passed). */
+static void add_anna(void)
+{
+	add_catalogue();
+	add_user("2", "101", "anna", CONTACT_A, "2024-04-01T08:00:00.000Z");
+	add_enr("2", "anna", "SAFE-101", NULL, "completed", "2024-01-02", "2024-01-05", "90", NULL);
+	add_enr("3", "anna", "FORK-1", "FORK-1-S1", "in_progress", "2024-02-01", NULL, NULL, NULL);
+	add_enr("4", "anna", "QA-LIVE", NULL, "passed", NULL, NULL, NULL, NULL);
+	add_plan_enr("2", "anna", "ONBOARD", "in_progress", "2024-01-02", NULL);
+}
+
+/* Runs the rule as an earlier run (run 0) would have, with no CRM export:
+ * its records emitted, its learner_state its own. Then forgets the records emitted
+ * (unless `keep_emitted`), so that whatever the next pass builds shows in
+ * stage.crm_out: a record left out is one the rule did not build. */
+static void built_by_an_earlier_run(int keep_emitted)
+{
+	for (size_t i = 0; i < sizeof learner_objects / sizeof learner_objects[0]; i++)
+		EXEC("INSERT OR IGNORE INTO stage.prev_sent_objects (object, op)"
+		     " VALUES (?1, 'upsert')", learner_objects[i]);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	for (size_t i = 0; i < sizeof learner_objects / sizeof learner_objects[0]; i++)
+		sent_before(learner_objects[i]);
+	cr_assert_eq(snap_exec(s, "UPDATE learner_state SET run_id = 0;"
+			       "DELETE FROM stage.crm_out; DELETE FROM stage.exceptions"), RC_OK);
+	if (!keep_emitted)
+		cr_assert_eq(snap_exec(s, "DELETE FROM emitted"), RC_OK);
+}
+
 /* Records of one line (minified XML): the first in the file is the first. */
 Test(rule_learning, same_enrollment_twice_on_one_line_sends_the_first_in_the_file)
 {
@@ -417,8 +451,10 @@ Test(rule_learning, unchanged_first_row_of_a_key_listed_twice_keeps_its_place)
  * the first user's inputs did not change either (learner_state). */
 Test(rule_learning, user_id_shared_by_two_usernames_keeps_the_first_record)
 {
-	anna_sent_before();
-	cr_assert_eq(snap_exec(s, "UPDATE learner_state SET run_id = 0"), RC_OK);
+	add_catalogue();
+	add_user("2", "101", "anna", CONTACT_A, NULL);
+	add_enr("2", "anna", "SAFE-101", NULL, "in_progress", NULL, NULL, NULL, NULL);
+	built_by_an_earlier_run(1);
 	add_user("3", "101", "bella", CONTACT_G, NULL);
 	add_enr("3", "bella", "SAFE-101", NULL, "completed", NULL, NULL, NULL, NULL);
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
@@ -504,37 +540,6 @@ Test(rule_learning, record_sent_before_is_compared_with_the_latest_run)
 }
 
 /* ---- learners whose inputs did not change (learner_state) ------------- */
-
-/* The three objects of a learner, all compared with what was emitted. */
-static const char *const learner_objects[] = { "LMS_User__c", "LMS_Enrollment__c",
-	"LMS_Learning_Plan_Enrollment__c" };
-
-/* anna (linked) with an enrollment of each course and the plan (one of
- * its two courses completed, a course out of it passed). */
-static void add_anna(void)
-{
-	add_catalogue();
-	add_user("2", "101", "anna", CONTACT_A, "2024-04-01T08:00:00.000Z");
-	add_enr("2", "anna", "SAFE-101", NULL, "completed", "2024-01-02", "2024-01-05", "90", NULL);
-	add_enr("3", "anna", "FORK-1", "FORK-1-S1", "in_progress", "2024-02-01", NULL, NULL, NULL);
-	add_enr("4", "anna", "QA-LIVE", NULL, "passed", NULL, NULL, NULL, NULL);
-	add_plan_enr("2", "anna", "ONBOARD", "in_progress", "2024-01-02", NULL);
-}
-
-/* Runs the rule as an earlier run (run 0) would have: its records
- * emitted, its learner_state its own. Then forgets the records emitted
- * (unless `keep_emitted`), so that whatever the next pass builds shows in
- * stage.crm_out: a record left out is one the rule did not build. */
-static void built_by_an_earlier_run(int keep_emitted)
-{
-	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
-	for (size_t i = 0; i < sizeof learner_objects / sizeof learner_objects[0]; i++)
-		sent_before(learner_objects[i]);
-	cr_assert_eq(snap_exec(s, "UPDATE learner_state SET run_id = 0;"
-			       "DELETE FROM stage.crm_out; DELETE FROM stage.exceptions"), RC_OK);
-	if (!keep_emitted)
-		cr_assert_eq(snap_exec(s, "DELETE FROM emitted"), RC_OK);
-}
 
 #define LEARNER_KEYS "SELECT object, key FROM stage.crm_out WHERE object IN ('LMS_User__c'," \
 	" 'LMS_Enrollment__c', 'LMS_Learning_Plan_Enrollment__c') ORDER BY object, key"
@@ -628,6 +633,56 @@ Test(rule_learning, learner_is_built_again_when_any_of_its_inputs_changes)
 		cr_expect_str_neq(got, "0\n", "not built again after: %s", changes[i]);
 		free(got);
 	}
+}
+
+/* The first row of an enrollment listed twice is sent: the rows swapped,
+ * the learner is built again, although its rows, added up, are the same. */
+Test(rule_learning, enrollment_listed_twice_in_another_order_is_built_again)
+{
+	add_catalogue();
+	add_user("2", "101", "anna", CONTACT_A, NULL);
+	add_enr("2", "anna", "SAFE-101", NULL, "in_progress", NULL, NULL, NULL, NULL);
+	add_enr("3", "anna", "SAFE-101", NULL, "completed", NULL, NULL, NULL, NULL);
+	built_by_an_earlier_run(1);
+	EXEC("UPDATE stage.stg_enrollment SET src_line = 5 - src_line WHERE username = ?1", "anna");
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows("SELECT key, json_extract(fields, '$.Status__c') FROM stage.crm_out"
+		    " WHERE object = 'LMS_Enrollment__c'", 2, "acme:101:SAFE-101:|completed\n");
+}
+
+/* Two usernames shared a user id, so its key's record in the CRM may be
+ * either's (here the one sent is made another's); bella gone, anna's
+ * inputs are what they were, and her record is built to take the key. */
+Test(rule_learning, learner_who_shared_a_user_id_is_built_when_the_sharing_ends)
+{
+	add_catalogue();
+	add_user("2", "101", "bella", CONTACT_G, NULL);
+	add_user("3", "101", "anna", CONTACT_A, NULL);
+	add_enr("2", "bella", "SAFE-101", NULL, "completed", NULL, NULL, NULL, NULL);
+	add_enr("3", "anna", "SAFE-101", NULL, "in_progress", NULL, NULL, NULL, NULL);
+	built_by_an_earlier_run(1);
+	assert_rows("SELECT count(*) FROM learner_state", 1, "0\n");
+	EXEC("DELETE FROM stage.stg_lms_user WHERE username = ?1", "bella");
+	EXEC("DELETE FROM stage.stg_enrollment WHERE username = ?1", "bella");
+	EXEC("UPDATE emitted SET fields = json_set(fields, '$.Status__c', 'completed'),"
+	     " digest = lmsrecon_digest(json_set(fields, '$.Status__c', 'completed'))"
+	     " WHERE object = ?1", "LMS_Enrollment__c");
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows("SELECT key, json_extract(fields, '$.Status__c') FROM stage.crm_out"
+		    " WHERE object = 'LMS_Enrollment__c'", 2, "acme:101:SAFE-101:|in_progress\n");
+}
+
+/* A run that compares a learner's records with a CRM export may leave one
+ * unsent that was never sent (the export showed it): it keeps no digest,
+ * so the next run, without the export, builds every learner. */
+Test(rule_learning, run_with_a_crm_export_of_learner_records_keeps_no_digest)
+{
+	add_anna();
+	built_by_an_earlier_run(1);
+	assert_rows("SELECT username FROM learner_state", 1, "anna\n");
+	EXEC("DELETE FROM stage.prev_sent_objects WHERE object = ?1", "LMS_User__c");
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows("SELECT username FROM learner_state", 1, "");
 }
 
 /* learner_state keeps the digest of every linked learner as the run that

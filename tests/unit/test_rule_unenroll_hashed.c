@@ -49,3 +49,26 @@ Test(UNENROLL_SUITE, username_whose_rows_did_not_change_is_not_read)
 	alice_and_bob(T3, "in_progress");
 	assert_baseline("username || '|' || status", "username", "carl|enrolled");
 }
+
+/* The last row of an item listed twice is the baseline's: the rows
+ * swapped, the username is read again, although its rows, added up, are
+ * the same. */
+Test(UNENROLL_SUITE, item_listed_twice_in_another_order_is_read_again)
+{
+	begin(T1);
+	add_user("alice", "101", CONTACT);
+	add_course("C1", "elearning");
+	add_enr("alice", "C1", NULL, "completed", "2");
+	add_enr("alice", "C1", NULL, "in_progress", "3");
+	unenroll(T1);
+	commit(T1);
+	assert_baseline("status", "username", "in_progress");
+
+	begin(T2);
+	add_user("alice", "101", CONTACT);
+	add_course("C1", "elearning");
+	add_enr("alice", "C1", NULL, "completed", "3");
+	add_enr("alice", "C1", NULL, "in_progress", "2");
+	unenroll(T2);
+	assert_baseline("status", "username", "completed");
+}
