@@ -305,7 +305,8 @@ static const char *const dirty_steps[] = {
 	/* An item listed twice: the last row goes into the baseline, and the
 	 * hash does not tell the order of the rows (the learning rule lists
 	 * them, kind 'course' or 'plan', by username). */
-	"INSERT OR IGNORE INTO stage.ue_dirty (username) SELECT name FROM stage.lrn_twice"
+	"INSERT OR IGNORE INTO stage.ue_dirty (username)"
+	" SELECT name FROM stage.lrn_twice"
 	" WHERE kind = ?2",
 };
 
