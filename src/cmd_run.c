@@ -259,8 +259,9 @@ static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind
 		free(j->enroll.until);
 		j->enroll.until = xstrdup(o->until);
 	}
-	/* --full trusts nothing an earlier run left: every learning record is
-	 * built (and still compared with what was sent). */
+	/* --full trusts no hash an earlier run left: every learner's records
+	 * are built (and still compared with what was sent), and the
+	 * unenrollment pass reads every username. */
 	j->enroll.rebuild = o->is_full;
 	if (j->enroll.since && j->enroll.until && strcmp(j->enroll.since, j->enroll.until) > 0) {
 		rc = cmd_usage_error(cmd, "the time window ends (%s) before it starts (%s)",

@@ -18,7 +18,8 @@
  * ?1 the LMS instance, ?2 and ?3 the time window (full UTC date-times or
  * NULL), ?4 the item-type bits of the job, ?5 the run in flight, ?6 1 when
  * the records of learners whose inputs did not change may be left unbuilt
- * (no window, no --full). */
+ * (no window, no --full), ?7 the hash of the SQL that builds a learner's
+ * records (build_hash). */
 struct lrn {
 	struct snap *s;
 	const char *instance;  /* j->lms_instance, or "" when none; borrowed */
@@ -27,6 +28,7 @@ struct lrn {
 	long long items;       /* enum job_item bits */
 	long long run_id;      /* the run in flight */
 	long long may_skip;    /* 1: learners whose inputs did not change are not built */
+	long long build_hash;  /* hash of how a learner's records are built */
 };
 
 /* ---- SQL fragments --------------------------------------------------- */
@@ -125,10 +127,6 @@ struct lrn {
  * (full run, 1x: a third of the enrollment records' time). */
 #define ONCE "LIMIT -1"
 
-/* The version of a learner's records (USER_FIELDS, ENR_FIELDS,
- * PLAN_ENR_FIELDS), part of every learner's digest: change it with their
- * fields, so that a snapshot's learners are all built again. */
-#define RECORDS_VERSION "1"
 /* A row of the user `u` may give its key to another row: the user id is
  * another username's too, or an enrollment or plan enrollment is listed
  * twice, when the first row is sent. A digest does not tell which row is
@@ -141,10 +139,10 @@ struct lrn {
 	" FROM stage.lrn_twice t WHERE t.kind = 'plan' AND t.name = u.username))"
 
 /* The digest of what the records of the linked user `u` are built from:
- * the records' version, the item types sent, the user's fields and every
- * enrollment row of the user (`n`, NULL without). */
-#define USER_DIGEST "lmsrecon_hash(" RECORDS_VERSION ", ?4, u.user_id, u.sfdc_id," \
-	" u.last_access, n.course_rows, n.plan_rows)"
+ * how they are built (?7), the item types sent, the user's fields and
+ * every enrollment row of the user (`n`, NULL without). */
+#define USER_DIGEST "lmsrecon_hash(?7, ?4, u.user_id, u.sfdc_id, u.last_access," \
+	" n.course_rows, n.plan_rows)"
 
 /* The records of `object` for user `u` are built: the user's inputs
  * changed since the last run (stage.lrn_dirty), or every user is built
@@ -557,8 +555,26 @@ static const char session_missing_sql[] =
 /* Runs `sql` to the end with the parameters of struct lrn. Sticky. */
 static void run(const struct lrn *c, const char *sql)
 {
-	snap_run(c->s, sql, "tttiii", c->instance, c->since[0] ? c->since : NULL,
-		 c->until[0] ? c->until : NULL, (long long)c->items, c->run_id, c->may_skip);
+	snap_run(c->s, sql, "tttiiii", c->instance, c->since[0] ? c->since : NULL,
+		 c->until[0] ? c->until : NULL, (long long)c->items, c->run_id, c->may_skip,
+		 c->build_hash);
+}
+
+/* The hash (64-bit FNV-1a) of the SQL that builds a learner's records:
+ * part of every learner's digest, so that a version of lmsrecon that
+ * builds them otherwise builds every learner once. */
+static long long build_hash(void)
+{
+	static const char *const parts[] = { USER_FIELDS(COUNTS), USER_FIELDS(NO_COUNTS),
+		ENR_KEY, ENR_FIELDS, PLAN_ENR_KEY, PLAN_ENR_FIELDS };
+	unsigned long long h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+		for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++) {
+			h ^= *p;
+			h *= 0x100000001b3ULL;
+		}
+	return (long long)h;
 }
 
 /* A window bound as a full UTC date-time: a date-only `since` starts at
@@ -588,6 +604,7 @@ enum rc rule_learning(struct diag *d, const struct job *j, struct snap *s,
 	window_bound(c.since, j->enroll.since, 0);
 	window_bound(c.until, j->enroll.until, 1);
 	c.may_skip = !j->enroll.rebuild && !c.since[0] && !c.until[0];
+	c.build_hash = build_hash();
 
 	snap_exec(s, scratch_sql);
 	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)

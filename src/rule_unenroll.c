@@ -28,6 +28,7 @@ struct ue {
 	int has_x_course;     /* the job reads the CRM export of LMS_Enrollment__c */
 	int has_x_plan;       /* ... and of LMS_Learning_Plan_Enrollment__c */
 	int has_rows_hash;    /* stage.lrn_count holds each username's rows hashed */
+	int is_rebuild;       /* run --full: every username is read */
 };
 
 /* The statuses of a finished enrollment, which delete-unfinished keeps. */
@@ -684,7 +685,7 @@ static void merge(const struct ue *c, const char *kind, const char *object,
 	int is_first = !query_kind(c, "SELECT EXISTS (SELECT 1 FROM main.enrollment_baseline"
 				   " WHERE lms_instance = ?1 AND kind = ?2)", kind);
 	/* The last pass over the kind left the usernames' hashes. */
-	int by_user = !is_first && c->has_rows_hash &&
+	int by_user = !is_first && c->has_rows_hash && !c->is_rebuild &&
 		      query_kind(c, "SELECT EXISTS (SELECT 1 FROM main.enrollment_user"
 				 " WHERE lms_instance = ?1 AND kind = ?2)", kind);
 
@@ -718,9 +719,11 @@ static void merge(const struct ue *c, const char *kind, const char *object,
 		snap_finalize(m.gone);
 		snap_finalize(m.keep);
 	}
+	/* Without this run's hashes (the rule run alone), the kept ones go:
+	 * the baseline moved on without them. */
 	if (!c->has_rows_hash)
-		return;
-	if (by_user)
+		run_kind(c, hash_all_steps, 1, kind);
+	else if (by_user)
 		RUN_KIND(c, hash_dirty_steps, kind);
 	else
 		RUN_KIND(c, hash_all_steps, kind);
@@ -764,6 +767,7 @@ enum rc rule_unenroll(struct diag *d, const struct job *j, struct snap *s,
 	c.has_x_plan = job_input_of(j, ENT_X_PLAN_ENROLLMENT) != NULL;
 	/* The learning rule, run before, left the hashes (not when this rule
 	 * runs alone, as in its tests: then every username is read). */
+	c.is_rebuild = j->enroll.rebuild;
 	c.has_rows_hash = snap_query_int(s, "SELECT EXISTS (SELECT 1 FROM stage.sqlite_master"
 					 " WHERE type = 'table' AND name = 'lrn_count')") != 0;
 

@@ -269,6 +269,17 @@ static long long count(const char *sql)
 	return n;
 }
 
+/* The hashes of the usernames' rows kept for the next run are this run's
+ * (the learning rule makes them), or none when the rule runs alone. */
+Test(UNENROLL_SUITE, hashes_kept_are_this_runs_or_none)
+{
+	exec5("INSERT INTO enrollment_user (lms_instance, kind, username, digest)"
+	      " VALUES ('acme', 'course', 'zed', 7)", NULL, NULL, NULL, NULL, NULL);
+	first_run();
+	assert_text("SELECT group_concat(username) FROM enrollment_user",
+		    UNENROLL_AFTER_LEARNING ? "alice" : NULL);
+}
+
 Test(UNENROLL_SUITE, first_run_is_the_baseline_and_reports_nothing)
 {
 	with_inputs(IN_USERS | IN_ENR | IN_PLAN_ENR | IN_X_ENR);

@@ -73,3 +73,14 @@ Test(UNENROLL_SUITE, item_listed_twice_in_another_order_is_read_again)
 	alice_c1_twice(T2, "3", "2");
 	assert_baseline("status", "username", "completed");
 }
+
+/* run --full reads every username, and keeps every hash. */
+Test(UNENROLL_SUITE, rebuild_reads_every_username)
+{
+	alice_and_bob(T1, "enrolled");
+	commit(T1);
+	exec5("DELETE FROM enrollment_baseline WHERE username = ?1", "alice", NULL, NULL, NULL, NULL);
+	job.enroll.rebuild = 1;
+	alice_and_bob(T2, "enrolled");
+	assert_baseline("username || '|' || status", "username", "alice|completed;bob|enrolled");
+}
