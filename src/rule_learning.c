@@ -567,13 +567,10 @@ static long long build_hash(void)
 {
 	static const char *const parts[] = { USER_FIELDS(COUNTS), USER_FIELDS(NO_COUNTS),
 		ENR_KEY, ENR_FIELDS, PLAN_ENR_KEY, PLAN_ENR_FIELDS };
-	unsigned long long h = 0xcbf29ce484222325ULL;
+	unsigned long long h = FNV1A_BASIS;
 
 	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-		for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++) {
-			h ^= *p;
-			h *= 0x100000001b3ULL;
-		}
+		h = fnv1a(h, parts[i], strlen(parts[i]));
 	return (long long)h;
 }
 

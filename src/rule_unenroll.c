@@ -321,8 +321,9 @@ static const char *const hash_dirty_steps[] = {
 	" AND username IN (SELECT username FROM stage.ue_dirty)",
 	HASH_INTO " AND n.username IN (SELECT username FROM stage.ue_dirty) ORDER BY n.username",
 };
+#define FORGET_HASHES "DELETE FROM main.enrollment_user WHERE lms_instance = ?1 AND kind = ?2"
 static const char *const hash_all_steps[] = {
-	"DELETE FROM main.enrollment_user WHERE lms_instance = ?1 AND kind = ?2",
+	FORGET_HASHES,
 	HASH_INTO " ORDER BY n.username",
 };
 
@@ -722,7 +723,7 @@ static void merge(const struct ue *c, const char *kind, const char *object,
 	/* Without this run's hashes (the rule run alone), the kept ones go:
 	 * the baseline moved on without them. */
 	if (!c->has_rows_hash)
-		run_kind(c, hash_all_steps, 1, kind);
+		snap_run(c->s, FORGET_HASHES, "tt", c->instance, kind);
 	else if (by_user)
 		RUN_KIND(c, hash_dirty_steps, kind);
 	else

@@ -365,17 +365,6 @@ static void configure_sqlite(void)
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-/* FNV-1a over `n` bytes, continuing from `h`. */
-static unsigned long long fnv1a(unsigned long long h, const void *data, size_t n)
-{
-	const unsigned char *p = data;
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 /* lmsrecon_digest(TEXT): the 64-bit FNV-1a hash of the text's bytes, as
  * a signed integer; NULL for NULL. emitted.digest holds it for the fields
  * of each record, so that a later run finds a record sent unchanged by
@@ -395,7 +384,7 @@ static void sql_digest(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		sqlite3_result_error_nomem(ctx);
 		return;
 	}
-	sqlite3_result_int64(ctx, (sqlite3_int64)fnv1a(0xcbf29ce484222325ULL, p, (size_t)n));
+	sqlite3_result_int64(ctx, (sqlite3_int64)fnv1a(FNV1A_BASIS, p, (size_t)n));
 }
 
 /* One step of the row hash: `w` mixed into `h` (a multiply and a shift,
@@ -434,7 +423,7 @@ static unsigned long long mix_bytes(unsigned long long h, const unsigned char *p
 static int row_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv,
 		    unsigned long long *out)
 {
-	unsigned long long h = 0xcbf29ce484222325ULL;
+	unsigned long long h = FNV1A_BASIS;
 
 	for (int i = 0; i < argc; i++) {
 		int type = sqlite3_value_type(argv[i]);

@@ -38,6 +38,12 @@ void buf_add_json_string(struct buf *b, const char *s, size_t len);
 /* Hands the bytes to the caller (caller frees) and re-initialises b. */
 char *buf_detach(struct buf *b, size_t *len);
 
+/* The 64-bit FNV-1a hash of `n` bytes, continuing from `h`: FNV1A_BASIS
+ * to start. The snapshot's digest of emitted records is one (so it must
+ * never change). */
+#define FNV1A_BASIS 0xcbf29ce484222325ULL
+unsigned long long fnv1a(unsigned long long h, const void *data, size_t n);
+
 /* 1 when `s` is a plain field name — letters, digits, '_' and '.', not
  * empty: a Salesforce API name or an LMS field name. Only such names are
  * put into SQL text (as a JSON key or a column), never other input. */
