@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* emit_json: report/report.json, the machine-readable report (its shape is
- * documented in docs/report.md). Streamed row by row: the changes of a large
- * run never sit in memory. */
+ * documented in docs/report.md), in parts: emit_report streams its rows,
+ * writing each to the CSV report too, so the changes of a large run are
+ * read once and never sit in memory. */
 #include "emit_report.h"
 #include "util.h"
 
@@ -24,28 +25,12 @@ static void put_kv(FILE *f, struct buf *b, const char *key, const char *val, int
 	put_str(f, b, val);
 }
 
-static void put_source(FILE *f, struct buf *b, const struct job *j,
-		       struct snap_stmt *st, int col)
+void emit_json_head(FILE *f, const struct report_run *run, struct snap *s)
 {
-	struct buf src = BUF_INIT;
-	report_source(&src, j, st, col);
-	fputs(", \"source\": ", f);
-	put_str(f, b, src.len ? src.buf : NULL);
-	buf_release(&src);
-}
-
-enum rc emit_report_json(const struct report_run *run, const struct job *j,
-			 struct snap *s, struct emit_out *o)
-{
-	static const char *const change_cols[] = { "entity", "key", "action", "field", "before", "after" };
-	static const char *const exc_cols[] = { "kind", "entity", "key", "candidates", "reason" };
-	FILE *f = emit_out_open(o, "report/report.json");
 	struct buf b = BUF_INIT;
 	struct snap_stmt *st;
 	int n;
 
-	if (!f)
-		return emit_out_rc(o);
 	fputs("{\n  \"format\": \"lmsrecon-report-1\",\n  \"run\": {", f);
 	if (run->id)
 		fprintf(f, "\"id\": %lld", run->id);
@@ -87,29 +72,35 @@ enum rc emit_report_json(const struct report_run *run, const struct job *j,
 	}
 	snap_finalize(st);
 	fputs("\n    ]\n  },\n  \"exceptions\": [", f);
-	st = snap_prepare(s, "SELECT kind, entity, key, candidates, reason, src_file, src_line"
-			  " FROM stage.report_exceptions ORDER BY rowid");
-	for (n = 0; st && snap_step(st) == 1; n++) {
-		fprintf(f, "%s\n    {", n ? "," : "");
-		for (int c = 0; c < 5; c++)
-			put_kv(f, &b, exc_cols[c], snap_col_text(st, c), c == 0);
-		put_source(f, &b, j, st, 5);
-		fputc('}', f);
-	}
-	snap_finalize(st);
-	fputs("\n  ],\n  \"changes\": [", f);
-	st = snap_prepare(s, "SELECT entity, key, action, field, before, after, src_file, src_line, rule"
-			  " FROM stage.report_changes ORDER BY rowid");
-	for (n = 0; st && snap_step(st) == 1; n++) {
-		fprintf(f, "%s\n    {", n ? "," : "");
-		for (int c = 0; c < 6; c++)
-			put_kv(f, &b, change_cols[c], snap_col_text(st, c), c == 0);
-		put_source(f, &b, j, st, 6);
-		put_kv(f, &b, "rule", snap_col_text(st, 8), 0);
-		fputc('}', f);
-	}
-	snap_finalize(st);
-	fputs("\n  ]\n}\n", f);
 	buf_release(&b);
-	return snap_rc(s) != RC_OK ? snap_rc(s) : emit_out_rc(o);
+}
+
+void emit_json_row(FILE *f, struct buf *b, int is_first, const char *const *keys,
+		   const char *const *vals, size_t n)
+{
+	buf_reset(b);
+	buf_adds(b, is_first ? "\n    {" : ",\n    {");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_add(b, ", ", 2);
+		buf_addch(b, '"');
+		buf_adds(b, keys[i]);
+		buf_add(b, "\": ", 3);
+		if (vals[i])
+			buf_add_json_string(b, vals[i], strlen(vals[i]));
+		else
+			buf_add(b, "null", 4);
+	}
+	buf_addch(b, '}');
+	fwrite(b->buf, 1, b->len, f);
+}
+
+void emit_json_changes(FILE *f)
+{
+	fputs("\n  ],\n  \"changes\": [", f);
+}
+
+void emit_json_tail(FILE *f)
+{
+	fputs("\n  ]\n}\n", f);
 }

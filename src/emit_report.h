@@ -36,8 +36,18 @@ struct snap_stmt *report_inputs(struct snap *s, const struct report_run *run);
 const char *report_source(struct buf *b, const struct job *j,
 			  struct snap_stmt *st, int file_col);
 
-/* report/report.json (emit_json.c) and report/report.html (emit_html.c). */
-enum rc emit_report_json(const struct report_run *run, const struct job *j, struct snap *s, struct emit_out *o);
+/* report/report.json (emit_json.c), written in order: the head (run,
+ * inputs, counts) up to the exceptions' array, the exception rows, the
+ * start of the changes' array, the change rows, the tail. */
+void emit_json_head(FILE *f, const struct report_run *run, struct snap *s);
+/* One row: an object of `n` text values (NULL → null) under `keys`, in
+ * their order, built in `b`; `is_first` for the first of its array. */
+void emit_json_row(FILE *f, struct buf *b, int is_first, const char *const *keys,
+		   const char *const *vals, size_t n);
+void emit_json_changes(FILE *f);
+void emit_json_tail(FILE *f);
+
+/* report/report.html (emit_html.c). */
 enum rc emit_report_html(const struct report_run *run, const struct job *j, struct snap *s, struct emit_out *o);
 
 /* Writes every report file: summary.txt, changes.csv, exceptions.csv,

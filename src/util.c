@@ -162,18 +162,24 @@ void buf_addf(struct buf *b, const char *fmt, ...)
 
 void buf_add_json_string(struct buf *b, const char *s, size_t len)
 {
+	size_t run = 0; /* start of the characters not yet added */
+
+	buf_grow(b, len + 2);
 	buf_addch(b, '"');
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
-			buf_addch(b, '\\');
-			buf_addch(b, c);
-		} else if (c < 0x20) {
+		if (c != '"' && c != '\\' && c >= 0x20)
+			continue;
+		buf_add(b, s + run, i - run);
+		run = i + 1;
+		if (c < 0x20)
 			buf_addf(b, "\\u%04x", c);
-		} else {
+		else {
+			buf_addch(b, '\\');
 			buf_addch(b, c);
 		}
 	}
+	buf_add(b, s + run, len - run);
 	buf_addch(b, '"');
 }
 
