@@ -14,6 +14,15 @@
 struct sqlite3;
 struct sqlite3_stmt;
 
+/* The page size of a new snapshot and of every stage database, in bytes
+ * (as SQL text). Twice SQLite's default: the rules read and write mostly
+ * in key order, and each page costs a system call; a full run at a
+ * million contacts took 149 s with 8 KiB pages against 163 s with 4 KiB
+ * ones (a day two 72 against 78 s), while 16 and 64 KiB were slower at a
+ * tenth of that (more bytes copied per look-up). A snapshot keeps the size
+ * it was created with: SQLite changes it only by rewriting the file. */
+#define SNAP_PAGE_SIZE "8192"
+
 /* One line of the lock file: a run that has not reached the history. */
 struct snap_rec {
 	long long id;      /* run id */

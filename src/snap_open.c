@@ -555,7 +555,7 @@ static enum rc open_db(struct snap *s)
 	if (s->flags & SNAP_READONLY)
 		snap_exec(s, "PRAGMA query_only = ON");
 	else
-		snap_exec(s, "PRAGMA journal_mode = DELETE");
+		snap_exec(s, "PRAGMA page_size = " SNAP_PAGE_SIZE "; PRAGMA journal_mode = DELETE");
 	snap_exec(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
 	return s->rc;
 }

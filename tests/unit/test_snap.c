@@ -925,3 +925,30 @@ Test(snap, two_unfinished_runs_both_reach_history)
 	snap_runs_free(runs, n);
 	snap_close(s);
 }
+
+Test(snap, new_snapshot_and_stage_use_the_chosen_page_size)
+{
+	struct snap *s = open_ok(SNAP_CREATE | SNAP_LOCK);
+	long long id;
+
+	cr_assert_eq(snap_query_int(s, "PRAGMA main.page_size"), 8192);
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
+	cr_assert_eq(snap_query_int(s, "PRAGMA stage.page_size"), 8192);
+	cr_assert_eq(snap_run_abort(s, 0), RC_OK);
+	snap_close(s);
+}
+
+Test(snap, existing_snapshot_keeps_its_page_size)
+{
+	struct snap *s = open_ok(SNAP_CREATE);
+
+	/* A snapshot with SQLite's default pages, as made before 8 KiB. */
+	cr_assert_eq(snap_exec(s, "PRAGMA page_size = 4096; VACUUM"), RC_OK, "%s", printed());
+	cr_assert_eq(snap_query_int(s, "PRAGMA main.page_size"), 4096);
+	snap_close(s);
+	full_run("2024-01-01T00:00:00Z");
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_query_int(s, "PRAGMA main.page_size"), 4096);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM runs"), 1);
+	snap_close(s);
+}
