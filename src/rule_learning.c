@@ -75,7 +75,7 @@ struct lrn {
 /* The learner record of the user `u` (R9): its key and its fields, with
  * the counts of `n` (COUNTS) or zero counts (NO_COUNTS). */
 #define USER_KEY "?1 || ':' || u.user_id"
-#define USER_FIELDS(counts) "json_object('LMS_User_Id__c', ?1 || ':' || u.user_id," \
+#define USER_FIELDS(counts) "lmsrecon_json_object('LMS_User_Id__c', ?1 || ':' || u.user_id," \
 	" 'Name', substr(u.username, 1, 80), 'Username__c', u.username, 'LMS_Instance__c', ?1," \
 	" 'Contact__c', CASE WHEN substr(u.sfdc_id, 1, 3) = '003' THEN u.sfdc_id ELSE '#N/A' END," \
 	" 'User__c', CASE WHEN substr(u.sfdc_id, 1, 3) = '005' THEN u.sfdc_id ELSE '#N/A' END," \
@@ -88,7 +88,7 @@ struct lrn {
 
 /* The course enrollment `e` of user `u` in course `c` (R9). */
 #define ENR_KEY "?1 || ':' || u.user_id || ':' || e.course_code || ':' || coalesce(e.session_code, '')"
-#define ENR_FIELDS "json_object('Enrollment_Key__c', " ENR_KEY "," \
+#define ENR_FIELDS "lmsrecon_json_object('Enrollment_Key__c', " ENR_KEY "," \
 	" 'LMS_User__r.LMS_User_Id__c', ?1 || ':' || u.user_id," \
 	" 'Course__r.LMS_Course_Key__c', ?1 || ':' || e.course_code," \
 	" 'Session__r.LMS_Session_Key__c', CASE WHEN coalesce(e.session_code, '') <> ''" \
@@ -100,7 +100,7 @@ struct lrn {
 /* The learning-plan enrollment `e` of user `u` in plan `p` (R9), with the
  * plan's courses the user finished well. */
 #define PLAN_ENR_KEY "?1 || ':' || u.user_id || ':plan:' || e.plan_code"
-#define PLAN_ENR_FIELDS "json_object('Enrollment_Key__c', " PLAN_ENR_KEY "," \
+#define PLAN_ENR_FIELDS "lmsrecon_json_object('Enrollment_Key__c', " PLAN_ENR_KEY "," \
 	" 'LMS_User__r.LMS_User_Id__c', ?1 || ':' || u.user_id," \
 	" 'Learning_Plan__r.LMS_Learning_Plan_Key__c', ?1 || ':' || e.plan_code," \
 	" 'Status__c', e.status," \
@@ -232,13 +232,13 @@ static const char *const steps[] = {
 
 	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
 	" SELECT 'LMS_Course__c', 'upsert', ?1 || ':' || code,"
-	" json_object('LMS_Course_Key__c', ?1 || ':' || code, 'Name', substr(name, 1, 80),"
+	" lmsrecon_json_object('LMS_Course_Key__c', ?1 || ':' || code, 'Name', substr(name, 1, 80),"
 	" 'Code__c', code, 'Type__c', type, 'LMS_Instance__c', ?1),"
 	" 'R8', src_file, src_line FROM stage.lrn_course WHERE is_sent",
 
 	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
 	" SELECT 'LMS_Session__c', 'upsert', ?1 || ':' || s.code,"
-	" json_object('LMS_Session_Key__c', ?1 || ':' || s.code,"
+	" lmsrecon_json_object('LMS_Session_Key__c', ?1 || ':' || s.code,"
 	" 'Name', substr(coalesce(s.name, s.code), 1, 80), 'Code__c', s.code,"
 	" 'Course__r.LMS_Course_Key__c', ?1 || ':' || s.course_code,"
 	" 'Start_Date__c', " DT("s.start_date") ", 'LMS_Instance__c', ?1),"
@@ -256,7 +256,7 @@ static const char *const steps[] = {
 
 	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
 	" SELECT 'LMS_Learning_Plan__c', 'upsert', ?1 || ':' || code,"
-	" json_object('LMS_Learning_Plan_Key__c', ?1 || ':' || code,"
+	" lmsrecon_json_object('LMS_Learning_Plan_Key__c', ?1 || ':' || code,"
 	" 'Name', substr(name, 1, 80), 'Code__c', code, 'Course_Count__c', ncourses,"
 	" 'LMS_Instance__c', ?1), 'R8', src_file, src_line"
 	" FROM stage.lrn_plan WHERE (?4 & 2) <> 0",

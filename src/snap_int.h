@@ -23,6 +23,10 @@ struct sqlite3_stmt;
  * it was created with: SQLite changes it only by rewriting the file. */
 #define SNAP_PAGE_SIZE "8192"
 
+/* Adds lmsrecon's SQL functions (snap_func.c) to a connection: an SQLite
+ * result code. */
+int snap_func_register(struct sqlite3 *db);
+
 /* One line of the lock file: a run that has not reached the history. */
 struct snap_rec {
 	long long id;      /* run id */
