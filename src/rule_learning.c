@@ -276,8 +276,11 @@ static const char *const steps[] = {
 	" ORDER BY username, rowid",
 
 	/* The people rules and sync back link only users whose sfdc_id the
-	 * export shows empty; the export will show the link next time. */
-	"UPDATE stage.lrn_user SET state = 'waiting' WHERE state = 'not_linked' AND username IN"
+	 * export shows empty; the export will show the link next time. The
+	 * users not linked are read and each looked up in the list (`+`: not
+	 * each of the list looked up in lrn_user; at a million contacts the
+	 * list is 620,000 usernames, the users not linked 112,000). */
+	"UPDATE stage.lrn_user SET state = 'waiting' WHERE state = 'not_linked' AND +username IN"
 	" (SELECT username FROM stage.user_out WHERE action = 'create'"
 	" UNION SELECT key FROM stage.changes WHERE entity = 'lms.users'"
 	" AND action IN ('link', 'relink'))",
@@ -288,9 +291,12 @@ static const char *const steps[] = {
 	" AND username IN (SELECT key FROM stage.changes WHERE entity = 'lms.users'"
 	" AND action = 'unlink')",
 
+	/* The users to create, sorted after they are picked out (`+`): walked
+	 * in user_out's username index, every row would be read at random
+	 * (2.4 s against 0.2 s at a million contacts). */
 	"INSERT OR IGNORE INTO stage.lrn_user (username, state, src_file, src_line)"
 	" SELECT username, 'waiting', src_file, src_line FROM stage.user_out"
-	" WHERE action = 'create' ORDER BY username",
+	" WHERE action = 'create' ORDER BY +username",
 
 	/* The users in the order of their records' keys (instance:user_id:...),
 	 * for the statements below that write one record per enrollment. */
