@@ -173,15 +173,16 @@ static void add_json_text(struct buf *b, const unsigned char *s, size_t len)
  * machinery: the records of a full run at a million contacts are 2.4
  * million objects (their enrollments' statement took 13.4 s with
  * json_object(), 11.6 s with this). Every record of R9 is built by it:
- * what the emitted digests of earlier runs were taken of. The buffer is
- * the connection's (`sqlite3_user_data`). */
+ * what the emitted digests of earlier runs were taken of. Its result is
+ * JSON to the JSON functions (subtype 'J'), as json_object()'s is. The
+ * buffer is the connection's (`sqlite3_user_data`). */
 static void sql_json_object(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	struct buf *b = sqlite3_user_data(ctx);
 	char num[48];
 
 	if (argc % 2) {
-		sqlite3_result_error(ctx, "lmsrecon_json_object() takes names and values in pairs", -1);
+		sqlite3_result_error(ctx, "lmsrecon_json_object() requires an even number of arguments", -1);
 		return;
 	}
 	buf_reset(b);
@@ -189,7 +190,7 @@ static void sql_json_object(sqlite3_context *ctx, int argc, sqlite3_value **argv
 	for (int i = 0; i < argc; i += 2) {
 		sqlite3_value *v = argv[i + 1];
 		if (sqlite3_value_type(argv[i]) != SQLITE_TEXT) {
-			sqlite3_result_error(ctx, "lmsrecon_json_object() names must be TEXT", -1);
+			sqlite3_result_error(ctx, "lmsrecon_json_object() labels must be TEXT", -1);
 			return;
 		}
 		if (i)
@@ -222,6 +223,11 @@ static void sql_json_object(sqlite3_context *ctx, int argc, sqlite3_value **argv
 	}
 	buf_addch(b, '}');
 	sqlite3_result_text64(ctx, b->buf, b->len, SQLITE_TRANSIENT, SQLITE_UTF8);
+	/* JSON to the JSON functions, as json_object()'s result is. */
+	sqlite3_result_subtype(ctx, 'J');
+	/* One very large record does not keep its buffer. */
+	if (b->alloc > 1 << 20)
+		buf_release(b);
 }
 
 /* Frees the buffer of lmsrecon_json_object when the connection closes. */
@@ -238,7 +244,13 @@ int snap_func_register(struct sqlite3 *db)
 	int r;
 
 	buf_init(json);
-	r = sqlite3_create_function_v2(db, "lmsrecon_json_object", -1, flags, json,
+	/* It reads its arguments' subtype and sets its result's (newer
+	 * SQLite asks for the second to be declared). */
+	r = sqlite3_create_function_v2(db, "lmsrecon_json_object", -1, flags | SQLITE_SUBTYPE
+#ifdef SQLITE_RESULT_SUBTYPE
+				       | SQLITE_RESULT_SUBTYPE
+#endif
+				       , json,
 				       sql_json_object, NULL, NULL, free_json_buf);
 	if (r == SQLITE_OK)
 		r = sqlite3_create_function(db, "lmsrecon_digest", 1, flags, NULL,

@@ -313,7 +313,7 @@ static enum rc stage_attach(struct snap *s)
 	 * failed run's stage is discarded whatever state it is in; the
 	 * snapshot keeps its own journal. A 32 MiB page cache keeps the
 	 * rules' joins off the kernel's copies while memory stays bounded;
-	 * its pages are the snapshot's size (snap_int.h). */
+	 * its pages are SNAP_PAGE_SIZE (snap_int.h), whatever the snapshot's. */
 	snap_exec(s, "PRAGMA stage.page_size = " SNAP_PAGE_SIZE "; PRAGMA stage.journal_mode = OFF; PRAGMA stage.synchronous = OFF;"
 		  " PRAGMA stage.cache_size = -32768; PRAGMA temp_store = FILE");
 	/* Large sorts (the staging indexes, the report's order) may use a

@@ -986,6 +986,11 @@ Test(snap, json_object_writes_what_sqlite_writes)
 	expect_same_json(s, "'j', json('{\"x\":[1,2]}'), 'k', json_array(1, 'a')");
 	/* Same name twice: both kept, as json_object() keeps them. */
 	expect_same_json(s, "'a', 1, 'a', 2");
+	/* Its result is JSON to the JSON functions, not a string. */
+	cr_expect_eq(snap_query_int(s, "SELECT json_array(lmsrecon_json_object('b', 1))"
+				       " IS json_array(json_object('b', 1))"), 1);
+	cr_expect_eq(snap_query_int(s, "SELECT lmsrecon_json_object('a', lmsrecon_json_object('b', 'x'))"
+				       " IS json_object('a', json_object('b', 'x'))"), 1);
 	snap_close(s);
 }
 
