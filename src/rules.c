@@ -95,7 +95,7 @@ static enum rc record_lms_emitted(struct snap *s, long long run_id)
 		"  json_object('name', name, 'parent_code', parent_code)"
 		" FROM stage.branch_out WHERE is_new = 1)"
 		/* In the order of emitted's primary key: appended, not
-		 * scattered over the tree. */
+		 * scattered over the tree (see rules_run). */
 		" ORDER BY object, key",
 		"i", run_id);
 }
@@ -208,9 +208,6 @@ enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *
 	if (rc == RC_OK)
 		rc = rule_syncback(d, j, s, run_id);
 	timing_mark("syncback");
-	if (rc == RC_OK)
-		rc = record_lms_emitted(s, run_id);
-	timing_mark("lms_emitted");
 	/* R12: learning data after the people, so the links decided above
 	 * tell which enrollments wait for the next run. */
 	if (rc == RC_OK && !(flags & RULES_AUDIT))
@@ -228,5 +225,13 @@ enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *
 	if (rc == RC_OK)
 		rc = rule_crmdiff(d, j, s, run_id);
 	timing_mark("crmdiff");
+	/* The LMS side's rows after the CRM side's: no rule reads them, and
+	 * in emitted's key order ('crm' before 'lms') each side is then
+	 * appended. The other way round every CRM row went in before the
+	 * LMS rows, splitting pages all along (full run at 1x: 17.2 against
+	 * 8.5 s for both inserts in the sqlite3 shell). */
+	if (rc == RC_OK)
+		rc = record_lms_emitted(s, run_id);
+	timing_mark("lms_emitted");
 	return rc;
 }
