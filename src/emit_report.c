@@ -82,6 +82,9 @@ void emit_report_summary(FILE *out, const struct report_run *run, struct snap *s
 		fprintf(out, "  none\n");
 }
 
+/* The columns of changes.csv, the wider of the two report CSV files. */
+#define REPORT_MAX_COLS 8
+
 /* The rows of changes.csv and of report.json's changes, or of
  * exceptions.csv and report.json's exceptions: one read of the rules'
  * table for both files (the changes of a full run at a million contacts
@@ -94,7 +97,7 @@ static void write_rows(const struct job *j, struct snap *s, const char *sql,
 {
 	struct buf src = BUF_INIT, row = BUF_INIT;
 	struct snap_stmt *st;
-	const char *v[10];
+	const char *v[REPORT_MAX_COLS];
 	size_t n = ncols + 1 + nafter;
 	int is_first = 1;
 
@@ -134,9 +137,10 @@ enum rc emit_report(const struct report_run *run, const struct job *j,
 	changes = emit_out_open(o, "report/changes.csv");
 	exceptions = emit_out_open(o, "report/exceptions.csv");
 	json = emit_out_open(o, "report/report.json");
+	/* A file that cannot be opened has been reported (emit_out_rc). */
 	rc = snap_rc(s) != RC_OK ? snap_rc(s) : emit_out_rc(o);
-	if (rc != RC_OK || !changes || !exceptions || !json)
-		return rc != RC_OK ? rc : RC_CANTCREAT;
+	if (rc != RC_OK)
+		return rc;
 	emit_json_head(json, run, s);
 	write_rows(j, s, "SELECT kind, entity, key, candidates, reason, src_file, src_line"
 		   " FROM stage.report_exceptions ORDER BY rowid", exc_cols, 5, 0, exceptions, json);

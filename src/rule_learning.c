@@ -346,15 +346,17 @@ static const char *const steps[] = {
 	/* The users whose records are built: linked, and their digest is not
 	 * the one an earlier run left (learner_state), or a row of theirs may
 	 * give its key to another (LISTED_TWICE). In username order, as the
-	 * tables they are looked up in. */
+	 * tables they are looked up in; the digest and LISTED_TWICE made once
+	 * per user (ONCE), for the test and for the row. */
 	"INSERT INTO stage.lrn_dirty (username, digest)"
-	" SELECT u.username, CASE WHEN " LISTED_TWICE " THEN NULL ELSE " USER_DIGEST " END"
-	" FROM stage.lrn_user u LEFT JOIN stage.lrn_count n ON n.username = u.username"
-	" WHERE u.state = 'linked' AND u.user_id IS NOT NULL"
-	" AND ((SELECT ls.digest FROM main.learner_state ls WHERE ls.lms_instance = ?1"
-	"  AND ls.username = u.username AND ls.run_id < ?5) IS NOT " USER_DIGEST
-	"  OR " LISTED_TWICE ")"
-	" ORDER BY u.username",
+	" SELECT d.username, CASE WHEN d.is_twice THEN NULL ELSE d.digest END"
+	" FROM (SELECT u.username AS username, " USER_DIGEST " AS digest,"
+	"  " LISTED_TWICE " AS is_twice"
+	"  FROM stage.lrn_user u LEFT JOIN stage.lrn_count n ON n.username = u.username"
+	"  WHERE u.state = 'linked' AND u.user_id IS NOT NULL ORDER BY u.username " ONCE ") d"
+	" WHERE d.is_twice OR (SELECT ls.digest FROM main.learner_state ls"
+	" WHERE ls.lms_instance = ?1 AND ls.username = d.username AND ls.run_id < ?5)"
+	" IS NOT d.digest",
 
 	/* -- exceptions (R9, R12) -- */
 	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"

@@ -160,9 +160,15 @@ void buf_addf(struct buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-void buf_add_json_string(struct buf *b, const char *s, size_t len)
+/* `s` (`len` bytes) as a JSON string literal into `b`: a quote and a
+ * backslash after a backslash, other bytes below 0x20 as \u00XX or, with
+ * `is_named`, \b \t \n \f \r by their names; every other byte as it
+ * is, copied in runs. */
+static void add_json_string(struct buf *b, const char *s, size_t len, int is_named)
 {
-	size_t run = 0; /* start of the characters not yet added */
+	static const char named[32] = { ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n',
+					 ['\f'] = 'f', ['\r'] = 'r' };
+	size_t run = 0; /* start of the bytes not yet added */
 
 	buf_grow(b, len + 2);
 	buf_addch(b, '"');
@@ -172,15 +178,26 @@ void buf_add_json_string(struct buf *b, const char *s, size_t len)
 			continue;
 		buf_add(b, s + run, i - run);
 		run = i + 1;
-		if (c < 0x20)
-			buf_addf(b, "\\u%04x", c);
-		else {
-			buf_addch(b, '\\');
+		buf_addch(b, '\\');
+		if (c == '"' || c == '\\')
 			buf_addch(b, c);
-		}
+		else if (is_named && named[c])
+			buf_addch(b, named[c]);
+		else
+			buf_addf(b, "u%04x", c);
 	}
 	buf_add(b, s + run, len - run);
 	buf_addch(b, '"');
+}
+
+void buf_add_json_string(struct buf *b, const char *s, size_t len)
+{
+	add_json_string(b, s, len, 0);
+}
+
+void buf_add_json_string_named(struct buf *b, const char *s, size_t len)
+{
+	add_json_string(b, s, len, 1);
 }
 
 char *buf_detach(struct buf *b, size_t *len)

@@ -33,8 +33,12 @@ void buf_add(struct buf *b, const void *p, size_t len);
 void buf_adds(struct buf *b, const char *s);
 void buf_addch(struct buf *b, int c);
 void buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends `s` (len bytes) as a JSON string literal, quotes included. */
+/* Appends `s` (len bytes) as a JSON string literal, quotes included: a
+ * quote and a backslash escaped, the other bytes below 0x20 as \u00XX. */
 void buf_add_json_string(struct buf *b, const char *s, size_t len);
+/* The same, with \b \t \n \f \r by their names, as SQLite's JSON
+ * functions write them (lmsrecon_json_object). */
+void buf_add_json_string_named(struct buf *b, const char *s, size_t len);
 /* Hands the bytes to the caller (caller frees) and re-initialises b. */
 char *buf_detach(struct buf *b, size_t *len);
 
