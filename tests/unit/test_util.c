@@ -61,3 +61,11 @@ Test(util, json_string_long_value_grows_buffer)
 	cr_expect_eq(b.buf[b.len], '\0');
 	buf_release(&b);
 }
+
+Test(util, json_string_named_escapes_as_sqlite_writes_them)
+{
+	struct buf b = BUF_INIT;
+	buf_add_json_string_named(&b, "a\b\t\n\f\r\x01\x1f\"\\z", 11);
+	cr_expect_str_eq(b.buf, "\"a\\b\\t\\n\\f\\r\\u0001\\u001f\\\"\\\\z\"");
+	buf_release(&b);
+}
