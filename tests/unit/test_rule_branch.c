@@ -315,6 +315,156 @@ Test(rule_branch, branch_already_in_the_lms_is_not_new)
 	assert_rows("SELECT code FROM branches_created", 1, "SF-" ACC_B "\n");
 }
 
+Test(rule_branch, codeless_namesakes_warn_in_the_order_contacts_reach_them)
+{
+	add_branch("CUSTOMERS", "Customers", NULL, "2");
+	add_branch(NULL, "Alpha", "CUSTOMERS", "3");
+	add_branch(NULL, "Beta", "CUSTOMERS", "4");
+	add_branch(NULL, "Delta", "CUSTOMERS", "5");
+	add_account(ACC_A, "Alpha", NULL, "0", "2");
+	add_account(ACC_B, "Beta", ACC_A, "0", "3");
+	add_account(ACC_C, "Gamma", ACC_B, "0", "4");
+	add_account(ACC_D, "Delta", NULL, "0", "5");
+	/* Input order: D first, then C (walking up to B, then A), then B
+	 * again, which warns no more. */
+	add_contact("003000000000009AAA", ACC_D, "0", NULL, "2");
+	add_contact("003000000000001AAA", ACC_C, "0", NULL, "3");
+	add_contact("003000000000005AAA", ACC_B, "0", NULL, "4");
+	pe.orgchart = ORG_ACCOUNTS;
+	cr_assert_eq(rule_branch_assign(&d, &job, &pe, s, run_id), RC_OK);
+	cr_assert_str_eq(printed(),
+		"lmsrecon: lms/branches.csv:5: warning: branch 'Delta' has no code, so it is"
+		" not used for Account '" ACC_D "': the Account's contacts go to destination"
+		" branch 'CUSTOMERS'\n"
+		"lmsrecon: lms/branches.csv:4: warning: branch 'Beta' has no code, so it is"
+		" not used for Account '" ACC_B "': the Account's contacts go to destination"
+		" branch 'CUSTOMERS'\n"
+		"lmsrecon: lms/branches.csv:3: warning: branch 'Alpha' has no code, so it is"
+		" not used for Account '" ACC_A "': the Account's contacts go to destination"
+		" branch 'CUSTOMERS'\n");
+	assert_rows("SELECT key, candidates, src_line FROM stage.exceptions ORDER BY rowid", 3,
+		    "Delta|" ACC_D "|5\n"
+		    "Beta|" ACC_B "|4\n"
+		    "Alpha|" ACC_A "|3\n");
+	assert_rows(PEOPLE, 3,
+		    "003000000000001AAA|SF-" ACC_C "|0\n"
+		    "003000000000005AAA|CUSTOMERS|0\n"
+		    "003000000000009AAA|CUSTOMERS|0\n");
+	assert_rows("SELECT code, parent_code, depth FROM stage.branch_out", 3,
+		    "SF-" ACC_C "|CUSTOMERS|1\n");
+}
+
+Test(rule_branch, first_row_of_a_duplicated_account_id_wins)
+{
+	add_account(ACC_A, "First Name", NULL, "0", "2");
+	add_account(ACC_A, "Second Name", ACC_D, "1", "3");
+	add_contact("003000000000001AAA", ACC_A, "0", NULL, "2");
+	pe.orgchart = ORG_ACCOUNTS;
+	cr_assert_eq(rule_branch_assign(&d, &job, &pe, s, run_id), RC_OK);
+	assert_rows(PEOPLE, 3, "003000000000001AAA|SF-" ACC_A "|0\n");
+	assert_rows("SELECT code, name, parent_code, depth FROM stage.branch_out", 4,
+		    "SF-" ACC_A "|First Name|CUSTOMERS|1\n");
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM stage.exceptions"), 0);
+}
+
+Test(rule_branch, account_that_is_its_own_parent_is_a_cycle)
+{
+	add_account(ACC_A, "Alpha", ACC_A, "0", "2");
+	add_account(ACC_B, "Beta", ACC_A, "0", "3");
+	add_contact("003000000000001AAA", ACC_B, "0", NULL, "2");
+	add_contact("003000000000002AAA", ACC_A, "0", NULL, "3");
+	pe.orgchart = ORG_ACCOUNTS;
+	cr_assert_eq(rule_branch_assign(&d, &job, &pe, s, run_id), RC_OK);
+	assert_rows("SELECT key, candidates, reason FROM stage.exceptions ORDER BY rowid", 3,
+		    "003000000000001AAA|" ACC_A "|the Account hierarchy above Account '" ACC_B
+		    "' has a cycle: '" ACC_A "' -> '" ACC_A "', so the contact's place in the tree"
+		    " is unknown\n"
+		    "003000000000002AAA|" ACC_A "|the Account hierarchy above Account '" ACC_A
+		    "' has a cycle: '" ACC_A "' -> '" ACC_A "', so the contact's place in the tree"
+		    " is unknown\n");
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM stage.branch_out"), 0);
+}
+
+Test(rule_branch, accounts_no_contact_sits_under_raise_nothing)
+{
+	add_branch(NULL, "Delta", "CUSTOMERS", "2");
+	add_account(ACC_A, "Alpha", ACC_B, "0", "2");  /* a cycle */
+	add_account(ACC_B, "Beta", ACC_A, "0", "3");
+	add_account(ACC_C, "Gamma", "001000000000009AAA", "0", "4"); /* parent missing */
+	add_account(ACC_D, "Delta", NULL, "0", "5");  /* a codeless namesake */
+	add_account("001000000000005AAA", "Epsilon", NULL, "0", "6");
+	add_contact("003000000000001AAA", "001000000000005AAA", "0", NULL, "2");
+	pe.orgchart = ORG_ACCOUNTS;
+	cr_assert_eq(rule_branch_assign(&d, &job, &pe, s, run_id), RC_OK);
+	cr_assert_str_eq(printed(), "");
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM stage.exceptions"), 0);
+	assert_rows("SELECT code, depth FROM stage.branch_out", 2, "SF-001000000000005AAA|1\n");
+}
+
+/* Account i of a chain: "001000000C" and five digits, then "AAA". */
+static void chain_id(char id[19], int i)
+{
+	snprintf(id, 19, "001000000C%05dAAA", i);
+}
+
+Test(rule_branch, deep_chain_nests_every_level_under_its_parent)
+{
+	enum { LEVELS = 300 };
+	char id[19], parent[19], line[16];
+	struct buf want = BUF_INIT;
+
+	for (int i = 0; i < LEVELS; i++) {
+		chain_id(id, i);
+		chain_id(parent, i - 1);
+		snprintf(line, sizeof line, "%d", i + 2);
+		add_account(id, id, i ? parent : NULL, "0", line);
+	}
+	chain_id(id, LEVELS - 1);
+	add_contact("003000000000001AAA", id, "0", NULL, "2");
+	pe.orgchart = ORG_ACCOUNTS;
+	cr_assert_eq(rule_branch_assign(&d, &job, &pe, s, run_id), RC_OK);
+	for (int i = 0; i < LEVELS; i++) {
+		chain_id(id, i);
+		chain_id(parent, i - 1);
+		buf_addf(&want, "SF-%s|%s%s|%d\n", id, i ? "SF-" : "", i ? parent : "CUSTOMERS", i + 1);
+	}
+	assert_rows("SELECT code, parent_code, depth FROM stage.branch_out ORDER BY depth", 3, want.buf);
+	buf_release(&want);
+	chain_id(id, LEVELS - 1);
+	assert_rows(PEOPLE, 3, "003000000000001AAA|SF-001000000C00299AAA|0\n");
+}
+
+Test(rule_branch, cycle_at_the_top_of_a_deep_chain_rejects_its_contacts)
+{
+	enum { LEVELS = 100 };
+	char id[19], parent[19], line[16];
+
+	for (int i = 0; i < LEVELS; i++) {
+		chain_id(id, i);
+		chain_id(parent, i ? i - 1 : LEVELS - 1);
+		snprintf(line, sizeof line, "%d", i + 2);
+		add_account(id, id, parent, "0", line);
+	}
+	chain_id(parent, 0);
+	add_account(ACC_A, "Below", parent, "0", "200");
+	add_contact("003000000000001AAA", ACC_A, "0", NULL, "2");
+	add_contact("003000000000002AAA", "001000000C00050AAA", "0", NULL, "3");
+	pe.orgchart = ORG_ACCOUNTS;
+	cr_assert_eq(rule_branch_assign(&d, &job, &pe, s, run_id), RC_OK);
+	assert_rows(PEOPLE, 3,
+		    "003000000000001AAA|-|1\n"
+		    "003000000000002AAA|-|1\n");
+	/* Every id of the cycle, and the cycle from its smallest id upwards. */
+	assert_rows("SELECT kind, substr(candidates, 1, 37), length(candidates),"
+		    " substr(reason, 1, instr(reason, ' -> ') + 23) FROM stage.exceptions ORDER BY rowid", 4,
+		    "account_cycle|001000000C00000AAA;001000000C00001AAA|1899|"
+		    "the Account hierarchy above Account '" ACC_A "' has a cycle:"
+		    " '001000000C00000AAA' -> '001000000C00099AAA'\n"
+		    "account_cycle|001000000C00000AAA;001000000C00001AAA|1899|"
+		    "the Account hierarchy above Account '001000000C00050AAA' has a cycle:"
+		    " '001000000C00000AAA' -> '001000000C00099AAA'\n");
+}
+
 Test(rule_branch, accounts_mode_is_for_contacts_only)
 {
 	pe.orgchart = ORG_ACCOUNTS;
