@@ -32,12 +32,12 @@ struct br {
 	struct snap_stmt *st_codeless;/* an LMS branch without a code, by name */
 };
 
-/* One person of the source, as people_next reads it: the pointers are
- * the statement's and last until its next step. */
+/* One person of the source being placed: the pointers are its read's and
+ * last until the read's next step. */
 struct br_person {
+	long long rowid;       /* its row of stage.people */
 	const char *crm_id;
-	const char *vals[3];   /* accounts: [0] AccountId; picklist: the record's values; NULL when empty */
-	int is_person;         /* accounts: the Contact's own IsPersonAccount */
+	const char *vals[3];   /* picklist: the record's values; NULL when empty */
 	int src_file;          /* job input of its record */
 	unsigned long src_line;/* line its record started on */
 };
@@ -107,11 +107,12 @@ static void branch_emit(struct br *b, const char *code, const char *name,
 	snap_step(b->st_created);
 }
 
-/* Puts one person in branch `code`: recorded in stage.br_place, applied
- * to stage.people by people_apply once every person has been read. */
-static void person_place(struct br *b, const char *crm_id, const char *code)
+/* Puts person p in branch `code`. Its row of stage.people is written
+ * while the read of the people goes on: that read is sorted, so it has
+ * read every row before it returns its first. */
+static void person_place(struct br *b, const struct br_person *p, const char *code)
 {
-	bind_str(b->st_place, 1, crm_id);
+	snap_bind_int(b->st_place, 1, p->rowid);
 	bind_str(b->st_place, 2, code);
 	snap_bind_int(b->st_place, 3, 0);
 	snap_step(b->st_place);
@@ -124,7 +125,7 @@ static void person_reject(struct br *b, const struct br_person *p,
 {
 	rule_exception(b->s, kind, b->source, p->crm_id, candidates, reason,
 		       p->src_file, p->src_line);
-	bind_str(b->st_place, 1, p->crm_id);
+	snap_bind_int(b->st_place, 1, p->rowid);
 	bind_str(b->st_place, 2, NULL);
 	snap_bind_int(b->st_place, 3, 1);
 	snap_step(b->st_place);
@@ -134,14 +135,13 @@ static void person_reject(struct br *b, const struct br_person *p,
  * input order, with the values of the SQL expressions `exprs` (NULL for
  * none) of their staged record. One person at a time (people_next), so
  * memory does not grow with the people; the caller finalizes. */
-static struct snap_stmt *people_open(struct br *b, const char *const exprs[3],
-				     int with_person_flag)
+static struct snap_stmt *people_open(struct br *b, const char *const exprs[3])
 {
 	const struct entity *e = entity_get(b->pe->source);
 	struct buf sql = BUF_INIT;
 	struct snap_stmt *st;
 
-	buf_adds(&sql, "SELECT p.crm_id, p.src_file, p.src_line, p.account_id");
+	buf_adds(&sql, "SELECT p.crm_id, p.src_file, p.src_line, p.rowid");
 	for (int k = 0; k < 3; k++) {
 		if (!exprs[k]) {
 			buf_adds(&sql, ", NULL");
@@ -150,7 +150,6 @@ static struct snap_stmt *people_open(struct br *b, const char *const exprs[3],
 		buf_addf(&sql, ", (SELECT %s FROM stage.%s WHERE Id = p.crm_id ORDER BY rowid LIMIT 1)",
 			 exprs[k], e->table);
 	}
-	buf_adds(&sql, with_person_flag ? ", p.is_person" : ", 0");
 	buf_adds(&sql, " FROM stage.people p WHERE p.source = ?1 AND p.is_rejected = 0"
 		 " ORDER BY p.src_file, p.src_line, p.crm_id");
 	st = snap_prepare(b->s, sql.buf);
@@ -161,130 +160,141 @@ static struct snap_stmt *people_open(struct br *b, const char *const exprs[3],
 }
 
 /* The next person of people_open's read into p; 0 at the end. */
-static int people_next(struct snap_stmt *st, int has_exprs, struct br_person *p)
+static int people_next(struct snap_stmt *st, struct br_person *p)
 {
 	if (!st || snap_step(st) != 1)
 		return 0;
 	p->crm_id = snap_col_text(st, 0);
 	p->src_file = (int)snap_col_int(st, 1);
 	p->src_line = (unsigned long)snap_col_int(st, 2);
-	if (has_exprs) {
-		for (int k = 0; k < 3; k++)
-			p->vals[k] = col_or_null(st, 4 + k);
-	} else {
-		p->vals[0] = col_or_null(st, 3);
-		p->vals[1] = p->vals[2] = NULL;
-	}
-	p->is_person = snap_col_int(st, 7) != 0;
+	p->rowid = snap_col_int(st, 3);
+	for (int k = 0; k < 3; k++)
+		p->vals[k] = col_or_null(st, 4 + k);
 	return 1;
-}
-
-/* Applies the places and rejections people_next's readers recorded. */
-static void people_apply(struct br *b)
-{
-	snap_run(b->s, "UPDATE stage.people SET (branch_code, is_rejected) ="
-		 " (SELECT bp.code, bp.is_rejected FROM stage.br_place bp WHERE bp.crm_id = people.crm_id)"
-		 " WHERE source = ?1 AND EXISTS (SELECT 1 FROM stage.br_place bp"
-		 " WHERE bp.crm_id = people.crm_id)",
-		 "t", b->source);
-	snap_exec(b->s, "DELETE FROM stage.br_place");
 }
 
 /* ---- accounts ---------------------------------------------------------- */
 
+/* The Accounts sit in stage.br_acc, one row per Id, so memory does not grow
+ * with them: resolving holds one walk up the hierarchy, and each Account is
+ * resolved once, its place written back to its row. */
+
 enum acc_state { ACC_NEW, ACC_ON_PATH, ACC_DONE };
 enum acc_problem { ACC_OK, ACC_CYCLE, ACC_MISSING };
 
-/* One staged Account and where its branch sits. */
+/* One Account on a walk up the hierarchy: its row and where it goes. */
 struct br_account {
 	char *id;                 /* 18-character Id; owned */
 	char *name;               /* Name, or NULL; owned */
 	char *parent;             /* ParentId, or NULL; owned */
-	int is_person;            /* IsPersonAccount */
-	int src_file;             /* job input of the Account row */
-	unsigned long src_line;   /* its line */
-	unsigned char state;      /* enum acc_state: the walk up the hierarchy */
-	unsigned char problem;    /* enum acc_problem, for it or an ancestor */
-	unsigned char is_skipped; /* a codeless LMS branch has its name: no branch */
-	unsigned char is_needed;  /* a placed contact sits in it or below it */
+	int state;                /* enum acc_state */
+	int problem;              /* enum acc_problem, for it or an ancestor */
 	char *reason;             /* problem: what is wrong above it; owned */
 	char *ids;                /* problem: the Account ids, sorted, ';'-separated; owned */
-	char code[RULE_BRANCH_CODE_MAX]; /* its branch code (unless skipped) */
-	const char *parent_code;  /* branch its branch sits under; borrowed */
-	const char *anchor;       /* branch its contacts go to; borrowed */
+	char *anchor;             /* branch its contacts go to; owned */
+	char *parent_code;        /* branch its own branch sits under; owned */
 	int depth;                /* depth of `anchor` (0 = destination) */
+	int is_skipped;           /* a codeless LMS branch has its name: no branch */
 	long long skip_file;      /* is_skipped: job input of the codeless branch */
 	unsigned long skip_line;  /* is_skipped: its line in the branches export */
 };
 
-/* The Accounts of the export, sorted by Id (duplicates dropped). */
-struct br_accounts {
-	struct br_account *a;     /* owned */
-	size_t n;                 /* Accounts in a */
+/* The statements on stage.br_acc that the walks reuse. */
+struct br_acc_stmts {
+	struct snap_stmt *get;    /* an Account's row by Id */
+	struct snap_stmt *mark;   /* an Account is on the walk's path */
+	struct snap_stmt *set;    /* an Account's place, once resolved */
+	struct snap_stmt *need;   /* what marking an Account needed reads */
+	struct snap_stmt *needed; /* an Account is needed */
 };
 
-/* Index of the Account with Id `id`, or NONE (binary search). */
-static size_t acc_find(const struct br_accounts *as, const char *id)
+/* Copies stage.stg_account into stage.br_acc (the first row of an Id
+ * wins) and prepares the statements on it. */
+static void acc_stage(struct br *b, struct br_acc_stmts *w)
 {
-	size_t lo = 0, hi = as->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(as->a[mid].id, id);
-		if (c == 0)
-			return mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NONE;
+	snap_exec(b->s, "DROP TABLE IF EXISTS stage.br_acc;"
+		  "CREATE TABLE stage.br_acc (id TEXT PRIMARY KEY, name TEXT, parent TEXT,"
+		  " is_person INTEGER NOT NULL, src_file INTEGER, src_line INTEGER,"
+		  " state INTEGER NOT NULL DEFAULT 0, problem INTEGER NOT NULL DEFAULT 0,"
+		  " reason TEXT, ids TEXT, anchor TEXT, parent_code TEXT, depth INTEGER,"
+		  " is_skipped INTEGER NOT NULL DEFAULT 0, skip_file INTEGER, skip_line INTEGER,"
+		  " is_needed INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+		  "INSERT OR IGNORE INTO stage.br_acc (id, name, parent, is_person, src_file, src_line)"
+		  " SELECT Id, nullif(Name, ''), nullif(ParentId, ''),"
+		  " coalesce(CAST(IsPersonAccount AS INTEGER), 0) <> 0, src_file, src_line"
+		  " FROM stage.stg_account WHERE Id IS NOT NULL ORDER BY Id, rowid;"
+		  "CREATE INDEX IF NOT EXISTS stage.stg_branch_codeless ON stg_branch (name)"
+		  " WHERE code IS NULL OR code = ''");
+	w->get = snap_prepare(b->s,
+		"SELECT name, parent, state, problem, reason, ids, anchor, depth"
+		" FROM stage.br_acc WHERE id = ?1");
+	w->mark = snap_prepare(b->s, "UPDATE stage.br_acc SET state = 1 WHERE id = ?1");
+	w->set = snap_prepare(b->s,
+		"UPDATE stage.br_acc SET state = 2, problem = ?2, reason = ?3, ids = ?4, anchor = ?5,"
+		" parent_code = ?6, depth = ?7, is_skipped = ?8, skip_file = ?9, skip_line = ?10"
+		" WHERE id = ?1");
+	w->need = snap_prepare(b->s,
+		"SELECT is_needed, is_skipped, name, skip_file, skip_line, parent"
+		" FROM stage.br_acc WHERE id = ?1");
+	w->needed = snap_prepare(b->s, "UPDATE stage.br_acc SET is_needed = 1 WHERE id = ?1");
 }
 
-/* Reads every staged Account, sorted by Id; the first of duplicate Ids wins. */
-static void acc_load(struct br *b, struct br_accounts *as)
+/* Finalizes the statements acc_stage prepared. */
+static void acc_stmts_finalize(struct br_acc_stmts *w)
 {
-	struct snap_stmt *st = snap_prepare(b->s,
-		"SELECT Id, Name, ParentId, IsPersonAccount, src_file, src_line"
-		" FROM stage.stg_account WHERE Id IS NOT NULL ORDER BY Id, rowid");
-	size_t alloc = 0;
-
-	as->a = NULL;
-	as->n = 0;
-	if (!st)
-		return;
-	while (snap_step(st) == 1) {
-		const char *id = snap_col_text(st, 0);
-		struct br_account *a;
-		if (as->n && strcmp(as->a[as->n - 1].id, id) == 0)
-			continue;
-		if (as->n == alloc) {
-			alloc = alloc ? 2 * alloc : 64;
-			as->a = xreallocarray(as->a, alloc, sizeof *as->a);
-		}
-		a = &as->a[as->n++];
-		memset(a, 0, sizeof *a);
-		a->id = xstrdup(id);
-		a->name = col_dup(st, 1);
-		a->parent = col_dup(st, 2);
-		a->is_person = snap_col_int(st, 3) != 0;
-		a->src_file = (int)snap_col_int(st, 4);
-		a->src_line = (unsigned long)snap_col_int(st, 5);
-		rule_branch_account_code(a->id, a->code);
-	}
-	snap_finalize(st);
+	snap_finalize(w->get);
+	snap_finalize(w->mark);
+	snap_finalize(w->set);
+	snap_finalize(w->need);
+	snap_finalize(w->needed);
 }
 
-/* Frees the Accounts and what they own. */
-static void acc_free(struct br_accounts *as)
+/* Frees what Account a owns. */
+static void acc_release(struct br_account *a)
 {
-	for (size_t i = 0; i < as->n; i++) {
-		free(as->a[i].id);
-		free(as->a[i].name);
-		free(as->a[i].parent);
-		free(as->a[i].reason);
-		free(as->a[i].ids);
-	}
-	free(as->a);
+	free(a->id);
+	free(a->name);
+	free(a->parent);
+	free(a->reason);
+	free(a->ids);
+	free(a->anchor);
+	free(a->parent_code);
+}
+
+/* Reads the Account with Id `id` into a; 0 when there is none. */
+static int acc_read(struct br_acc_stmts *w, const char *id, struct br_account *a)
+{
+	bind_str(w->get, 1, id);
+	if (snap_step(w->get) != 1)
+		return 0;
+	memset(a, 0, sizeof *a);
+	a->id = xstrdup(id);
+	a->name = col_dup(w->get, 0);
+	a->parent = col_dup(w->get, 1);
+	a->state = (int)snap_col_int(w->get, 2);
+	a->problem = (int)snap_col_int(w->get, 3);
+	a->reason = col_dup(w->get, 4);
+	a->ids = col_dup(w->get, 5);
+	a->anchor = col_dup(w->get, 6);
+	a->depth = (int)snap_col_int(w->get, 7);
+	snap_reset(w->get);
+	return 1;
+}
+
+/* Writes where resolved Account a goes to its row. */
+static void acc_write(struct br_acc_stmts *w, const struct br_account *a)
+{
+	bind_str(w->set, 1, a->id);
+	snap_bind_int(w->set, 2, a->problem);
+	bind_str(w->set, 3, a->reason);
+	bind_str(w->set, 4, a->ids);
+	bind_str(w->set, 5, a->anchor);
+	bind_str(w->set, 6, a->parent_code);
+	snap_bind_int(w->set, 7, a->depth);
+	snap_bind_int(w->set, 8, a->is_skipped);
+	snap_bind_int(w->set, 9, a->is_skipped ? a->skip_file : 0);
+	snap_bind_int(w->set, 10, a->is_skipped ? (long long)a->skip_line : 0);
+	snap_step(w->set);
 }
 
 /* qsort: C strings in byte order. */
@@ -293,17 +303,17 @@ static int cmp_str(const void *x, const void *y)
 	return strcmp(*(const char *const *)x, *(const char *const *)y);
 }
 
-/* Marks a cycle found on `path` (indices, child first) at position `at`:
+/* Marks a cycle found on `path` (child first) at position `at`:
  * path[at..n-1] is the cycle, path[0..at-1] sits under it. */
-static void acc_cycle(struct br_accounts *as, const size_t *path, size_t n, size_t at)
+static void acc_cycle(struct br_account *path, size_t n, size_t at)
 {
 	size_t ncyc = n - at, first = at;
 	const char **ids = xmalloc(ncyc * sizeof *ids);
 	struct buf idl = BUF_INIT, desc = BUF_INIT;
 
 	for (size_t i = at; i < n; i++) {
-		ids[i - at] = as->a[path[i]].id;
-		if (strcmp(as->a[path[i]].id, as->a[path[first]].id) < 0)
+		ids[i - at] = path[i].id;
+		if (strcmp(path[i].id, path[first].id) < 0)
 			first = i;
 	}
 	qsort(ids, ncyc, sizeof *ids, cmp_str);
@@ -312,14 +322,13 @@ static void acc_cycle(struct br_accounts *as, const size_t *path, size_t n, size
 	/* The cycle from its smallest id, following ParentId (up the path). */
 	for (size_t k = 0; k <= ncyc; k++)
 		buf_addf(&desc, "%s'%s'", k ? " -> " : "",
-			 as->a[path[at + (first - at + k) % ncyc]].id);
+			 path[at + (first - at + k) % ncyc].id);
 	for (size_t i = 0; i < n; i++) {
-		struct br_account *a = &as->a[path[i]];
+		struct br_account *a = &path[i];
 		a->problem = ACC_CYCLE;
 		a->ids = xstrdup(idl.buf);
 		a->reason = xasprintf("the Account hierarchy above Account '%s' has a cycle: %s",
 				      a->id, desc.buf);
-		a->state = ACC_DONE;
 	}
 	free(ids);
 	buf_release(&idl);
@@ -329,9 +338,9 @@ static void acc_cycle(struct br_accounts *as, const size_t *path, size_t n, size
 /* Where Account a goes, given its parent p (NULL at the top). */
 static void acc_place(struct br *b, struct br_account *a, const struct br_account *p)
 {
+	char code[RULE_BRANCH_CODE_MAX];
 	int found;
 
-	a->state = ACC_DONE;
 	if (p && p->problem) {
 		a->problem = p->problem;
 		a->ids = xstrdup(p->ids);
@@ -342,11 +351,12 @@ static void acc_place(struct br *b, struct br_account *a, const struct br_accoun
 			a->reason = xstrdup(p->reason);
 		return;
 	}
-	a->parent_code = p ? p->anchor : b->dest;
+	rule_branch_account_code(a->id, code);
+	a->parent_code = xstrdup(p ? p->anchor : b->dest);
 	a->depth = p ? p->depth : 0;
 	/* A codeless LMS branch with the Account's name is not reused, and no
 	 * second branch of that name is made, unless the LMS already has ours. */
-	bind_str(b->st_known, 1, a->code);
+	bind_str(b->st_known, 1, code);
 	found = snap_step(b->st_known);
 	if (found == 1)
 		snap_reset(b->st_known);
@@ -360,156 +370,212 @@ static void acc_place(struct br *b, struct br_account *a, const struct br_accoun
 		}
 	}
 	if (a->is_skipped) {
-		a->anchor = b->dest;
+		a->anchor = xstrdup(b->dest);
 		a->depth = 0;
 	} else {
-		a->anchor = a->code;
+		a->anchor = xstrdup(code);
 		a->depth++;
 	}
 }
 
-/* Resolves Account ix and every ancestor not yet resolved. */
-static void acc_resolve(struct br *b, struct br_accounts *as, size_t ix)
+/* Resolves Account `id` and every ancestor not yet resolved: walks up to
+ * the first resolved one, the top, a missing parent or a cycle (marking
+ * the path in the table), then places the path from the top down. */
+static void acc_resolve(struct br *b, struct br_acc_stmts *w, const char *id)
 {
-	size_t *path = NULL, n = 0, alloc = 0, cur = ix, missing = NONE;
+	struct br_account *path = NULL, top;
+	size_t n = 0, alloc = 0;
+	int has_top = 0, is_missing = 0;
+	const char *cur = id;
 
-	while (as->a[cur].state != ACC_DONE) {
-		struct br_account *a = &as->a[cur];
-		if (a->state == ACC_ON_PATH) {
-			size_t at = 0;
-			while (path[at] != cur)
-				at++;
-			acc_cycle(as, path, n, at);
-			free(path);
-			return;
+	for (;;) {
+		struct br_account a;
+		if (!acc_read(w, cur, &a)) {
+			is_missing = n > 0;
+			break;
 		}
-		a->state = ACC_ON_PATH;
+		if (a.state == ACC_DONE) {
+			top = a;
+			has_top = 1;
+			break;
+		}
+		if (a.state == ACC_ON_PATH) {
+			size_t at = 0;
+			while (strcmp(path[at].id, a.id) != 0)
+				at++;
+			acc_release(&a);
+			acc_cycle(path, n, at);
+			break;
+		}
+		bind_str(w->mark, 1, a.id);
+		snap_step(w->mark);
 		if (n == alloc) {
 			alloc = alloc ? 2 * alloc : 16;
 			path = xreallocarray(path, alloc, sizeof *path);
 		}
-		path[n++] = cur;
-		if (!a->parent) {
-			cur = NONE;
+		path[n++] = a;
+		if (!a.parent)
 			break;
-		}
-		cur = acc_find(as, a->parent);
-		if (cur == NONE) {
-			missing = path[n - 1];
-			break;
-		}
+		cur = a.parent;
 	}
 	for (size_t i = n; i-- > 0;) {
-		struct br_account *a = &as->a[path[i]];
-		if (i == n - 1 && missing != NONE) {
+		struct br_account *a = &path[i];
+		if (a->problem) {
+			/* on a cycle, or under one */
+		} else if (i == n - 1 && is_missing) {
 			const char *x = a->id, *y = a->parent;
-			a->state = ACC_DONE;
 			a->problem = ACC_MISSING;
 			a->ids = strcmp(x, y) < 0 ? xasprintf("%s;%s", x, y) : xasprintf("%s;%s", y, x);
 			a->reason = xasprintf("the parent '%s' of Account '%s' is not in the Account export",
 					      y, x);
 		} else {
-			acc_place(b, a, i == n - 1 ? (cur == NONE ? NULL : &as->a[cur])
-						   : &as->a[path[i + 1]]);
+			acc_place(b, a, i < n - 1 ? &path[i + 1] : has_top ? &top : NULL);
 		}
+		acc_write(w, a);
 	}
+	for (size_t i = 0; i < n; i++)
+		acc_release(&path[i]);
 	free(path);
+	if (has_top)
+		acc_release(&top);
 }
 
-/* Marks Account ix and its ancestors as needed; warns once for each that
- * has a codeless namesake in the LMS. */
-static void acc_need(struct br *b, struct br_accounts *as, size_t ix)
+/* Marks Account `id` and its ancestors as needed, up to the first that
+ * already is; warns once for each that has a codeless namesake in the LMS. */
+static void acc_need(struct br *b, struct br_acc_stmts *w, const char *id)
 {
-	while (ix != NONE && !as->a[ix].is_needed) {
-		struct br_account *a = &as->a[ix];
-		a->is_needed = 1;
-		if (a->is_skipped) {
-			struct srcpos pos = { input_name(b->j, a->skip_file), a->skip_line, 0 };
+	char *cur = xstrdup(id);
+
+	while (cur) {
+		char *name, *parent;
+		long long skip_file;
+		unsigned long skip_line;
+		int is_skipped;
+
+		bind_str(w->need, 1, cur);
+		if (snap_step(w->need) != 1)
+			break;
+		if (snap_col_int(w->need, 0)) {
+			snap_reset(w->need);
+			break;
+		}
+		is_skipped = snap_col_int(w->need, 1) != 0;
+		name = col_dup(w->need, 2);
+		skip_file = snap_col_int(w->need, 3);
+		skip_line = (unsigned long)snap_col_int(w->need, 4);
+		parent = col_dup(w->need, 5);
+		snap_reset(w->need);
+		bind_str(w->needed, 1, cur);
+		snap_step(w->needed);
+		if (is_skipped) {
+			struct srcpos pos = { input_name(b->j, skip_file), skip_line, 0 };
 			char *msg = xasprintf("branch '%s' has no code, so it is not used for Account '%s':"
 					      " the Account's contacts go to destination branch '%s'",
-					      a->name, a->id, b->dest);
+					      name, cur, b->dest);
 			diag_warn(b->d, pos.file ? &pos : NULL, "%s", msg);
-			rule_exception(b->s, "branch_without_code", "branches", a->name, a->id,
-				       msg, (int)a->skip_file, a->skip_line);
+			rule_exception(b->s, "branch_without_code", "branches", name, cur,
+				       msg, (int)skip_file, skip_line);
 			free(msg);
 		}
-		ix = a->parent ? acc_find(as, a->parent) : NONE;
+		free(name);
+		free(cur);
+		cur = parent;
 	}
+	free(cur);
 }
 
-/* qsort: Account branches by depth, then code, so parents come first. */
-static int cmp_account_branch(const void *x, const void *y)
+/* Resolves every Account, in Id order. */
+static void acc_resolve_all(struct br *b, struct br_acc_stmts *w)
 {
-	const struct br_account *a = *(const struct br_account *const *)x;
-	const struct br_account *c = *(const struct br_account *const *)y;
-	if (a->depth != c->depth)
-		return a->depth < c->depth ? -1 : 1;
-	return strcmp(a->code, c->code);
+	struct snap_stmt *st = snap_prepare(b->s,
+		"SELECT Id FROM stage.stg_account WHERE Id IS NOT NULL ORDER BY Id");
+
+	while (snap_rc(b->s) == RC_OK && st && snap_step(st) == 1)
+		acc_resolve(b, w, snap_col_text(st, 0));
+	snap_finalize(st);
 }
 
-/* Mode accounts: places each contact in its Account's branch, rejects
- * those that cannot be placed, then lists the needed branches. */
+/* Lists the branches of the needed Accounts, parents first. */
+static void acc_emit(struct br *b)
+{
+	struct snap_stmt *st = snap_prepare(b->s,
+		"SELECT anchor, coalesce(name, id), parent_code, depth, id, src_file, src_line"
+		" FROM stage.br_acc WHERE is_needed = 1 AND is_skipped = 0 ORDER BY depth, anchor");
+
+	while (snap_rc(b->s) == RC_OK && st && snap_step(st) == 1)
+		branch_emit(b, snap_col_text(st, 0), snap_col_text(st, 1), snap_col_text(st, 2),
+			    (int)snap_col_int(st, 3), "account", snap_col_text(st, 4),
+			    (int)snap_col_int(st, 5), (unsigned long)snap_col_int(st, 6));
+	snap_finalize(st);
+}
+
+/* Mode accounts: resolves every Account's place, places each contact in
+ * its Account's branch or rejects it, then lists the needed branches. */
 static void assign_accounts(struct br *b)
 {
-	static const char *const none[3] = { NULL, NULL, NULL };
-	struct br_accounts as;
+	struct br_acc_stmts w;
 	struct br_person person, *p = &person;
 	struct snap_stmt *people;
-	struct br_account **out;
-	size_t nout = 0;
 
-	acc_load(b, &as);
-	people = people_open(b, none, 1);
-	while (snap_rc(b->s) == RC_OK && people_next(people, 0, p)) {
-		size_t ix;
+	acc_stage(b, &w);
+	acc_resolve_all(b, &w);
+	/* The people are sorted first (LIMIT keeps the subquery's order, as a
+	 * co-routine the join reads in turn), so each row's Account is read
+	 * when the row is: is_needed is then current, and acc_need walks up
+	 * only from the first contact of an Account. */
+	people = snap_prepare(b->s,
+		"SELECT p.crm_id, p.src_file, p.src_line, p.account_id, p.is_person,"
+		" a.id IS NOT NULL, a.is_person, a.problem, a.reason, a.ids, a.anchor, a.is_needed, p.r"
+		" FROM (SELECT crm_id, src_file, src_line, account_id, is_person, rowid AS r FROM stage.people"
+		" WHERE source = ?1 AND is_rejected = 0 ORDER BY src_file, src_line, crm_id LIMIT -1) p"
+		" LEFT JOIN stage.br_acc a ON a.id = p.account_id");
+	if (people)
+		bind_str(people, 1, b->source);
+	while (snap_rc(b->s) == RC_OK && people && snap_step(people) == 1) {
+		const char *account = col_or_null(people, 3);
 		char *reason;
+		int is_person;
 
-		if (!p->vals[0]) {
-			if (p->is_person)
+		p->crm_id = snap_col_text(people, 0);
+		p->src_file = (int)snap_col_int(people, 1);
+		p->src_line = (unsigned long)snap_col_int(people, 2);
+		p->rowid = snap_col_int(people, 12);
+		is_person = snap_col_int(people, 4) != 0;
+		if (!account) {
+			if (is_person)
 				person_reject(b, p, "person_account", NULL,
 					      "the contact is a Person Account: person accounts are not supported");
 			continue;
 		}
-		ix = acc_find(&as, p->vals[0]);
-		if (p->is_person || (ix != NONE && as.a[ix].is_person)) {
+		if (is_person || snap_col_int(people, 6)) {
 			reason = xasprintf("Account '%s' is a Person Account: person accounts are not supported",
-					   p->vals[0]);
-			person_reject(b, p, "person_account", p->vals[0], reason);
+					   account);
+			person_reject(b, p, "person_account", account, reason);
 			free(reason);
 			continue;
 		}
-		if (ix == NONE) {
+		if (!snap_col_int(people, 5)) {
 			reason = xasprintf("Account '%s' of the contact is not in the Account export,"
-					   " so its place in the tree is unknown", p->vals[0]);
-			person_reject(b, p, "account_missing", p->vals[0], reason);
+					   " so its place in the tree is unknown", account);
+			person_reject(b, p, "account_missing", account, reason);
 			free(reason);
 			continue;
 		}
-		acc_resolve(b, &as, ix);
-		if (as.a[ix].problem) {
+		if (snap_col_int(people, 7)) {
 			reason = xasprintf("%s, so the contact's place in the tree is unknown",
-					   as.a[ix].reason);
-			person_reject(b, p, as.a[ix].problem == ACC_CYCLE ? "account_cycle" : "account_missing",
-				      as.a[ix].ids, reason);
+					   snap_col_text(people, 8));
+			person_reject(b, p, snap_col_int(people, 7) == ACC_CYCLE ? "account_cycle" :
+				      "account_missing", snap_col_text(people, 9), reason);
 			free(reason);
 			continue;
 		}
-		acc_need(b, &as, ix);
-		person_place(b, p->crm_id, as.a[ix].anchor);
+		if (!snap_col_int(people, 11))
+			acc_need(b, &w, account);
+		person_place(b, p, snap_col_text(people, 10));
 	}
 	snap_finalize(people);
-	people_apply(b);
-	out = xmalloc((as.n ? as.n : 1) * sizeof *out);
-	for (size_t i = 0; i < as.n; i++)
-		if (as.a[i].is_needed && !as.a[i].is_skipped)
-			out[nout++] = &as.a[i];
-	qsort(out, nout, sizeof *out, cmp_account_branch);
-	for (size_t i = 0; i < nout; i++)
-		branch_emit(b, out[i]->code, out[i]->name ? out[i]->name : out[i]->id,
-			    out[i]->parent_code, out[i]->depth, "account", out[i]->id,
-			    out[i]->src_file, out[i]->src_line);
-	free(out);
-	acc_free(&as);
+	acc_stmts_finalize(&w);
+	acc_emit(b);
 }
 
 /* ---- picklist branches ------------------------------------------------- */
@@ -663,8 +729,8 @@ static enum rc pl_place_people(struct br *b, const struct pl_tree *t,
 		}
 		exprs[k] = sql[k].buf;
 	}
-	people = people_open(b, exprs, 0);
-	while (snap_rc(b->s) == RC_OK && people_next(people, 1, p)) {
+	people = people_open(b, exprs);
+	while (snap_rc(b->s) == RC_OK && people_next(people, p)) {
 		size_t node = NONE;
 		for (size_t k = 0; k < nf && p->vals[k]; k++) {
 			size_t next;
@@ -694,10 +760,9 @@ static enum rc pl_place_people(struct br *b, const struct pl_tree *t,
 			node = next;
 		}
 		if (node != NONE)
-			person_place(b, p->crm_id, t->n[node].code);
+			person_place(b, p, t->n[node].code);
 	}
 	snap_finalize(people);
-	people_apply(b);
 	buf_release(&key);
 	for (int k = 0; k < 3; k++)
 		buf_release(&sql[k]);
@@ -837,11 +902,8 @@ enum rc rule_branch_assign(struct diag *d, const struct job *j,
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (code) DO UPDATE SET"
 		" name = excluded.name, parent_code = excluded.parent_code,"
 		" origin = excluded.origin, origin_key = excluded.origin_key");
-	snap_exec(s, "DROP TABLE IF EXISTS stage.br_place;"
-		  "CREATE TABLE stage.br_place (crm_id TEXT PRIMARY KEY, code TEXT,"
-		  " is_rejected INTEGER NOT NULL) WITHOUT ROWID");
 	b.st_place = snap_prepare(s,
-		"INSERT OR REPLACE INTO stage.br_place (crm_id, code, is_rejected) VALUES (?1, ?2, ?3)");
+		"UPDATE stage.people SET branch_code = ?2, is_rejected = ?3 WHERE rowid = ?1");
 	b.st_codeless = snap_prepare(s,
 		"SELECT src_file, src_line FROM stage.stg_branch"
 		" WHERE name = ?1 AND (code IS NULL OR code = '') ORDER BY rowid LIMIT 1");
