@@ -23,6 +23,10 @@ struct sqlite3_stmt;
  * it was created with: SQLite changes it only by rewriting the file. */
 #define SNAP_PAGE_SIZE "8192"
 
+/* The pages of the snapshot (4 MiB with SNAP_PAGE_SIZE) a sort holds in
+ * memory before it writes them out as one sorted run (snap_open.c). */
+#define SNAP_SORT_RUN_PAGES 512
+
 /* Adds lmsrecon's SQL functions (snap_func.c) to a connection: an SQLite
  * result code. */
 int snap_func_register(struct sqlite3 *db);

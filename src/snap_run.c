@@ -316,15 +316,10 @@ static enum rc stage_attach(struct snap *s)
 	 * its pages are SNAP_PAGE_SIZE (snap_int.h), whatever the snapshot's. */
 	snap_exec(s, "PRAGMA stage.page_size = " SNAP_PAGE_SIZE "; PRAGMA stage.journal_mode = OFF; PRAGMA stage.synchronous = OFF;"
 		  " PRAGMA stage.cache_size = -32768; PRAGMA temp_store = FILE");
-	/* Large sorts (the staging indexes, the report's order) may use a
-	 * helper thread per other core: a third less time for the enrollment
-	 * index at a million contacts. The result does not depend on it. */
-	{
-		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		char pragma[48];
-		snprintf(pragma, sizeof pragma, "PRAGMA threads = %ld", ncpu > 1 ? (ncpu < 8 ? ncpu : 8) : 0);
-		snap_exec(s, pragma);
-	}
+	/* Large sorts run on this thread alone: each helper thread would hold
+	 * a run of its own (SNAP_SORT_RUN_PAGES, snap_open.c) while it sorts
+	 * and writes it. */
+	snap_exec(s, "PRAGMA threads = 0");
 	if (snap_schema_section("stage", &sql, &len) != 0)
 		return snap_fail_msg(s, RC_INTERNAL, "the compiled-in schema has no staging tables");
 	return snap_exec_n(s, sql, len);
