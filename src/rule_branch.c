@@ -197,6 +197,7 @@ struct br_account {
 	int is_skipped;           /* a codeless LMS branch has its name: no branch */
 	long long skip_file;      /* is_skipped: job input of the codeless branch */
 	unsigned long skip_line;  /* is_skipped: its line in the branches export */
+	int is_needed;            /* a placed contact sits in it or below it */
 };
 
 /* The statements on stage.br_acc that the walks reuse. */
@@ -204,7 +205,6 @@ struct br_acc_stmts {
 	struct snap_stmt *get;    /* an Account's row by Id */
 	struct snap_stmt *mark;   /* an Account is on the walk's path */
 	struct snap_stmt *set;    /* an Account's place, once resolved */
-	struct snap_stmt *need;   /* what marking an Account needed reads */
 	struct snap_stmt *needed; /* an Account is needed */
 };
 
@@ -222,20 +222,15 @@ static void acc_stage(struct br *b, struct br_acc_stmts *w)
 		  "INSERT OR IGNORE INTO stage.br_acc (id, name, parent, is_person, src_file, src_line)"
 		  " SELECT Id, nullif(Name, ''), nullif(ParentId, ''),"
 		  " coalesce(CAST(IsPersonAccount AS INTEGER), 0) <> 0, src_file, src_line"
-		  " FROM stage.stg_account WHERE Id IS NOT NULL ORDER BY Id, rowid;"
-		  "CREATE INDEX IF NOT EXISTS stage.stg_branch_codeless ON stg_branch (name)"
-		  " WHERE code IS NULL OR code = ''");
+		  " FROM stage.stg_account WHERE Id IS NOT NULL ORDER BY Id, rowid");
 	w->get = snap_prepare(b->s,
-		"SELECT name, parent, state, problem, reason, ids, anchor, depth"
-		" FROM stage.br_acc WHERE id = ?1");
+		"SELECT name, parent, state, problem, reason, ids, anchor, depth,"
+		" is_skipped, skip_file, skip_line, is_needed FROM stage.br_acc WHERE id = ?1");
 	w->mark = snap_prepare(b->s, "UPDATE stage.br_acc SET state = 1 WHERE id = ?1");
 	w->set = snap_prepare(b->s,
 		"UPDATE stage.br_acc SET state = 2, problem = ?2, reason = ?3, ids = ?4, anchor = ?5,"
 		" parent_code = ?6, depth = ?7, is_skipped = ?8, skip_file = ?9, skip_line = ?10"
 		" WHERE id = ?1");
-	w->need = snap_prepare(b->s,
-		"SELECT is_needed, is_skipped, name, skip_file, skip_line, parent"
-		" FROM stage.br_acc WHERE id = ?1");
 	w->needed = snap_prepare(b->s, "UPDATE stage.br_acc SET is_needed = 1 WHERE id = ?1");
 }
 
@@ -245,7 +240,6 @@ static void acc_stmts_finalize(struct br_acc_stmts *w)
 	snap_finalize(w->get);
 	snap_finalize(w->mark);
 	snap_finalize(w->set);
-	snap_finalize(w->need);
 	snap_finalize(w->needed);
 }
 
@@ -277,6 +271,10 @@ static int acc_read(struct br_acc_stmts *w, const char *id, struct br_account *a
 	a->ids = col_dup(w->get, 5);
 	a->anchor = col_dup(w->get, 6);
 	a->depth = (int)snap_col_int(w->get, 7);
+	a->is_skipped = snap_col_int(w->get, 8) != 0;
+	a->skip_file = snap_col_int(w->get, 9);
+	a->skip_line = (unsigned long)snap_col_int(w->get, 10);
+	a->is_needed = snap_col_int(w->get, 11) != 0;
 	snap_reset(w->get);
 	return 1;
 }
@@ -292,8 +290,8 @@ static void acc_write(struct br_acc_stmts *w, const struct br_account *a)
 	bind_str(w->set, 6, a->parent_code);
 	snap_bind_int(w->set, 7, a->depth);
 	snap_bind_int(w->set, 8, a->is_skipped);
-	snap_bind_int(w->set, 9, a->is_skipped ? a->skip_file : 0);
-	snap_bind_int(w->set, 10, a->is_skipped ? (long long)a->skip_line : 0);
+	snap_bind_int(w->set, 9, a->skip_file);
+	snap_bind_int(w->set, 10, (long long)a->skip_line);
 	snap_step(w->set);
 }
 
@@ -444,42 +442,29 @@ static void acc_resolve(struct br *b, struct br_acc_stmts *w, const char *id)
  * already is; warns once for each that has a codeless namesake in the LMS. */
 static void acc_need(struct br *b, struct br_acc_stmts *w, const char *id)
 {
+	struct br_account a;
 	char *cur = xstrdup(id);
 
-	while (cur) {
-		char *name, *parent;
-		long long skip_file;
-		unsigned long skip_line;
-		int is_skipped;
-
-		bind_str(w->need, 1, cur);
-		if (snap_step(w->need) != 1)
-			break;
-		if (snap_col_int(w->need, 0)) {
-			snap_reset(w->need);
-			break;
-		}
-		is_skipped = snap_col_int(w->need, 1) != 0;
-		name = col_dup(w->need, 2);
-		skip_file = snap_col_int(w->need, 3);
-		skip_line = (unsigned long)snap_col_int(w->need, 4);
-		parent = col_dup(w->need, 5);
-		snap_reset(w->need);
-		bind_str(w->needed, 1, cur);
-		snap_step(w->needed);
-		if (is_skipped) {
-			struct srcpos pos = { input_name(b->j, skip_file), skip_line, 0 };
-			char *msg = xasprintf("branch '%s' has no code, so it is not used for Account '%s':"
-					      " the Account's contacts go to destination branch '%s'",
-					      name, cur, b->dest);
-			diag_warn(b->d, pos.file ? &pos : NULL, "%s", msg);
-			rule_exception(b->s, "branch_without_code", "branches", name, cur,
-				       msg, (int)skip_file, skip_line);
-			free(msg);
-		}
-		free(name);
+	while (cur && acc_read(w, cur, &a)) {
 		free(cur);
-		cur = parent;
+		cur = NULL;
+		if (!a.is_needed) {
+			bind_str(w->needed, 1, a.id);
+			snap_step(w->needed);
+			if (a.is_skipped) {
+				struct srcpos pos = { input_name(b->j, a.skip_file), a.skip_line, 0 };
+				char *msg = xasprintf("branch '%s' has no code, so it is not used for Account"
+						      " '%s': the Account's contacts go to destination branch '%s'",
+						      a.name, a.id, b->dest);
+				diag_warn(b->d, pos.file ? &pos : NULL, "%s", msg);
+				rule_exception(b->s, "branch_without_code", "branches", a.name, a.id,
+					       msg, (int)a.skip_file, a.skip_line);
+				free(msg);
+			}
+			cur = a.parent;
+			a.parent = NULL;
+		}
+		acc_release(&a);
 	}
 	free(cur);
 }

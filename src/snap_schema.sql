@@ -421,6 +421,8 @@ CREATE INDEX stage.stg_lms_user_sfdc_id ON stg_lms_user (sfdc_id, username);
 CREATE INDEX stage.stg_lms_user_branch ON stg_lms_user (branch_code);
 CREATE INDEX stage.stg_branch_code ON stg_branch (code);
 CREATE INDEX stage.stg_branch_parent ON stg_branch (parent_code);
+-- A branch without a code, by name: an Account's codeless namesake (R6).
+CREATE INDEX stage.stg_branch_codeless ON stg_branch (name) WHERE code IS NULL OR code = '';
 CREATE INDEX stage.stg_x_enrollment_key ON stg_x_enrollment (Enrollment_Key__c);
 CREATE INDEX stage.stg_x_plan_enrollment_key ON stg_x_plan_enrollment (Enrollment_Key__c);
 CREATE INDEX stage.stg_x_lms_user_key ON stg_x_lms_user (LMS_User_Id__c);
