@@ -181,6 +181,22 @@ enum rc rules_finish(struct snap *s)
 	return snap_rc(s) == RC_OK ? count_changes(s) : snap_rc(s);
 }
 
+/* After the unenrollments no rule reads the enrollments' staging or the
+ * learning rule's scratch tables. Dropped, their pages go to the stage's
+ * free list, and the tables written from here on (the comparisons, the
+ * change rows, the report's copies) reuse them instead of growing the
+ * file: on a machine that charges for each new page of the page cache,
+ * what the run costs follows the pages it writes for the first time
+ * (docs/performance.md, "Where the bytes go"). */
+static enum rc release_learning(struct snap *s)
+{
+	return snap_exec(s, "DROP TABLE IF EXISTS stage.stg_enrollment;"
+			 "DROP TABLE IF EXISTS stage.stg_plan_enrollment;"
+			 "DROP TABLE IF EXISTS stage.lrn_user;"
+			 "DROP TABLE IF EXISTS stage.lrn_count;"
+			 "DROP TABLE IF EXISTS stage.lrn_dirty;");
+}
+
 enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *prep,
 		  struct snap *s, long long run_id, const char *now, unsigned flags)
 {
@@ -218,6 +234,8 @@ enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *
 	timing_mark("learning");
 	if (rc == RC_OK)
 		rc = rule_unenroll(d, j, s, run_id, now);
+	if (rc == RC_OK)
+		rc = release_learning(s);
 	timing_mark("unenroll");
 	if (rc == RC_OK && (flags & RULES_AUDIT))
 		rc = rule_audit_keep_desired(s);
