@@ -197,6 +197,17 @@ static enum rc release_learning(struct snap *s)
 			 "DROP TABLE IF EXISTS stage.lrn_dirty;");
 }
 
+/* The same after sync back for the people matched and sync back's copy
+ * of the Contacts: the learning rule, which writes the CRM records next,
+ * reuses their pages. (The Contacts' staging stays, for "only changes" on
+ * Contact, and the Users', for the unenrollments.) */
+static enum rc release_people(struct snap *s)
+{
+	return snap_exec(s, "DROP TABLE IF EXISTS stage.people;"
+			 "DROP TABLE IF EXISTS stage.people_links;"
+			 "DROP TABLE IF EXISTS stage.sb_contact;");
+}
+
 enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *prep,
 		  struct snap *s, long long run_id, const char *now, unsigned flags)
 {
@@ -223,6 +234,8 @@ enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *
 	}
 	if (rc == RC_OK)
 		rc = rule_syncback(d, j, s, run_id);
+	if (rc == RC_OK)
+		rc = release_people(s);
 	timing_mark("syncback");
 	/* R12: learning data after the people, so the links decided above
 	 * tell which enrollments wait for the next run. */
