@@ -181,32 +181,18 @@ enum rc rules_finish(struct snap *s)
 	return snap_rc(s) == RC_OK ? count_changes(s) : snap_rc(s);
 }
 
-/* After the unenrollments no rule reads the enrollments' staging or the
- * learning rule's scratch tables. Dropped, their pages go to the stage's
- * free list, and the tables written from here on (the comparisons, the
- * change rows, the report's copies) reuse them instead of growing the
- * file: on a machine that charges for each new page of the page cache,
- * what the run costs follows the pages it writes for the first time
- * (docs/performance.md, "Where the bytes go"). */
-static enum rc release_learning(struct snap *s)
-{
-	return snap_exec(s, "DROP TABLE IF EXISTS stage.stg_enrollment;"
-			 "DROP TABLE IF EXISTS stage.stg_plan_enrollment;"
-			 "DROP TABLE IF EXISTS stage.lrn_user;"
-			 "DROP TABLE IF EXISTS stage.lrn_count;"
-			 "DROP TABLE IF EXISTS stage.lrn_dirty;");
-}
-
-/* The same after sync back for the people matched and sync back's copy
- * of the Contacts: the learning rule, which writes the CRM records next,
- * reuses their pages. (The Contacts' staging stays, for "only changes" on
- * Contact, and the Users', for the unenrollments.) */
-static enum rc release_people(struct snap *s)
-{
-	return snap_exec(s, "DROP TABLE IF EXISTS stage.people;"
-			 "DROP TABLE IF EXISTS stage.people_links;"
-			 "DROP TABLE IF EXISTS stage.sb_contact;");
-}
+/* Scratch tables no later step reads, dropped so that the tables written
+ * after them reuse their pages instead of growing the stage: on a machine
+ * that charges for each new page of the page cache, what the run costs
+ * follows the pages it writes for the first time (docs/performance.md,
+ * "Where the bytes go"). After sync back: the people matched, their links
+ * and sync back's copy of the Contacts (the Contacts' staging stays, for
+ * "only changes" on Contact; the Users', for the unenrollments). */
+static const char *const after_people[] = { "people", "people_links", "sb_contact", NULL };
+/* After the unenrollments: the enrollments' staging and the learning
+ * rule's per-learner tables. */
+static const char *const after_learning[] = { "stg_enrollment", "stg_plan_enrollment",
+	"lrn_user", "lrn_count", "lrn_dirty", NULL };
 
 enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *prep,
 		  struct snap *s, long long run_id, const char *now, unsigned flags)
@@ -235,7 +221,7 @@ enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *
 	if (rc == RC_OK)
 		rc = rule_syncback(d, j, s, run_id);
 	if (rc == RC_OK)
-		rc = release_people(s);
+		rc = snap_stage_drop(s, after_people);
 	timing_mark("syncback");
 	/* R12: learning data after the people, so the links decided above
 	 * tell which enrollments wait for the next run. */
@@ -248,7 +234,7 @@ enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *
 	if (rc == RC_OK)
 		rc = rule_unenroll(d, j, s, run_id, now);
 	if (rc == RC_OK)
-		rc = release_learning(s);
+		rc = snap_stage_drop(s, after_learning);
 	timing_mark("unenroll");
 	if (rc == RC_OK && (flags & RULES_AUDIT))
 		rc = rule_audit_keep_desired(s);

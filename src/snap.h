@@ -65,6 +65,11 @@ enum rc snap_run_begin(struct snap *s, const char *mode, const char *now, long l
  * sqlite3 shell) instead of a temporary file; NULL goes back to a temporary
  * file. The path is copied. */
 void snap_set_stage_path(struct snap *s, const char *path);
+/* Drops the scratch tables `tables` (a NULL-terminated list of names in
+ * `stage`) that no later step reads, so that the tables written after
+ * them reuse their pages. A stage kept with snap_set_stage_path keeps
+ * every table, for inspection. */
+enum rc snap_stage_drop(struct snap *s, const char *const *tables);
 /* Records one input of the run: entity name, file name, SHA-256 (64 hex),
  * records staged, bytes. Kept in the run's transaction (the report reads
  * them back from there). */

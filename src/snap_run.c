@@ -513,3 +513,15 @@ void snap_runs_free(struct snap_run_info *runs, size_t n)
 	}
 	free(runs);
 }
+
+enum rc snap_stage_drop(struct snap *s, const char *const *tables)
+{
+	if (s->stage_path)
+		return snap_rc(s);
+	for (; *tables && snap_rc(s) == RC_OK; tables++) {
+		char *sql = xasprintf("DROP TABLE IF EXISTS stage.\"%s\"", *tables);
+		snap_exec(s, sql);
+		free(sql);
+	}
+	return snap_rc(s);
+}

@@ -693,6 +693,34 @@ Test(snap, stage_path_keeps_the_scratch_database)
 	free(stage);
 }
 
+/* Scratch tables no later step reads are dropped, except from a stage
+ * the administrator keeps with --stage to look at. */
+Test(snap, stage_drop_drops_unless_the_stage_is_kept)
+{
+	static const char *const tables[] = { "stg_enrollment", "no_such_table", NULL };
+	const char *exists = "SELECT count(*) FROM stage.sqlite_master"
+			     " WHERE type = 'table' AND name = 'stg_enrollment'";
+	struct snap *s = open_ok(SNAP_CREATE | SNAP_LOCK);
+	char *stage = path_join(tmpdir, "stage.db");
+	long long id;
+
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
+	cr_assert_eq(snap_query_int(s, exists), 1);
+	cr_assert_eq(snap_stage_drop(s, tables), RC_OK, "%s", printed());
+	cr_assert_eq(snap_query_int(s, exists), 0);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM stage.stg_lms_user"), 0);
+	cr_assert_eq(snap_run_abort(s, 0), RC_OK);
+
+	snap_set_stage_path(s, stage);
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-02T00:00:00Z", &id), RC_OK, "%s", printed());
+	cr_assert_eq(snap_stage_drop(s, tables), RC_OK, "%s", printed());
+	cr_assert_eq(snap_query_int(s, exists), 1);
+	cr_assert_eq(snap_run_abort(s, 0), RC_OK);
+	cr_assert_str_eq(printed(), "");
+	snap_close(s);
+	free(stage);
+}
+
 Test(snap, statement_failure_is_sticky_and_printed_once)
 {
 	struct snap *s = open_ok(SNAP_CREATE);
