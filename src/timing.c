@@ -30,6 +30,45 @@ static long peak_rss_kib(void)
 	return kib;
 }
 
+/* The bytes this process has passed to read and write calls so far
+ * (rchar, wchar of /proc/self/io: page reads and writes of SQLite, its
+ * sorts' temporary files, the inputs and outputs), in MB; 0 when unknown. */
+static void io_mb(double *r, double *w)
+{
+	char line[128];
+	unsigned long long v;
+	FILE *f = fopen("/proc/self/io", "r");
+
+	*r = *w = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof line, f)) {
+		if (sscanf(line, "rchar: %llu", &v) == 1)
+			*r = (double)v / 1e6;
+		else if (sscanf(line, "wchar: %llu", &v) == 1)
+			*w = (double)v / 1e6;
+	}
+	fclose(f);
+}
+
+/* The bytes read and written since the last call with `last`. */
+struct io_last {
+	double r, w;
+};
+static void io_delta(struct io_last *last, double *r, double *w)
+{
+	double cr, cw;
+
+	io_mb(&cr, &cw);
+	*r = cr - last->r;
+	*w = cw - last->w;
+	last->r = cr;
+	last->w = cw;
+}
+
+/* Since the last statement printed alone; since the last mark. */
+static struct io_last sql_io, phase_io;
+
 int timing_level(void)
 {
 	static int level = -1;
@@ -50,18 +89,22 @@ struct sql_sum {
 static struct sql_sum sums[64];
 static size_t nsums;
 
-static void print_sql(const char *sql, unsigned long long ns, unsigned long long count)
+/* One statement or sum; `io`, when not NULL, what was read and written
+ * since the last statement printed alone (the small ones since included). */
+static void print_sql(const char *sql, unsigned long long ns, unsigned long long count,
+		      const double *io)
 {
 	int n = 0;
+	char cnt[32] = "", rw[64] = "";
 
 	while (sql[n] && n < 110)
 		n++;
 	if (count > 1)
-		fprintf(stderr, "lmsrecon: timing:   %8.3f s  %llux %.*s%s\n", (double)ns / 1e9,
-			count, n, sql, sql[n] ? "..." : "");
-	else
-		fprintf(stderr, "lmsrecon: timing:   %8.3f s  %.*s%s\n", (double)ns / 1e9, n, sql,
-			sql[n] ? "..." : "");
+		snprintf(cnt, sizeof cnt, "%llux ", count);
+	if (io)
+		snprintf(rw, sizeof rw, "%9.1f MB r %8.1f MB w  ", io[0], io[1]);
+	fprintf(stderr, "lmsrecon: timing:   %8.3f s  %s%s%.*s%s\n", (double)ns / 1e9, rw, cnt, n,
+		sql, sql[n] ? "..." : "");
 }
 
 /* Prints the sums of 50 ms or more and forgets them all. */
@@ -69,7 +112,7 @@ static void flush_sums(void)
 {
 	for (size_t i = 0; i < nsums; i++) {
 		if (sums[i].ns >= 50000000ULL)
-			print_sql(sums[i].sql, sums[i].ns, sums[i].count);
+			print_sql(sums[i].sql, sums[i].ns, sums[i].count, NULL);
 		free(sums[i].sql);
 	}
 	nsums = 0;
@@ -82,7 +125,9 @@ void timing_sql(const char *sql, unsigned long long ns)
 	if (timing_level() < 2)
 		return;
 	if (ns >= 50000000ULL) {
-		print_sql(sql, ns, 1);
+		double io[2];
+		io_delta(&sql_io, &io[0], &io[1]);
+		print_sql(sql, ns, 1, io);
 		return;
 	}
 	for (i = 0; i < nsums; i++)
@@ -105,7 +150,7 @@ void timing_mark(const char *name)
 {
 	static int is_started;
 	static double start, last;
-	double t;
+	double t, r, w;
 
 	if (!timing_level())
 		return;
@@ -117,9 +162,12 @@ void timing_mark(const char *name)
 	flush_sums();
 	if (!name) {
 		start = last = t;
+		io_delta(&phase_io, &r, &w);
+		io_delta(&sql_io, &r, &w);
 		return;
 	}
-	fprintf(stderr, "lmsrecon: timing: %-24s %8.3f s %9.3f s %6ld MiB\n", name, t - last,
-		t - start, peak_rss_kib() / 1024);
+	io_delta(&phase_io, &r, &w);
+	fprintf(stderr, "lmsrecon: timing: %-24s %8.3f s %9.3f s %6ld MiB %9.1f MB r %8.1f MB w\n",
+		name, t - last, t - start, peak_rss_kib() / 1024, r, w);
 	last = t;
 }

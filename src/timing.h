@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* timing: where a run spends its time. With LMSRECON_TIMINGS set in the
- * environment, each mark prints the time since the previous mark (and the
- * peak resident set so far) to
- * stderr; without it a mark costs one branch. LMSRECON_TIMINGS=sql adds
- * the slow SQL statements. See docs/performance.md. */
+ * environment, each mark prints the time since the previous mark, the
+ * peak resident set so far, and the bytes the process read and wrote in
+ * between (read and write calls: SQLite's pages, its sorts' temporary
+ * files, inputs, outputs) to stderr; without it a mark costs one branch.
+ * LMSRECON_TIMINGS=sql adds the slow SQL statements. See
+ * docs/performance.md. */
 #ifndef LMSRECON_TIMING_H
 #define LMSRECON_TIMING_H
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "timing.h"
 
@@ -44,10 +45,44 @@ Test(timing, slow_statement_is_printed_at_once_without_a_count, .init = sql_leve
 {
 	char *err;
 
+	double r = -1, w = -1;
+	char *line;
+
 	timing_mark(NULL);
 	timing_sql("SELECT slow", 75000000ULL);
 	err = stderr_text();
-	cr_assert(strstr(err, "lmsrecon: timing:      0.075 s  SELECT slow\n") != NULL, "%s", err);
+	line = strstr(err, "lmsrecon: timing:      0.075 s  ");
+	cr_assert(line != NULL, "%s", err);
+	cr_assert_eq(sscanf(line + strlen("lmsrecon: timing:      0.075 s  "), "%lf MB r %lf MB w", &r, &w),
+		     2, "%s", err);
+	cr_assert(r >= 0 && w >= 0, "%s", err);
+	cr_assert(strstr(line, " MB w  SELECT slow\n") != NULL, "%s", err);
+	free(err);
+}
+
+/* A mark gives the megabytes written since the one before: here a file
+ * of 3 MB. */
+Test(timing, mark_gives_the_bytes_written_in_the_phase, .init = phase_level)
+{
+	static char block[1 << 20];
+	char path[] = "/tmp/lmsrecon-timing-XXXXXX", *err, *line;
+	double rss, r = -1, w = -1;
+	int fd = mkstemp(path);
+
+	cr_assert(fd >= 0);
+	timing_mark(NULL);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(write(fd, block, sizeof block), (ssize_t)sizeof block);
+	close(fd);
+	unlink(path);
+	timing_mark("phase");
+	err = stderr_text();
+	line = strstr(err, "lmsrecon: timing: phase ");
+	cr_assert(line != NULL, "%s", err);
+	cr_assert_eq(sscanf(line + strlen("lmsrecon: timing: phase "), "%*f s %*f s %lf MiB %lf MB r %lf MB w",
+			    &rss, &r, &w), 3, "%s", err);
+	/* 3 x 1 MiB is 3.1 MB to one decimal. */
+	cr_assert(w > 3.05 && w < 3.15, "%s", err);
 	free(err);
 }
 
