@@ -721,6 +721,22 @@ Test(snap, stage_drop_drops_unless_the_stage_is_kept)
 	free(stage);
 }
 
+/* Freed stage pages are not overwritten with zeros (the rules drop their
+ * scratch tables, and the stage is deleted after the run); the snapshot,
+ * which keeps people's data, keeps the library's setting. */
+Test(snap, stage_does_not_zero_freed_pages)
+{
+	struct snap *s = open_ok(SNAP_CREATE | SNAP_LOCK);
+	long long main_before = snap_query_int(s, "PRAGMA main.secure_delete"), id;
+
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
+	cr_assert_eq(snap_query_int(s, "PRAGMA stage.secure_delete"), 0);
+	cr_assert_eq(snap_query_int(s, "PRAGMA main.secure_delete"), main_before);
+	cr_assert_eq(snap_run_abort(s, 0), RC_OK);
+	cr_assert_str_eq(printed(), "");
+	snap_close(s);
+}
+
 Test(snap, statement_failure_is_sticky_and_printed_once)
 {
 	struct snap *s = open_ok(SNAP_CREATE);
