@@ -5,16 +5,116 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* An output file is written once and never read back: as it grows, each
+ * WB_CHUNK bytes are handed to the disk, and the chunk before, once the
+ * disk has it, dropped from the kernel's page cache. A run's outputs (2 GB
+ * at a million contacts) then hold two chunks of memory per file, not
+ * their size, and do not push other data out of the cache. On a virtual
+ * machine that hands free memory back to its host, each new page of the
+ * cache costs a trip to the host: writing 3 GB took 9 to 27 s of system
+ * time there, and 1.1 s this way (docs/performance.md). */
+#define WB_CHUNK ((off_t)32 << 20)
+
+/* The stream under an output FILE (fopencookie). */
+struct out_stream {
+	int fd;
+	off_t written; /* bytes written */
+	off_t started; /* bytes handed to the disk */
+	off_t dropped; /* bytes on the disk and out of the cache */
+	int err;       /* first errno of a failed write or writeback; 0 if none */
+};
+
 struct emit_file {
 	char *final;   /* final path; owned */
 	char *tmp;     /* temporary path; owned */
 	FILE *f;       /* open stream or NULL once closed; owned */
+	struct out_stream *st; /* under f; freed when f is closed */
 };
+
+/* Waits for the chunk handed to the disk last, drops it from the cache,
+ * and hands it what was written since. Advisory: a failure is kept for
+ * emit_out_commit (the kernel reports a write error once, so the fsync
+ * there would not see one this call saw). */
+static void writeback(struct out_stream *st)
+{
+	if (st->started > st->dropped) {
+		if (sync_file_range(st->fd, st->dropped, st->started - st->dropped,
+				    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+					    SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+			if (errno != ENOSYS && errno != EINVAL && errno != ESPIPE && !st->err)
+				st->err = errno;
+		} else {
+			(void)posix_fadvise(st->fd, st->dropped, st->started - st->dropped,
+					    POSIX_FADV_DONTNEED);
+		}
+		st->dropped = st->started;
+	}
+	(void)sync_file_range(st->fd, st->started, st->written - st->started, SYNC_FILE_RANGE_WRITE);
+	st->started = st->written;
+}
+
+static ssize_t stream_write(void *cookie, const char *buf, size_t n)
+{
+	struct out_stream *st = cookie;
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t w = write(st->fd, buf + done, n - done);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (!st->err)
+				st->err = errno;
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	st->written += (off_t)n;
+	if (st->written - st->started >= WB_CHUNK)
+		writeback(st);
+	return (ssize_t)n;
+}
+
+static int stream_close(void *cookie)
+{
+	struct out_stream *st = cookie;
+	int r = close(st->fd);
+
+	free(st);
+	return r;
+}
+
+/* A new file at `path` (which must not exist) as a buffered stream. NULL
+ * with errno set on failure. */
+static FILE *open_stream(const char *path, struct out_stream **out)
+{
+	static const cookie_io_functions_t io = { NULL, stream_write, NULL, stream_close };
+	struct out_stream *st;
+	FILE *f;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+
+	if (fd < 0)
+		return NULL;
+	st = xcalloc(1, sizeof *st);
+	st->fd = fd;
+	f = fopencookie(st, "w", io);
+	if (!f) {
+		int err = errno;
+		close(fd);
+		free(st);
+		errno = err;
+		return NULL;
+	}
+	(void)setvbuf(f, NULL, _IOFBF, 1 << 16);
+	*out = st;
+	return f;
+}
 
 struct emit_out {
 	struct diag *d;          /* borrowed */
@@ -104,6 +204,7 @@ static enum rc fail(struct emit_out *o, enum rc rc, const char *path, int err)
 FILE *emit_out_open(struct emit_out *o, const char *rel)
 {
 	struct emit_file *ef;
+	struct out_stream *st = NULL;
 	char *final, *tmp;
 	FILE *f;
 
@@ -117,12 +218,12 @@ FILE *emit_out_open(struct emit_out *o, const char *rel)
 		free(base);
 		free(dir);
 	}
-	if (make_parents(tmp) != 0 || !(f = fopen(tmp, "wbx"))) {
+	if (make_parents(tmp) != 0 || !(f = open_stream(tmp, &st))) {
 		int err = errno;
 		if (err == EEXIST) {
 			/* A leftover of a killed run of the same pid: replace it. */
 			unlink(tmp);
-			f = fopen(tmp, "wbx");
+			f = open_stream(tmp, &st);
 			err = errno;
 		} else {
 			f = NULL;
@@ -142,6 +243,7 @@ FILE *emit_out_open(struct emit_out *o, const char *rel)
 	ef->final = final;
 	ef->tmp = tmp;
 	ef->f = f;
+	ef->st = st;
 	return f;
 }
 
@@ -151,13 +253,14 @@ enum rc emit_out_commit(struct emit_out *o)
 		struct emit_file *ef = &o->files[i];
 		int bad, err;
 		errno = 0;
-		bad = ferror(ef->f) || fflush(ef->f) != 0 || fsync(fileno(ef->f)) != 0;
-		err = errno ? errno : EIO;
+		bad = ferror(ef->f) || fflush(ef->f) != 0 || ef->st->err || fsync(ef->st->fd) != 0;
+		err = ef->st->err ? ef->st->err : errno ? errno : EIO;
 		if (fclose(ef->f) != 0 && !bad) {
 			bad = 1;
 			err = errno;
 		}
 		ef->f = NULL;
+		ef->st = NULL;
 		if (bad)
 			fail(o, RC_IO, ef->final, err);
 	}

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 static double now_s(void)
@@ -28,6 +29,16 @@ static long peak_rss_kib(void)
 			break;
 	fclose(f);
 	return kib;
+}
+
+/* The process's system (kernel) CPU time so far, in seconds. */
+static double sys_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* The bytes this process has passed to read and write calls so far
@@ -149,8 +160,8 @@ void timing_sql(const char *sql, unsigned long long ns)
 void timing_mark(const char *name)
 {
 	static int is_started;
-	static double start, last;
-	double t, r, w;
+	static double start, last, last_sys;
+	double t, r, w, sys;
 
 	if (!timing_level())
 		return;
@@ -160,14 +171,17 @@ void timing_mark(const char *name)
 	}
 	t = now_s();
 	flush_sums();
+	sys = sys_s();
 	if (!name) {
 		start = last = t;
+		last_sys = sys;
 		io_delta(&phase_io, &r, &w);
 		io_delta(&sql_io, &r, &w);
 		return;
 	}
 	io_delta(&phase_io, &r, &w);
-	fprintf(stderr, "lmsrecon: timing: %-24s %8.3f s %9.3f s %6ld MiB %9.1f MB r %8.1f MB w\n",
-		name, t - last, t - start, peak_rss_kib() / 1024, r, w);
+	fprintf(stderr, "lmsrecon: timing: %-24s %8.3f s %9.3f s %6ld MiB %9.1f MB r %8.1f MB w"
+		" %7.2f s sys\n", name, t - last, t - start, peak_rss_kib() / 1024, r, w, sys - last_sys);
 	last = t;
+	last_sys = sys;
 }

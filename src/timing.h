@@ -3,9 +3,9 @@
  * environment, each mark prints the time since the previous mark, the
  * peak resident set so far, and the bytes the process read and wrote in
  * between (read and write calls: SQLite's pages, its sorts' temporary
- * files, inputs, outputs) to stderr; without it a mark costs one branch.
- * LMSRECON_TIMINGS=sql adds the slow SQL statements. See
- * docs/performance.md. */
+ * files, inputs, outputs) and the system CPU time spent, to stderr;
+ * without it a mark costs one branch. LMSRECON_TIMINGS=sql adds the slow
+ * SQL statements. See docs/performance.md. */
 #ifndef LMSRECON_TIMING_H
 #define LMSRECON_TIMING_H
 

@@ -60,13 +60,13 @@ Test(timing, slow_statement_is_printed_at_once_without_a_count, .init = sql_leve
 	free(err);
 }
 
-/* A mark gives the megabytes written since the one before: here a file
- * of 3 MB. */
+/* A mark gives the megabytes written since the one before (here a file
+ * of 3 MB) and the system time spent. */
 Test(timing, mark_gives_the_bytes_written_in_the_phase, .init = phase_level)
 {
 	static char block[1 << 20];
 	char path[] = "/tmp/lmsrecon-timing-XXXXXX", *err, *line;
-	double rss, r = -1, w = -1;
+	double rss, r = -1, w = -1, sys = -1;
 	int fd = mkstemp(path);
 
 	cr_assert(fd >= 0);
@@ -79,8 +79,10 @@ Test(timing, mark_gives_the_bytes_written_in_the_phase, .init = phase_level)
 	err = stderr_text();
 	line = strstr(err, "lmsrecon: timing: phase ");
 	cr_assert(line != NULL, "%s", err);
-	cr_assert_eq(sscanf(line + strlen("lmsrecon: timing: phase "), "%*f s %*f s %lf MiB %lf MB r %lf MB w",
-			    &rss, &r, &w), 3, "%s", err);
+	cr_assert_eq(sscanf(line + strlen("lmsrecon: timing: phase "),
+			    "%*f s %*f s %lf MiB %lf MB r %lf MB w %lf s sys", &rss, &r, &w, &sys), 4,
+		     "%s", err);
+	cr_assert(sys >= 0, "%s", err);
 	/* 3 x 1 MiB is 3.1 MB to one decimal. */
 	cr_assert(w > 3.05 && w < 3.15, "%s", err);
 	free(err);
