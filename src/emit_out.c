@@ -59,6 +59,10 @@ static void writeback(struct out_stream *st)
 	st->started = st->written;
 }
 
+/* fopencookie's write: all of `n`, or on an error the count written
+ * before it (never -1: glibc takes the returned count as unsigned, and a
+ * large write failing part way would make it copy past the caller's
+ * buffer); the short count marks the stream as failed. */
 static ssize_t stream_write(void *cookie, const char *buf, size_t n)
 {
 	struct out_stream *st = cookie;
@@ -66,12 +70,13 @@ static ssize_t stream_write(void *cookie, const char *buf, size_t n)
 
 	while (done < n) {
 		ssize_t w = write(st->fd, buf + done, n - done);
-		if (w < 0) {
-			if (errno == EINTR)
+		if (w <= 0) {
+			if (w < 0 && errno == EINTR)
 				continue;
 			if (!st->err)
-				st->err = errno;
-			return -1;
+				st->err = w < 0 ? errno : EIO;
+			st->written += (off_t)done;
+			return (ssize_t)done;
 		}
 		done += (size_t)w;
 	}
@@ -107,6 +112,7 @@ static FILE *open_stream(const char *path, struct out_stream **out)
 	if (!f) {
 		int err = errno;
 		close(fd);
+		unlink(path);
 		free(st);
 		errno = err;
 		return NULL;

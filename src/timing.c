@@ -77,7 +77,7 @@ static void io_delta(struct io_last *last, double *r, double *w)
 	last->w = cw;
 }
 
-/* Since the last statement printed alone; since the last mark. */
+/* Since the last statement printed alone or mark; since the last mark. */
 static struct io_last sql_io, phase_io;
 
 int timing_level(void)
@@ -101,7 +101,8 @@ static struct sql_sum sums[64];
 static size_t nsums;
 
 /* One statement or sum; `io`, when not NULL, what was read and written
- * since the last statement printed alone (the small ones since included). */
+ * since the last statement printed alone or the phase's start (the small
+ * ones since included). */
 static void print_sql(const char *sql, unsigned long long ns, unsigned long long count,
 		      const double *io)
 {
@@ -161,7 +162,7 @@ void timing_mark(const char *name)
 {
 	static int is_started;
 	static double start, last, last_sys;
-	double t, r, w, sys;
+	double t, r, w, r2, w2, sys;
 
 	if (!timing_level())
 		return;
@@ -180,6 +181,8 @@ void timing_mark(const char *name)
 		return;
 	}
 	io_delta(&phase_io, &r, &w);
+	/* A phase's first slow statement counts from the phase's start. */
+	io_delta(&sql_io, &r2, &w2);
 	fprintf(stderr, "lmsrecon: timing: %-24s %8.3f s %9.3f s %6ld MiB %9.1f MB r %8.1f MB w"
 		" %7.2f s sys\n", name, t - last, t - start, peak_rss_kib() / 1024, r, w, sys - last_sys);
 	last = t;

@@ -5,11 +5,13 @@
 #include <criterion/criterion.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -121,6 +123,44 @@ Test(emit_out, large_file_is_whole_and_mostly_out_of_the_page_cache)
 	rmdir(path);
 	free(path);
 	rmdir(tmpdir);
+}
+
+/* A write the disk refuses part way (here the file size limit, as a full
+ * disk would) fails the commit with the file's name and the system's
+ * reason, and no file appears: one write larger than the stream's buffer
+ * included, which glibc hands to the stream in one call. */
+Test(emit_out, refused_write_fails_the_commit_and_leaves_no_file)
+{
+	enum { BIG = 1 << 20 };
+	struct rlimit lim = { 100000, RLIM_INFINITY };
+	long page = sysconf(_SC_PAGESIZE);
+	struct emit_out *o;
+	char *path = path_join(tmpdir, "big.csv"), *want;
+	unsigned char *big;
+	FILE *f;
+
+	/* The data ends at a page no one may read: a stream that read past
+	 * it would crash the test. */
+	big = mmap(NULL, BIG + (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert(big != MAP_FAILED);
+	cr_assert_eq(mprotect(big + BIG, (size_t)page, PROT_NONE), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	memset(big, 'x', BIG);
+	o = emit_out_new(&d, tmpdir);
+	f = emit_out_open(o, "big.csv");
+	cr_assert_not_null(f);
+	cr_assert_lt(fwrite(big, 1, BIG, f), (size_t)BIG);
+	cr_assert_eq(emit_out_commit(o), RC_IO);
+	emit_out_free(o);
+	fflush(diag_out);
+	want = xasprintf("lmsrecon: %s: cannot write: File too large\n", path);
+	cr_assert_str_eq(diag_buf, want);
+	cr_assert_eq(access(path, F_OK), -1);
+	cr_assert_eq(rmdir(tmpdir), 0, "the directory holds no temporary file");
+	free(want);
+	free(path);
+	munmap(big, BIG + (size_t)page);
 }
 
 /* A failed run leaves no file behind, the chunks already written out
