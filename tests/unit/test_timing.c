@@ -42,6 +42,20 @@ static char *stderr_text(void)
 	return s;
 }
 
+/* Writes 3 MiB to a temporary file and removes it. */
+static void write_3mib(void)
+{
+	static char block[1 << 20];
+	char path[] = "/tmp/lmsrecon-timing-XXXXXX";
+	int fd = mkstemp(path);
+
+	cr_assert(fd >= 0);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(write(fd, block, sizeof block), (ssize_t)sizeof block);
+	close(fd);
+	unlink(path);
+}
+
 Test(timing, slow_statement_is_printed_at_once_without_a_count, .init = sql_level)
 {
 	char *err;
@@ -65,17 +79,11 @@ Test(timing, slow_statement_is_printed_at_once_without_a_count, .init = sql_leve
  * start, not what the phases before it wrote. */
 Test(timing, slow_statement_counts_from_its_phase, .init = sql_level)
 {
-	static char block[1 << 20];
-	char path[] = "/tmp/lmsrecon-timing-XXXXXX", *err, *line;
+	char *err, *line;
 	double r = -1, w = -1;
-	int fd = mkstemp(path);
 
-	cr_assert(fd >= 0);
 	timing_mark(NULL);
-	for (int i = 0; i < 3; i++)
-		cr_assert_eq(write(fd, block, sizeof block), (ssize_t)sizeof block);
-	close(fd);
-	unlink(path);
+	write_3mib();
 	timing_mark("writing");
 	timing_sql("SELECT slow", 75000000ULL);
 	err = stderr_text();
@@ -91,17 +99,11 @@ Test(timing, slow_statement_counts_from_its_phase, .init = sql_level)
  * of 3 MB) and the system time spent. */
 Test(timing, mark_gives_the_bytes_written_in_the_phase, .init = phase_level)
 {
-	static char block[1 << 20];
-	char path[] = "/tmp/lmsrecon-timing-XXXXXX", *err, *line;
+	char *err, *line;
 	double rss, r = -1, w = -1, sys = -1;
-	int fd = mkstemp(path);
 
-	cr_assert(fd >= 0);
 	timing_mark(NULL);
-	for (int i = 0; i < 3; i++)
-		cr_assert_eq(write(fd, block, sizeof block), (ssize_t)sizeof block);
-	close(fd);
-	unlink(path);
+	write_3mib();
 	/* And at least 30 ms in the kernel: calls into it until getrusage
 	 * says so. */
 	{
