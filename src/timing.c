@@ -162,7 +162,7 @@ void timing_mark(const char *name)
 {
 	static int is_started;
 	static double start, last, last_sys;
-	double t, r, w, r2, w2, sys;
+	double t, r, w, sys;
 
 	if (!timing_level())
 		return;
@@ -173,16 +173,14 @@ void timing_mark(const char *name)
 	t = now_s();
 	flush_sums();
 	sys = sys_s();
+	io_delta(&phase_io, &r, &w);
+	/* A phase's first slow statement counts from the phase's start. */
+	sql_io = phase_io;
 	if (!name) {
 		start = last = t;
 		last_sys = sys;
-		io_delta(&phase_io, &r, &w);
-		io_delta(&sql_io, &r, &w);
 		return;
 	}
-	io_delta(&phase_io, &r, &w);
-	/* A phase's first slow statement counts from the phase's start. */
-	io_delta(&sql_io, &r2, &w2);
 	fprintf(stderr, "lmsrecon: timing: %-24s %8.3f s %9.3f s %6ld MiB %9.1f MB r %8.1f MB w"
 		" %7.2f s sys\n", name, t - last, t - start, peak_rss_kib() / 1024, r, w, sys - last_sys);
 	last = t;

@@ -56,20 +56,28 @@ static void write_3mib(void)
 	unlink(path);
 }
 
+/* The line of the slow statement of 75 ms in `err`, and the megabytes
+ * read and written it gives. */
+static const char *slow_line(const char *err, double *r, double *w)
+{
+	static const char head[] = "lmsrecon: timing:      0.075 s  ";
+	const char *line = strstr(err, head);
+
+	cr_assert(line != NULL, "%s", err);
+	cr_assert_eq(sscanf(line + strlen(head), "%lf MB r %lf MB w", r, w), 2, "%s", err);
+	return line;
+}
+
 Test(timing, slow_statement_is_printed_at_once_without_a_count, .init = sql_level)
 {
-	char *err;
-
+	const char *line;
 	double r = -1, w = -1;
-	char *line;
+	char *err;
 
 	timing_mark(NULL);
 	timing_sql("SELECT slow", 75000000ULL);
 	err = stderr_text();
-	line = strstr(err, "lmsrecon: timing:      0.075 s  ");
-	cr_assert(line != NULL, "%s", err);
-	cr_assert_eq(sscanf(line + strlen("lmsrecon: timing:      0.075 s  "), "%lf MB r %lf MB w", &r, &w),
-		     2, "%s", err);
+	line = slow_line(err, &r, &w);
 	cr_assert(r >= 0 && w >= 0, "%s", err);
 	cr_assert(strstr(line, " MB w  SELECT slow\n") != NULL, "%s", err);
 	free(err);
@@ -79,18 +87,15 @@ Test(timing, slow_statement_is_printed_at_once_without_a_count, .init = sql_leve
  * start, not what the phases before it wrote. */
 Test(timing, slow_statement_counts_from_its_phase, .init = sql_level)
 {
-	char *err, *line;
 	double r = -1, w = -1;
+	char *err;
 
 	timing_mark(NULL);
 	write_3mib();
 	timing_mark("writing");
 	timing_sql("SELECT slow", 75000000ULL);
 	err = stderr_text();
-	line = strstr(err, "lmsrecon: timing:      0.075 s  ");
-	cr_assert(line != NULL, "%s", err);
-	cr_assert_eq(sscanf(line + strlen("lmsrecon: timing:      0.075 s  "), "%lf MB r %lf MB w", &r, &w),
-		     2, "%s", err);
+	slow_line(err, &r, &w);
 	cr_assert(w < 1.0, "the 3 MB of the phase before are not the statement's: %s", err);
 	free(err);
 }
