@@ -106,10 +106,24 @@ struct lrn {
 	" 'Status__c', e.status," \
 	" 'Enrolled_At__c', " DT("e.enrolled_at") ", 'Completed_At__c', " DT("e.completed_at") "," \
 	" 'Score__c', " NUM("e.score") ", 'Course_Count__c', p.ncourses," \
-	" 'Completed_Course_Count__c', (SELECT count(*) FROM stage.lrn_plan_course pc" \
+	" 'Completed_Course_Count__c', coalesce((SELECT d.n FROM stage.lrn_plan_done d" \
+	" WHERE d.username = e.username AND d.plan_code = e.plan_code), 0))"
+
+/* The courses of each plan that a user whose plan records are built
+ * finished well (completed or passed, in any enrollment row of the
+ * course), counted before the records: in username order, next to the
+ * enrollments' index, one sweep. Counted as each record is built, in the
+ * order of the records' keys, the look-ups went at random (a million
+ * contacts: 7.2 GB read for 180,000 records). */
+#define PLAN_DONE_SQL "INSERT INTO stage.lrn_plan_done (username, plan_code, n)" \
+	" SELECT u.username, e.plan_code, (SELECT count(*) FROM stage.lrn_plan_course pc" \
 	" WHERE pc.plan_code = e.plan_code AND EXISTS (SELECT 1 FROM stage.stg_enrollment x" \
-	" WHERE x.username = e.username AND x.course_code = pc.course_code" \
-	" AND x.status IN ('completed', 'passed'))))"
+	" WHERE x.username = u.username AND x.course_code = pc.course_code" \
+	" AND x.status IN ('completed', 'passed')))" \
+	" FROM stage.lrn_user u NOT INDEXED CROSS JOIN stage.stg_plan_enrollment e" \
+	" ON e.username = u.username" \
+	" WHERE (?4 & 2) <> 0 AND u.state = 'linked' AND u.user_id IS NOT NULL" \
+	" AND " BUILT("LMS_Learning_Plan_Enrollment__c") " GROUP BY u.username, e.plan_code"
 
 /* The row of user `u` (columns `username`, `user_id`) for item `item` of
  * kind `kind` may share its key with another row (stage.lrn_twice). */
@@ -169,6 +183,7 @@ static const char scratch_sql[] =
 	"DROP TABLE IF EXISTS stage.lrn_twice;"
 	"DROP TABLE IF EXISTS stage.lrn_dirty;"
 	"DROP TABLE IF EXISTS stage.lrn_linking;"
+	"DROP TABLE IF EXISTS stage.lrn_plan_done;"
 	/* Courses by code; is_sent when the job sends the course's type. */
 	"CREATE TABLE stage.lrn_course (code TEXT PRIMARY KEY, name TEXT, type TEXT,"
 	" is_sent INTEGER NOT NULL, src_file INTEGER, src_line INTEGER) WITHOUT ROWID;"
@@ -213,7 +228,11 @@ static const char scratch_sql[] =
 	"CREATE TABLE stage.lrn_dirty (username TEXT PRIMARY KEY, digest INTEGER)"
 	" WITHOUT ROWID;"
 	/* The usernames this run creates or links (R12). */
-	"CREATE TABLE stage.lrn_linking (username TEXT PRIMARY KEY) WITHOUT ROWID;";
+	"CREATE TABLE stage.lrn_linking (username TEXT PRIMARY KEY) WITHOUT ROWID;"
+	/* Per user and learning plan: the plan's courses the user finished
+	 * well (PLAN_DONE_SQL). */
+	"CREATE TABLE stage.lrn_plan_done (username TEXT NOT NULL, plan_code TEXT NOT NULL,"
+	" n INTEGER NOT NULL, PRIMARY KEY (username, plan_code)) WITHOUT ROWID;";
 
 /* The statements of the rule, in order. */
 static const char *const steps[] = {
@@ -493,6 +512,8 @@ static const char *const record_steps[] = {
 	" AND coalesce(x.session_code, '') = coalesce(e.session_code, '')"
 	" AND " SENT_STATUS("x") " AND x.rowid < e.rowid) ORDER BY e.rowid",
 
+	PLAN_DONE_SQL,
+
 	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, is_forced,"
 	" src_file, src_line)"
 	" SELECT 'LMS_Learning_Plan_Enrollment__c', 'upsert', r.key, r.fields, 'R9', r.is_forced,"
@@ -586,7 +607,7 @@ static void run(const struct lrn *c, const char *sql)
 static long long build_hash(void)
 {
 	static const char *const parts[] = { USER_FIELDS(COUNTS), USER_FIELDS(NO_COUNTS),
-		ENR_KEY, ENR_FIELDS, PLAN_ENR_KEY, PLAN_ENR_FIELDS };
+		ENR_KEY, ENR_FIELDS, PLAN_ENR_KEY, PLAN_ENR_FIELDS, PLAN_DONE_SQL };
 	unsigned long long h = FNV1A_BASIS;
 
 	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)

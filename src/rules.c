@@ -192,7 +192,7 @@ static const char *const after_people[] = { "people", "people_links", "sb_contac
 /* After the unenrollments: the enrollments' staging and the learning
  * rule's per-learner tables. */
 static const char *const after_learning[] = { "stg_enrollment", "stg_plan_enrollment",
-	"lrn_user", "lrn_count", "lrn_dirty", "lrn_linking", NULL };
+	"lrn_user", "lrn_count", "lrn_dirty", "lrn_linking", "lrn_plan_done", NULL };
 
 enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *prep,
 		  struct snap *s, long long run_id, const char *now, unsigned flags)

@@ -850,6 +850,41 @@ Test(rule_learning, plan_enrollment_counts_the_courses_finished_well)
 		    "\"Completed_Course_Count__c\":0}|R9|0|6|3\n");
 }
 
+/* A plan listed twice for one user: one record (the first row), whose
+ * courses finished well are counted once, not once per row. */
+Test(rule_learning, plan_listed_twice_counts_its_courses_once)
+{
+	add_catalogue();
+	add_user("2", "101", "anna", CONTACT_A, NULL);
+	add_enr("2", "anna", "SAFE-101", NULL, "completed", NULL, NULL, NULL, NULL);
+	add_enr("3", "anna", "FORK-1", "FORK-1-S1", "passed", NULL, NULL, NULL, NULL);
+	add_plan_enr("2", "anna", "ONBOARD", "in_progress", NULL, NULL);
+	add_plan_enr("3", "anna", "ONBOARD", "completed", NULL, NULL);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows("SELECT key, json_extract(fields, '$.Status__c'),"
+		    " json_extract(fields, '$.Completed_Course_Count__c') FROM stage.crm_out"
+		    " WHERE object = 'LMS_Learning_Plan_Enrollment__c'", 3,
+		    "acme:101:plan:ONBOARD|in_progress|2\n");
+}
+
+/* A learner built again because a course was finished (its other inputs
+ * as the last run left them): the plan record counts that course, and a
+ * learner whose inputs did not change is not built. */
+Test(rule_learning, plan_record_built_again_counts_the_course_just_finished)
+{
+	add_anna();
+	add_user("3", "102", "bob", USER_B, NULL);
+	add_enr("5", "bob", "SAFE-101", NULL, "completed", NULL, NULL, NULL, NULL);
+	add_plan_enr("3", "bob", "ONBOARD", "in_progress", NULL, NULL);
+	built_by_an_earlier_run(0);
+	EXEC("UPDATE stage.stg_enrollment SET status = ?1 WHERE course_code = 'FORK-1'",
+	     "completed");
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows("SELECT key, json_extract(fields, '$.Completed_Course_Count__c')"
+		    " FROM stage.crm_out WHERE object = 'LMS_Learning_Plan_Enrollment__c'", 2,
+		    "acme:101:plan:ONBOARD|2\n");
+}
+
 /* ---- R11 time window --------------------------------------------------- */
 
 Test(rule_learning, time_window_forces_enrollments_touched_in_it)
