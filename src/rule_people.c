@@ -415,7 +415,7 @@ static enum rc match_one(struct people_ctx *c, const struct person *p, const cha
 	nlink = read_users(c, c->by_link, link, 2, &link_names);
 	nkey = 0;
 	if (key) {
-		snap_bind_text(c->by_key, 1, key, strlen(key));
+		snap_bind_text(c->by_key, 1, p->crm_id, 18);
 		nkey = read_users(c, c->by_key, keyed, 2, &key_names);
 	}
 	if (nlink > 1) {
@@ -580,20 +580,51 @@ out:
 	return snap_rc(c->s);
 }
 
-/* The look-up of LMS users by link or key, with the extra fields. */
-static struct snap_stmt *prepare_lookup(struct people_ctx *c, const char *where)
+/* The look-up of LMS users `u` by link or key, with the extra fields:
+ * `from` is the rest of the statement. */
+static struct snap_stmt *prepare_lookup(struct people_ctx *c, const char *from)
 {
 	struct buf sql = BUF_INIT;
 	struct snap_stmt *st;
 
-	buf_adds(&sql, "SELECT username, firstname, lastname, email, branch_code, active, sfdc_id,"
-		 " src_file, src_line");
+	buf_adds(&sql, "SELECT u.username, u.firstname, u.lastname, u.email, u.branch_code,"
+		 " u.active, u.sfdc_id, u.src_file, u.src_line");
 	for (size_t x = 0; x < c->nextra; x++)
-		buf_addf(&sql, ", json_extract(extra, '$.\"%s\"')", c->extra[x]);
-	buf_addf(&sql, " FROM stage.stg_lms_user WHERE %s ORDER BY username", where);
+		buf_addf(&sql, ", json_extract(u.extra, '$.\"%s\"')", c->extra[x]);
+	buf_addf(&sql, " FROM %s", from);
 	st = snap_prepare(c->s, sql.buf);
 	buf_release(&sql);
 	return st;
+}
+
+/* The LMS users each candidate's key finds (R1), for every candidate at
+ * once: the people in key order next to the users in key order, one sweep
+ * of both indexes, into stage.people_keyed by candidate. Looked up one
+ * candidate at a time, in the candidates' order (crm_id), every look-up
+ * went to a random place of the users' key index (a million contacts:
+ * 6.4 s of the match). The users are staged data no candidate changes,
+ * so what each candidate finds is the same either way. `norm` is the
+ * normalised username of `u`, as the key index holds it. The key is
+ * compared without the column's text affinity (`+`), as the bound key
+ * was: with it, the comparison could not use the index on the expression,
+ * and every candidate scanned the users. */
+static enum rc find_keyed(struct people_ctx *c, const char *norm)
+{
+	struct buf sql = BUF_INIT;
+
+	snap_exec(c->s, "DROP TABLE IF EXISTS stage.people_keyed;"
+		  " CREATE TABLE stage.people_keyed (crm_id TEXT NOT NULL, username TEXT NOT NULL,"
+		  " user_row INTEGER NOT NULL, PRIMARY KEY (crm_id, username, user_row))"
+		  " WITHOUT ROWID");
+	buf_addf(&sql, "INSERT INTO stage.people_keyed (crm_id, username, user_row)"
+		 " SELECT p.crm_id, u.username, u.rowid FROM stage.people AS p INDEXED BY people_key"
+		 " CROSS JOIN stage.stg_lms_user AS u ON %s = +p.match_key"
+		 " WHERE p.source = ?1 AND p.in_view = 1 AND p.is_rejected = 0"
+		 " AND p.is_unchanged = 0 AND p.match_key IS NOT NULL"
+		 " ORDER BY p.crm_id, u.username, u.rowid", norm);
+	snap_run(c->s, sql.buf, "t", c->source);
+	buf_release(&sql);
+	return snap_rc(c->s);
 }
 
 enum rc rule_people_match(struct diag *d, const struct job *j,
@@ -623,11 +654,11 @@ enum rc rule_people_match(struct diag *d, const struct job *j,
 
 	/* The look-ups below go by index: the people by key, the LMS users by
 	 * the same normalised username the key is compared with. The people's
-	 * index holds what the search for shared keys filters on, so that
-	 * search reads the index alone, in key order (at a million contacts
-	 * it fetched every row at random: 6.4 s). */
+	 * index holds what the search for shared keys and find_keyed filter
+	 * on, so that both read the index alone, in key order (at a million
+	 * contacts the search fetched every row at random: 6.4 s). */
 	snap_exec(s, "CREATE INDEX IF NOT EXISTS stage.people_key"
-		  " ON people (source, in_view, is_rejected, match_key, crm_id)");
+		  " ON people (source, in_view, is_rejected, match_key, crm_id, is_unchanged)");
 	add_norm(&where, pe->match_norm, "username");
 	{
 		static const char *const names[] = { "exact", "fold", "trim", "fold_trim" };
@@ -637,12 +668,18 @@ enum rc rule_people_match(struct diag *d, const struct job *j,
 		snap_exec(s, idx.buf);
 		buf_release(&idx);
 	}
-	buf_adds(&where, " = ?1");
 	if (reject_ambiguous_keys(&c) != RC_OK)
 		goto out;
+	buf_reset(&where);
+	add_norm(&where, pe->match_norm, "u.username");
+	if (find_keyed(&c, where.buf) != RC_OK)
+		goto out;
 
-	c.by_link = prepare_lookup(&c, "sfdc_id = ?1");
-	c.by_key = prepare_lookup(&c, where.buf);
+	c.by_link = prepare_lookup(&c, "stage.stg_lms_user AS u WHERE u.sfdc_id = ?1"
+				   " ORDER BY u.username");
+	c.by_key = prepare_lookup(&c, "stage.people_keyed AS k JOIN stage.stg_lms_user AS u"
+				  " ON u.rowid = k.user_row WHERE k.crm_id = ?1"
+				  " ORDER BY k.username, k.user_row");
 	c.ins_out = snap_prepare(s, "INSERT OR IGNORE INTO stage.user_out (username, action, firstname,"
 				 " lastname, email, branch_code, active, sfdc_id, force_password_change,"
 				 " fields, src_file, src_line)"
