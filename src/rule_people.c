@@ -414,7 +414,7 @@ static enum rc match_one(struct people_ctx *c, const struct person *p, const cha
 	snap_bind_text(c->by_link, 1, p->crm_id, 18);
 	nlink = read_users(c, c->by_link, link, 2, &link_names);
 	nkey = 0;
-	if (key) {
+	if (key) { /* find_keyed looked the key up; no key, no row there */
 		snap_bind_text(c->by_key, 1, p->crm_id, 18);
 		nkey = read_users(c, c->by_key, keyed, 2, &key_names);
 	}

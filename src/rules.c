@@ -186,8 +186,9 @@ enum rc rules_finish(struct snap *s)
  * that charges for each new page of the page cache, what the run costs
  * follows the pages it writes for the first time (docs/performance.md,
  * "Where the bytes go"). After sync back: the people matched, their links,
- * the users their keys found and sync back's copy of the Contacts (the Contacts' staging stays, for
- * "only changes" on Contact; the Users', for the unenrollments). */
+ * the users their keys found and sync back's copy of the Contacts (the
+ * Contacts' staging stays, for "only changes" on Contact; the Users', for
+ * the unenrollments). */
 static const char *const after_people[] = { "people", "people_links", "people_keyed",
 	"sb_contact", NULL };
 /* After the unenrollments: the enrollments' staging and the learning
