@@ -123,7 +123,8 @@ struct lrn {
 	" FROM stage.lrn_user u NOT INDEXED CROSS JOIN stage.stg_plan_enrollment e" \
 	" ON e.username = u.username" \
 	" WHERE (?4 & 2) <> 0 AND u.state = 'linked' AND u.user_id IS NOT NULL" \
-	" AND " BUILT("LMS_Learning_Plan_Enrollment__c") " GROUP BY u.username, e.plan_code"
+	" AND " BUILT("LMS_Learning_Plan_Enrollment__c") " AND e.plan_code IS NOT NULL" \
+	" GROUP BY u.username, e.plan_code"
 
 /* The row of user `u` (columns `username`, `user_id`) for item `item` of
  * kind `kind` may share its key with another row (stage.lrn_twice). */

@@ -867,6 +867,21 @@ Test(rule_learning, plan_listed_twice_counts_its_courses_once)
 		    "acme:101:plan:ONBOARD|in_progress|2\n");
 }
 
+/* A plan enrollment row without a plan code (the loader rejects it; a
+ * stage written otherwise may hold it) is no record and stops nothing. */
+Test(rule_learning, plan_enrollment_without_a_plan_code_is_no_record)
+{
+	add_catalogue();
+	add_user("2", "101", "anna", CONTACT_A, NULL);
+	add_enr("2", "anna", "SAFE-101", NULL, "completed", NULL, NULL, NULL, NULL);
+	add_plan_enr("2", "anna", NULL, "in_progress", NULL, NULL);
+	add_plan_enr("3", "anna", "ONBOARD", "in_progress", NULL, NULL);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows("SELECT key, json_extract(fields, '$.Completed_Course_Count__c')"
+		    " FROM stage.crm_out WHERE object = 'LMS_Learning_Plan_Enrollment__c'", 2,
+		    "acme:101:plan:ONBOARD|1\n");
+}
+
 /* A learner built again because a course was finished (its other inputs
  * as the last run left them): the plan record counts that course, and a
  * learner whose inputs did not change is not built. */
