@@ -118,6 +118,8 @@ static void add_plan_enr(const char *line, const char *user, const char *plan,
 	" WHERE object = '" object "' ORDER BY key"
 #define KEYS(object) "SELECT key, is_forced FROM stage.crm_out WHERE object = '" object "'" \
 	" ORDER BY key"
+#define FIELD(object, field) "SELECT key, json_extract(fields, '$." field "') FROM stage.crm_out" \
+	" WHERE object = '" object "' ORDER BY key"
 #define EXCEPTIONS "SELECT kind, entity, key, candidates, reason, src_file, src_line" \
 	" FROM stage.exceptions ORDER BY rowid"
 
@@ -428,8 +430,7 @@ Test(rule_learning, same_enrollment_twice_on_one_line_sends_the_first_in_the_fil
 	add_enr("2", "anna", "SAFE-101", NULL, "in_progress", NULL, NULL, NULL, NULL);
 	add_enr("2", "anna", "SAFE-101", NULL, "completed", NULL, NULL, NULL, NULL);
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
-	assert_rows("SELECT key, json_extract(fields, '$.Status__c') FROM stage.crm_out"
-		    " WHERE object = 'LMS_Enrollment__c'", 2, "acme:101:SAFE-101:|in_progress\n");
+	assert_rows(FIELD("LMS_Enrollment__c", "Status__c"), 2, "acme:101:SAFE-101:|in_progress\n");
 }
 
 /* "Only changes" before the fact must not let the second row of a key
@@ -440,8 +441,7 @@ Test(rule_learning, unchanged_first_row_of_a_key_listed_twice_keeps_its_place)
 	anna_sent_before();
 	add_enr("3", "anna", "SAFE-101", NULL, "completed", NULL, NULL, NULL, NULL);
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
-	assert_rows("SELECT key, json_extract(fields, '$.Status__c') FROM stage.crm_out"
-		    " WHERE object = 'LMS_Enrollment__c'", 2, "acme:101:SAFE-101:|in_progress\n");
+	assert_rows(FIELD("LMS_Enrollment__c", "Status__c"), 2, "acme:101:SAFE-101:|in_progress\n");
 	assert_rows("SELECT kind, key FROM stage.exceptions WHERE kind = 'duplicate'", 2,
 		    "duplicate|anna:SAFE-101:\n");
 }
@@ -458,8 +458,7 @@ Test(rule_learning, user_id_shared_by_two_usernames_keeps_the_first_record)
 	add_user("3", "101", "bella", CONTACT_G, NULL);
 	add_enr("3", "bella", "SAFE-101", NULL, "completed", NULL, NULL, NULL, NULL);
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
-	assert_rows("SELECT key, json_extract(fields, '$.Status__c') FROM stage.crm_out"
-		    " WHERE object = 'LMS_Enrollment__c'", 2, "acme:101:SAFE-101:|in_progress\n");
+	assert_rows(FIELD("LMS_Enrollment__c", "Status__c"), 2, "acme:101:SAFE-101:|in_progress\n");
 }
 
 /* An unchanged record sent before is left out, but not when the time
@@ -649,8 +648,7 @@ Test(rule_learning, enrollment_listed_twice_in_another_order_is_built_again)
 	built_by_an_earlier_run(1);
 	EXEC("UPDATE stage.stg_enrollment SET src_line = 5 - src_line WHERE username = ?1", "anna");
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
-	assert_rows("SELECT key, json_extract(fields, '$.Status__c') FROM stage.crm_out"
-		    " WHERE object = 'LMS_Enrollment__c'", 2, "acme:101:SAFE-101:|completed\n");
+	assert_rows(FIELD("LMS_Enrollment__c", "Status__c"), 2, "acme:101:SAFE-101:|completed\n");
 }
 
 /* Two usernames shared a user id, so its key's record in the CRM may be
@@ -671,8 +669,7 @@ Test(rule_learning, learner_who_shared_a_user_id_is_built_when_the_sharing_ends)
 	     " digest = lmsrecon_digest(json_set(fields, '$.Status__c', 'completed'))"
 	     " WHERE object = ?1", "LMS_Enrollment__c");
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
-	assert_rows("SELECT key, json_extract(fields, '$.Status__c') FROM stage.crm_out"
-		    " WHERE object = 'LMS_Enrollment__c'", 2, "acme:101:SAFE-101:|in_progress\n");
+	assert_rows(FIELD("LMS_Enrollment__c", "Status__c"), 2, "acme:101:SAFE-101:|in_progress\n");
 }
 
 /* A run that compares a learner's records with a CRM export may leave one
@@ -877,8 +874,7 @@ Test(rule_learning, plan_enrollment_without_a_plan_code_is_no_record)
 	add_plan_enr("2", "anna", NULL, "in_progress", NULL, NULL);
 	add_plan_enr("3", "anna", "ONBOARD", "in_progress", NULL, NULL);
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
-	assert_rows("SELECT key, json_extract(fields, '$.Completed_Course_Count__c')"
-		    " FROM stage.crm_out WHERE object = 'LMS_Learning_Plan_Enrollment__c'", 2,
+	assert_rows(FIELD("LMS_Learning_Plan_Enrollment__c", "Completed_Course_Count__c"), 2,
 		    "acme:101:plan:ONBOARD|1\n");
 }
 
@@ -895,8 +891,7 @@ Test(rule_learning, plan_record_built_again_counts_the_course_just_finished)
 	EXEC("UPDATE stage.stg_enrollment SET status = ?1 WHERE course_code = 'FORK-1'",
 	     "completed");
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
-	assert_rows("SELECT key, json_extract(fields, '$.Completed_Course_Count__c')"
-		    " FROM stage.crm_out WHERE object = 'LMS_Learning_Plan_Enrollment__c'", 2,
+	assert_rows(FIELD("LMS_Learning_Plan_Enrollment__c", "Completed_Course_Count__c"), 2,
 		    "acme:101:plan:ONBOARD|2\n");
 }
 
