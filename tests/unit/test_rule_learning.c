@@ -756,6 +756,29 @@ Test(rule_learning, learner_record_counts_by_status)
 		    "\"In_Progress_Count__c\":1,\"Pending_Review_Count__c\":1}|R9|0|0|2\n");
 }
 
+/* The learner records go into crm_out in the order of their keys (the
+ * steps after the rule read crm_out in key order), whatever the order of
+ * the usernames; of two usernames sharing a user id, the first by username
+ * keeps the key. */
+Test(rule_learning, learner_records_are_written_in_key_order)
+{
+	add_catalogue();
+	add_user("2", "300", "anna", CONTACT_A, NULL);
+	add_user("3", "100", "bella", CONTACT_D, NULL);
+	add_user("4", "200", "zoe", CONTACT_G, NULL);
+	add_user("5", "200", "carl", USER_B, NULL);
+	add_enr("2", "anna", "SAFE-101", NULL, "enrolled", NULL, NULL, NULL, NULL);
+	add_enr("3", "bella", "SAFE-101", NULL, "enrolled", NULL, NULL, NULL, NULL);
+	add_enr("4", "zoe", "SAFE-101", NULL, "enrolled", NULL, NULL, NULL, NULL);
+	add_enr("5", "carl", "SAFE-101", NULL, "enrolled", NULL, NULL, NULL, NULL);
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows("SELECT key, json_extract(fields, '$.Username__c') FROM stage.crm_out"
+		    " WHERE object = 'LMS_User__c' ORDER BY rowid", 2,
+		    "acme:100|bella\n"
+		    "acme:200|carl\n"
+		    "acme:300|anna\n");
+}
+
 Test(rule_learning, link_is_a_contact_or_a_user_by_its_prefix)
 {
 	char name[100];
