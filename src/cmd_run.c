@@ -349,8 +349,10 @@ static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind
 		summary = open_memstream(&summary_text, &summary_len);
 		emit_report_summary(summary, &rr, s);
 		fclose(summary);
-		nexceptions = snap_query_int(s, "SELECT count(*) FROM stage.exceptions");
-		pending_changes = snap_query_int(s, "SELECT count(*) FROM stage.exceptions"
+		nexceptions = snap_query_int(s, "SELECT coalesce(sum(count), 0)"
+					     " FROM stage.exception_counts");
+		pending_changes = snap_query_int(s, "SELECT coalesce(sum(count), 0)"
+						 " FROM stage.exception_counts"
 						 " WHERE kind = 'pending_change'");
 		rc = snap_rc(s);
 	}

@@ -175,7 +175,7 @@ enum rc emit_report_html(const struct report_run *run, const struct job *j,
 		free(bars[i].label);
 	free(bars);
 
-	total = snap_query_int(s, "SELECT count(*) FROM stage.exceptions");
+	total = snap_query_int(s, "SELECT coalesce(sum(count), 0) FROM stage.exception_counts");
 	fprintf(f, "\n<h2>Exceptions (%lld)</h2>\n", total);
 	if (!total) {
 		fputs("<p class=\"none\">None.</p>", f);
@@ -201,7 +201,7 @@ enum rc emit_report_html(const struct report_run *run, const struct job *j,
 				HTML_MAX_ROWS, total);
 	}
 
-	total = snap_query_int(s, "SELECT count(*) FROM stage.changes");
+	total = snap_query_int(s, "SELECT count(*) FROM stage.report_changes");
 	fprintf(f, "\n<h2>Changes (%lld)</h2>\n", total);
 	if (!total) {
 		fputs("<p class=\"none\">None.</p>", f);

@@ -166,18 +166,25 @@ static enum rc count_changes(struct snap *s)
 /* The report reads the changes and exceptions in key order, more than
  * once, and their counts: copied once here in that order (one sort, then
  * plain scans; an index read back row by row cost more than the rules at a
- * million contacts), and counted. */
+ * million contacts), and counted. Each source table is dropped once copied
+ * (nothing reads it after), so the next copy reuses its pages. */
+static const char *const after_report_changes[] = { "changes", NULL };
+static const char *const after_report_exceptions[] = { "exceptions", NULL };
+
 enum rc rules_finish(struct snap *s)
 {
 	snap_exec(s,
 		"CREATE TABLE stage.report_changes AS SELECT entity, key, action, field, before,"
-		" after, src_file, src_line, rule FROM stage.changes ORDER BY entity, key, rowid;"
+		" after, src_file, src_line, rule FROM stage.changes ORDER BY entity, key, rowid;");
+	snap_stage_drop(s, after_report_changes);
+	snap_exec(s,
 		"CREATE TABLE stage.report_exceptions AS SELECT kind, entity, key, candidates,"
 		" reason, src_file, src_line FROM stage.exceptions ORDER BY kind, entity, key, rowid;"
 		"CREATE TABLE stage.change_counts (entity TEXT NOT NULL, action TEXT NOT NULL,"
 		" records INTEGER NOT NULL);"
 		"CREATE TABLE stage.exception_counts AS SELECT kind, entity, count(*) AS count"
 		" FROM stage.exceptions GROUP BY kind, entity;");
+	snap_stage_drop(s, after_report_exceptions);
 	return snap_rc(s) == RC_OK ? count_changes(s) : snap_rc(s);
 }
 
