@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -360,7 +361,14 @@ static int trace_profile(unsigned kind, void *ctx, void *p, void *x)
  * a large sort's memory grows with its rows: with SQLite's 2 MiB the
  * staging index of the enrollments alone took 4 MiB more per million
  * contacts' worth. Too late once SQLite is initialised, which is then
- * harmless. */
+ * harmless.
+ *
+ * And the C library's: an allocation of 128 KiB or more (a sort's run
+ * buffer grows to 4 MiB) is mapped on its own and given back when freed.
+ * By default glibc raises that threshold to the size of the first such
+ * block freed; the next runs then came from the heap and stayed in it
+ * (a full run at a million contacts: peak RSS 54.5 MiB, 51.4 MiB with the
+ * threshold fixed). */
 static void configure_sqlite(void)
 {
 	static int done;
@@ -369,6 +377,9 @@ static void configure_sqlite(void)
 	done = 1;
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	(void)sqlite3_config(SQLITE_CONFIG_PMASZ, (unsigned)SNAP_SORT_RUN_PAGES);
+#ifdef M_MMAP_THRESHOLD
+	(void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
 }
 
 /* Opens the SQLite connection with explicit flags and the settings every
