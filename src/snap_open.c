@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -17,6 +16,9 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* mallopt */
+#endif
 
 /* The compiled-in src/snap_schema.sql (scripts/embed). */
 extern const char snap_schema_sql[];
@@ -367,8 +369,8 @@ static int trace_profile(unsigned kind, void *ctx, void *p, void *x)
  * buffer grows to 4 MiB) is mapped on its own and given back when freed.
  * By default glibc raises that threshold to the size of the first such
  * block freed; the next runs then came from the heap and stayed in it
- * (a full run at a million contacts: peak RSS 54.5 MiB, 51.4 MiB with the
- * threshold fixed). */
+ * (a full run at a million contacts: peak RSS 54.5 MiB, 51.3 to 51.4 MiB
+ * with the threshold fixed). glibc only. */
 static void configure_sqlite(void)
 {
 	static int done;
