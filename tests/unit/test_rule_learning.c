@@ -762,15 +762,17 @@ Test(rule_learning, learner_record_counts_by_status)
  * keeps the key. */
 Test(rule_learning, learner_records_are_written_in_key_order)
 {
+	/* line, user id, username, link: in input order */
+	static const char *const users[][4] = { { "2", "300", "anna", CONTACT_A },
+		{ "3", "100", "bella", CONTACT_D }, { "4", "200", "zoe", CONTACT_G },
+		{ "5", "200", "carl", USER_B } };
+
 	add_catalogue();
-	add_user("2", "300", "anna", CONTACT_A, NULL);
-	add_user("3", "100", "bella", CONTACT_D, NULL);
-	add_user("4", "200", "zoe", CONTACT_G, NULL);
-	add_user("5", "200", "carl", USER_B, NULL);
-	add_enr("2", "anna", "SAFE-101", NULL, "enrolled", NULL, NULL, NULL, NULL);
-	add_enr("3", "bella", "SAFE-101", NULL, "enrolled", NULL, NULL, NULL, NULL);
-	add_enr("4", "zoe", "SAFE-101", NULL, "enrolled", NULL, NULL, NULL, NULL);
-	add_enr("5", "carl", "SAFE-101", NULL, "enrolled", NULL, NULL, NULL, NULL);
+	for (size_t i = 0; i < sizeof users / sizeof users[0]; i++) {
+		add_user(users[i][0], users[i][1], users[i][2], users[i][3], NULL);
+		add_enr(users[i][0], users[i][2], "SAFE-101", NULL, "enrolled", NULL, NULL, NULL,
+			NULL);
+	}
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
 	assert_rows("SELECT key, json_extract(fields, '$.Username__c') FROM stage.crm_out"
 		    " WHERE object = 'LMS_User__c' ORDER BY rowid", 2,
