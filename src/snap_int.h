@@ -8,6 +8,7 @@
 #define LMSRECON_SNAP_INT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include "diag.h"
 #include "snap.h"
 
@@ -62,6 +63,11 @@ struct snap {
 
 	struct snap_cached *cache; /* statements kept by snap_prepare_cached; owned */
 	size_t ncache, cache_alloc;
+
+	/* The snapshot's pages in the page cache during the first run (snap_pages.c). */
+	int pages_fd;            /* the file, read-only, while the first run is in flight; -1 when none */
+	off_t pages_started;     /* where the file's growth handed to the disk ends */
+	off_t pages_dropped;     /* where the growth dropped from the cache ends */
 };
 
 /* A statement kept prepared for the rest of the run, found by the address
@@ -70,6 +76,15 @@ struct snap_cached {
 	const char *sql;          /* borrowed: the caller's literal */
 	struct snap_stmt *st;     /* owned */
 };
+
+/* For the first run into a snapshot (after its row in `runs` is written):
+ * what the run adds to the file goes to the disk and out of the page
+ * cache as the file grows. Later runs leave the cache alone. Advisory;
+ * never fails. */
+void snap_pages_begin(struct snap *s);
+/* Stops it at the run's end: removes the progress handler and closes the
+ * file. Safe to call more than once, and without a begin. */
+void snap_pages_end(struct snap *s);
 
 /* Finalizes every cached statement (before the scratch database is
  * detached, and at close). */

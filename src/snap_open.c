@@ -450,6 +450,7 @@ enum rc snap_open(struct diag *d, const char *path, unsigned flags, struct snap 
 	s->pos.file = s->path;
 	s->flags = flags;
 	s->lock_fd = -1;
+	s->pages_fd = -1;
 
 	if (!(flags & SNAP_MEMORY)) {
 		s->lock_path = xasprintf("%s.lock", path);
@@ -481,6 +482,7 @@ void snap_close(struct snap *s)
 {
 	if (!s)
 		return;
+	snap_pages_end(s);
 	if (s->db) {
 		/* A run neither committed nor aborted keeps its `running`
 		 * record in the lock file: the next opener reports it as

@@ -375,6 +375,7 @@ enum rc snap_run_begin(struct snap *s, const char *mode, const char *now, long l
 		s->is_in_run = 0;
 		return s->rc;
 	}
+	snap_pages_begin(s);
 	if (run_id)
 		*run_id = r->id;
 	return RC_OK;
@@ -416,6 +417,7 @@ enum rc snap_run_commit(struct snap *s, const char *now, const char *counts_json
 	snap_exec(s, "COMMIT");
 	if (s->rc != RC_OK)
 		return s->rc; /* still in the run: the caller aborts */
+	snap_pages_end(s);
 
 	/* Committed: whatever happens now, the lock file must stop naming
 	 * these runs. */
@@ -439,6 +441,7 @@ enum rc snap_run_abort(struct snap *s, int is_failure)
 {
 	if (!s->is_in_run)
 		return s->rc;
+	snap_pages_end(s);
 	run_unwind(s);
 	s->is_in_run = 0;
 	if (is_failure) {

@@ -7,11 +7,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -995,6 +998,74 @@ Test(snap, existing_snapshot_keeps_its_page_size)
 	cr_assert_eq(snap_query_int(s, "PRAGMA main.page_size"), 4096);
 	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM runs"), 1);
 	snap_close(s);
+}
+
+/* A complete run that appends `mib` MiB of records to `emitted`. */
+static void bulk_run(const char *now, int mib)
+{
+	struct snap *s = open_ok(SNAP_CREATE | SNAP_LOCK);
+	long long id = 0;
+
+	cr_assert_eq(snap_run_begin(s, "full", now, &id), RC_OK, "%s", printed());
+	/* 4 KiB of JSON a row. */
+	cr_assert_eq(snap_run(s, "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c"
+			      " WHERE i < ?2) INSERT INTO emitted (run_id, target, object, key, op, fields)"
+			      " SELECT ?1, 'crm', 'Bulk', printf('%08d', i), 'upsert',"
+			      " json_object('x', hex(randomblob(2040))) FROM c",
+			      "ii", id, (long long)mib * 256), RC_OK, "%s", printed());
+	cr_assert_eq(snap_run_commit(s, now, "{}"), RC_OK, "%s", printed());
+	snap_close(s);
+}
+
+/* Of the snapshot file's pages from byte `from` on: how many there are
+ * (*all) and how many are in the page cache (*in). */
+static void cached_pages(off_t from, size_t *in, size_t *all)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int fd = open(snap_path, O_RDONLY);
+	struct stat st;
+	unsigned char *vec;
+	void *map;
+
+	cr_assert(fd >= 0 && fstat(fd, &st) == 0);
+	cr_assert_eq(from % page, 0);
+	cr_assert_gt(st.st_size, from);
+	*all = ((size_t)(st.st_size - from) + (size_t)page - 1) / (size_t)page;
+	map = mmap(NULL, (size_t)(st.st_size - from), PROT_READ, MAP_SHARED, fd, from);
+	cr_assert(map != MAP_FAILED);
+	vec = xmalloc(*all);
+	cr_assert_eq(mincore(map, (size_t)(st.st_size - from), vec), 0);
+	*in = 0;
+	for (size_t i = 0; i < *all; i++)
+		*in += vec[i] & 1;
+	free(vec);
+	munmap(map, (size_t)(st.st_size - from));
+	close(fd);
+}
+
+Test(snap, first_run_leaves_what_it_wrote_out_of_the_page_cache_and_later_runs_do_not)
+{
+	struct statfs fs;
+	struct stat st;
+	size_t in, all;
+
+	cr_assert_eq(statfs(tmpdir, &fs), 0);
+	if (fs.f_type == TMPFS_MAGIC)
+		cr_skip_test("%s is on tmpfs, whose pages are the file", tmpdir);
+
+	/* The first run: 128 MiB handed to the disk and dropped 32 MiB at a
+	 * time, so that at most the last two chunks are left. */
+	bulk_run("2024-01-01T00:00:00Z", 128);
+	cached_pages(0, &in, &all);
+	cr_assert_gt(all, (size_t)(128 << 20) / (size_t)sysconf(_SC_PAGESIZE));
+	cr_assert_leq(in, all / 2, "%zu of %zu pages in the cache", in, all);
+
+	/* The second run's pages stay: the run after it reads them. */
+	cr_assert_eq(stat(snap_path, &st), 0);
+	bulk_run("2024-01-02T00:00:00Z", 64);
+	cached_pages(st.st_size, &in, &all);
+	cr_assert_gt(all, (size_t)(32 << 20) / (size_t)sysconf(_SC_PAGESIZE));
+	cr_assert_geq(in, all / 4 * 3, "%zu of %zu pages in the cache", in, all);
 }
 
 /* lmsrecon_json_object() of `args` is json_object() of them, byte for byte
