@@ -6,9 +6,10 @@
  *
  * Lifecycle of a run (see docs/snapshot.md):
  *   snap_open(SNAP_LOCK) → snap_run_begin → stage inputs → rules → emit →
- *   snap_run_commit (or snap_run_abort). Nothing is written to the snapshot
- *   file before snap_run_commit: the run in flight is recorded in the lock
- *   file `<snapshot>.lock`, so a run that fails on bad input leaves the
+ *   snap_run_commit (or snap_run_abort). Nothing is committed to the
+ *   snapshot before snap_run_commit (pages SQLite writes earlier are rolled
+ *   back): the run in flight is recorded in the lock file
+ *   `<snapshot>.lock`, so a run that fails on bad input leaves the
  *   snapshot byte-identical, and one that is killed is found by the next
  *   opener (the kernel lock is gone but the record stays) and written to the
  *   history as `interrupted`. Staged rows live in an attached scratch

@@ -65,7 +65,7 @@ struct snap {
 	size_t ncache, cache_alloc;
 
 	/* The snapshot's pages in the page cache during the first run (snap_pages.c). */
-	int pages_fd;            /* the file, read-only, while the first run is in flight; -1 when none */
+	int pages_fd;            /* the file, read-only, from the first run's begin until the connection is closed; -1 when none */
 	off_t pages_started;     /* where the file's growth handed to the disk ends */
 	off_t pages_dropped;     /* where the growth dropped from the cache ends */
 };
@@ -82,9 +82,13 @@ struct snap_cached {
  * cache as the file grows. Later runs leave the cache alone. Advisory;
  * never fails. */
 void snap_pages_begin(struct snap *s);
-/* Stops it at the run's end: removes the progress handler and closes the
- * file. Safe to call more than once, and without a begin. */
+/* Stops it at the run's end: removes the progress handler. Safe to call
+ * more than once, and without a begin. */
 void snap_pages_end(struct snap *s);
+/* Closes the file snap_pages_begin opened: only once SQLite's connection
+ * is closed, as closing any descriptor of the file drops the process's
+ * locks on it. */
+void snap_pages_close(struct snap *s);
 
 /* Finalizes every cached statement (before the scratch database is
  * detached, and at close). */

@@ -493,6 +493,7 @@ void snap_close(struct snap *s)
 			exec_raw(s, "ROLLBACK");
 		sqlite3_close_v2(s->db);
 	}
+	snap_pages_close(s); /* after the connection: it drops the file's locks */
 	if (s->lock_fd >= 0)
 		close(s->lock_fd); /* releases the flock */
 	free(s->recs);
