@@ -11,22 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* An output file is written once and never read back: as it grows, each
- * WB_CHUNK bytes are handed to the disk, and the chunk before, once the
- * disk has it, dropped from the kernel's page cache. A run's outputs (2 GB
- * at a million contacts) then hold two chunks of memory per file, not
- * their size, and do not push other data out of the cache. On a virtual
- * machine that hands free memory back to its host, each new page of the
- * cache costs a trip to the host: writing 3 GB took 9 to 27 s of system
- * time there, and 1.1 s this way (docs/performance.md). */
-#define WB_CHUNK ((off_t)32 << 20)
-
-/* The stream under an output FILE (fopencookie). */
+/* The stream under an output FILE (fopencookie). An output file is
+ * written once and never read back, so it is dropped from the page cache
+ * as it grows (a run's outputs are 2 GB at a million contacts; writing 3
+ * GB took 9 to 27 s of system time here, and 1.1 s this way). */
 struct out_stream {
-	int fd;
+	struct dropbehind wb; /* the file (closed by stream_close) and how much went to the disk */
 	off_t written; /* bytes written */
-	off_t started; /* bytes handed to the disk */
-	off_t dropped; /* bytes on the disk and out of the cache */
 	int err;       /* first errno of a failed write or writeback; 0 if none */
 };
 
@@ -36,28 +27,6 @@ struct emit_file {
 	FILE *f;       /* open stream or NULL once closed; owned */
 	struct out_stream *st; /* under f; freed when f is closed */
 };
-
-/* Waits for the chunk handed to the disk last, drops it from the cache,
- * and hands it what was written since. Advisory: a failure is kept for
- * emit_out_commit (the kernel reports a write error once, so the fsync
- * there would not see one this call saw). */
-static void writeback(struct out_stream *st)
-{
-	if (st->started > st->dropped) {
-		if (sync_file_range(st->fd, st->dropped, st->started - st->dropped,
-				    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-					    SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
-			if (errno != ENOSYS && errno != EINVAL && errno != ESPIPE && !st->err)
-				st->err = errno;
-		} else {
-			(void)posix_fadvise(st->fd, st->dropped, st->started - st->dropped,
-					    POSIX_FADV_DONTNEED);
-		}
-		st->dropped = st->started;
-	}
-	(void)sync_file_range(st->fd, st->started, st->written - st->started, SYNC_FILE_RANGE_WRITE);
-	st->started = st->written;
-}
 
 /* fopencookie's write: all of `n`, or on an error the count written
  * before it (never -1: glibc takes the returned count as unsigned, and a
@@ -69,7 +38,7 @@ static ssize_t stream_write(void *cookie, const char *buf, size_t n)
 	size_t done = 0;
 
 	while (done < n) {
-		ssize_t w = write(st->fd, buf + done, n - done);
+		ssize_t w = write(st->wb.fd, buf + done, n - done);
 		if (w <= 0) {
 			if (w < 0 && errno == EINTR)
 				continue;
@@ -81,15 +50,19 @@ static ssize_t stream_write(void *cookie, const char *buf, size_t n)
 		done += (size_t)w;
 	}
 	st->written += (off_t)n;
-	if (st->written - st->started >= WB_CHUNK)
-		writeback(st);
+	if (st->written - st->wb.started >= DROPBEHIND_CHUNK) {
+		/* Kept for emit_out_commit, whose fsync may not see it. */
+		int e = dropbehind_advance(&st->wb, st->written);
+		if (e && !st->err)
+			st->err = e;
+	}
 	return (ssize_t)n;
 }
 
 static int stream_close(void *cookie)
 {
 	struct out_stream *st = cookie;
-	int r = close(st->fd);
+	int r = close(st->wb.fd);
 
 	free(st);
 	return r;
@@ -107,7 +80,7 @@ static FILE *open_stream(const char *path, struct out_stream **out)
 	if (fd < 0)
 		return NULL;
 	st = xcalloc(1, sizeof *st);
-	st->fd = fd;
+	st->wb.fd = fd;
 	f = fopencookie(st, "w", io);
 	if (!f) {
 		int err = errno;
@@ -259,7 +232,7 @@ enum rc emit_out_commit(struct emit_out *o)
 		struct emit_file *ef = &o->files[i];
 		int bad, err;
 		errno = 0;
-		bad = ferror(ef->f) || fflush(ef->f) != 0 || ef->st->err || fsync(ef->st->fd) != 0;
+		bad = ferror(ef->f) || fflush(ef->f) != 0 || ef->st->err || fsync(ef->st->wb.fd) != 0;
 		err = ef->st->err ? ef->st->err : errno ? errno : EIO;
 		if (fclose(ef->f) != 0 && !bad) {
 			bad = 1;

@@ -310,7 +310,7 @@ static const char *const steps[] = {
 	 * usernames: 2.7 GB written and 3.2 GB read for 25 MB of names). */
 	"INSERT OR IGNORE INTO stage.lrn_linking (username)"
 	/* NOT INDEXED: one pass over user_out's rows (in username order, see
-	 * rule_user_out_sort), not its index and then each row. */
+	 * rules_run), not its index and then each row. */
 	" SELECT username FROM stage.user_out NOT INDEXED WHERE action = 'create'"
 	" UNION ALL SELECT key FROM stage.changes WHERE entity = 'lms.users'"
 	" AND action IN ('link', 'relink') ORDER BY 1",

@@ -749,29 +749,3 @@ out:
 	buf_release(&c.ids);
 	return rc != RC_OK ? rc : snap_rc(s);
 }
-
-/* ---- user_out in username order --------------------------------------- */
-
-enum rc rule_user_out_sort(struct snap *s)
-{
-	static const char *const matched[] = { "user_out_matched", NULL };
-	struct snap_stmt *st = snap_prepare(s, "SELECT sql FROM stage.sqlite_schema"
-					    " WHERE type = 'table' AND name = 'user_out'");
-	const char *ddl = st && snap_step(st) == 1 ? snap_col_text(st, 0) : NULL;
-	const char *cols = ddl ? strchr(ddl, '(') : NULL;
-	char *create;
-
-	if (!cols) {
-		snap_finalize(st);
-		return snap_rc(s);
-	}
-	/* The table's own definition (stored without its schema's name). */
-	create = xasprintf("CREATE TABLE stage.user_out %s", cols);
-	snap_finalize(st);
-	snap_exec(s, "ALTER TABLE stage.user_out RENAME TO user_out_matched");
-	snap_exec(s, create);
-	free(create);
-	snap_exec(s, "INSERT INTO stage.user_out SELECT * FROM stage.user_out_matched NOT INDEXED"
-		  " ORDER BY username");
-	return snap_stage_drop(s, matched);
-}

@@ -24,13 +24,4 @@
  * stage.sb_*. */
 enum rc rule_syncback(struct diag *d, const struct job *j, struct snap *s, long long run_id);
 
-/* Stores stage.user_out again, in username order, once the people rules
- * and sync back (the last to write it) are done, whether or not sync back
- * ran: the steps after it read the rows by username (the LMS side's
- * emitted rows, lms/users.csv), and then read its pages in order instead
- * of sorting the table each. Same definition, same rows; the index sync
- * back made for its own look-ups (user_out_sfdc_id) is not kept. Returns
- * snap_rc. */
-enum rc rule_user_out_sort(struct snap *s);
-
 #endif

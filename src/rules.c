@@ -84,7 +84,7 @@ static enum rc record_lms_emitted(struct snap *s, long long run_id)
 	 * again (a third of the insert). In the order of emitted's primary
 	 * key, branches before users: appended, not scattered over the tree
 	 * (see rules_run); the users in user_out's order (username, see
-	 * rule_user_out_sort), not sorted again. */
+	 * rules_run), not sorted again. */
 	snap_run_unchecked(s,
 		"INSERT INTO emitted (run_id, target, object, key, op, fields, digest)"
 		" SELECT ?1, 'lms', 'branches', code, 'create', f, lmsrecon_digest(f)"
@@ -231,8 +231,10 @@ enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *
 	}
 	if (rc == RC_OK)
 		rc = rule_syncback(d, j, s, run_id);
+	/* user_out's last writer is done: the steps after it (the LMS side's
+	 * emitted rows, lms/users.csv) read it by username. */
 	if (rc == RC_OK)
-		rc = rule_user_out_sort(s);
+		rc = snap_stage_sort(s, "user_out", "username");
 	if (rc == RC_OK)
 		rc = snap_stage_drop(s, after_people);
 	timing_mark("syncback");

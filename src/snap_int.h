@@ -8,9 +8,9 @@
 #define LMSRECON_SNAP_INT_H
 
 #include <stddef.h>
-#include <sys/types.h>
 #include "diag.h"
 #include "snap.h"
+#include "util.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -65,9 +65,8 @@ struct snap {
 	size_t ncache, cache_alloc;
 
 	/* The snapshot's pages in the page cache during the first run (snap_pages.c). */
-	int pages_fd;            /* the file, read-only, from the first run's begin until the connection is closed; -1 when none */
-	off_t pages_started;     /* where the file's growth handed to the disk ends */
-	off_t pages_dropped;     /* where the growth dropped from the cache ends */
+	struct dropbehind pages; /* fd: the file, read-only, from the first run's begin until the
+				  * connection is closed; -1 when none */
 };
 
 /* A statement kept prepared for the rest of the run, found by the address

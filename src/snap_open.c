@@ -450,7 +450,7 @@ enum rc snap_open(struct diag *d, const char *path, unsigned flags, struct snap 
 	s->pos.file = s->path;
 	s->flags = flags;
 	s->lock_fd = -1;
-	s->pages_fd = -1;
+	s->pages.fd = -1;
 
 	if (!(flags & SNAP_MEMORY)) {
 		s->lock_path = xasprintf("%s.lock", path);

@@ -26,6 +26,7 @@
  * kept per open file, and SQLite's descriptor is not this one). */
 #include "snap.h"
 #include "snap_int.h"
+#include "util.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -33,29 +34,9 @@
 
 #include <sqlite3.h>
 
-/* How much the file grows between two hand-overs to the disk. */
-#define GROWTH_CHUNK ((off_t)32 << 20)
-
 /* How many SQLite virtual machine steps between two looks at the file's
  * size (an fstat each time). */
 #define PROGRESS_STEPS 100000
-
-/* Waits for the chunk handed to the disk last and drops it from the cache,
- * then hands the disk what the file grew by since. */
-static void writeback(struct snap *s, off_t size)
-{
-	if (s->pages_started > s->pages_dropped) {
-		off_t len = s->pages_started - s->pages_dropped;
-		if (sync_file_range(s->pages_fd, s->pages_dropped, len,
-				    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-					    SYNC_FILE_RANGE_WAIT_AFTER) == 0)
-			(void)posix_fadvise(s->pages_fd, s->pages_dropped, len, POSIX_FADV_DONTNEED);
-		s->pages_dropped = s->pages_started;
-	}
-	(void)sync_file_range(s->pages_fd, s->pages_started, size - s->pages_started,
-			      SYNC_FILE_RANGE_WRITE);
-	s->pages_started = size;
-}
 
 /* SQLite's progress handler: looks at the file's size, never interrupts. */
 static int on_progress(void *arg)
@@ -63,8 +44,9 @@ static int on_progress(void *arg)
 	struct snap *s = arg;
 	struct stat st;
 
-	if (fstat(s->pages_fd, &st) == 0 && st.st_size >= s->pages_started + GROWTH_CHUNK)
-		writeback(s, st.st_size);
+	/* A write error is left to the commit's fsync (see above). */
+	if (fstat(s->pages.fd, &st) == 0 && st.st_size >= s->pages.started + DROPBEHIND_CHUNK)
+		(void)dropbehind_advance(&s->pages, st.st_size);
 	return 0;
 }
 
@@ -92,13 +74,13 @@ void snap_pages_begin(struct snap *s)
 	/* SQLite locks the file with POSIX record locks, which the process
 	 * loses when it closes any descriptor of the file: this one stays
 	 * open until the connection is closed (snap_pages_close). */
-	if (s->pages_fd < 0)
-		s->pages_fd = open(s->path, O_RDONLY | O_CLOEXEC);
-	if (s->pages_fd < 0 || fstat(s->pages_fd, &st) != 0)
+	if (s->pages.fd < 0)
+		s->pages.fd = open(s->path, O_RDONLY | O_CLOEXEC);
+	if (s->pages.fd < 0 || fstat(s->pages.fd, &st) != 0)
 		return;
 	/* What the file held before the run stays as it is; what the run
 	 * adds is handed over and dropped. */
-	s->pages_started = s->pages_dropped = st.st_size;
+	s->pages.started = s->pages.dropped = st.st_size;
 	sqlite3_progress_handler(s->db, PROGRESS_STEPS, on_progress, s);
 }
 
@@ -111,7 +93,7 @@ void snap_pages_end(struct snap *s)
 
 void snap_pages_close(struct snap *s)
 {
-	if (s->pages_fd >= 0)
-		close(s->pages_fd);
-	s->pages_fd = -1;
+	if (s->pages.fd >= 0)
+		close(s->pages.fd);
+	s->pages.fd = -1;
 }

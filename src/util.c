@@ -2,6 +2,9 @@
 /* util: allocation wrappers, struct buf, path helpers. */
 #include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,4 +251,24 @@ unsigned long long fnv1a(unsigned long long h, const void *data, size_t n)
 		h *= 0x100000001b3ULL;
 	}
 	return h;
+}
+
+int dropbehind_advance(struct dropbehind *w, off_t end)
+{
+	int err = 0;
+
+	if (w->started > w->dropped) {
+		off_t len = w->started - w->dropped;
+		if (sync_file_range(w->fd, w->dropped, len, SYNC_FILE_RANGE_WAIT_BEFORE |
+				    SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+			if (errno != ENOSYS && errno != EINVAL && errno != ESPIPE)
+				err = errno;
+		} else {
+			(void)posix_fadvise(w->fd, w->dropped, len, POSIX_FADV_DONTNEED);
+		}
+		w->dropped = w->started;
+	}
+	(void)sync_file_range(w->fd, w->started, end - w->started, SYNC_FILE_RANGE_WRITE);
+	w->started = end;
+	return err;
 }

@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Allocation wrappers: on failure they print and exit with 71. */
 void *xmalloc(size_t n);
@@ -58,5 +59,28 @@ int name_is_plain(const char *s);
 char *path_join(const char *dir, const char *rel);
 /* The directory part of `path` ("." when there is none). Caller frees. */
 char *path_dirname(const char *path);
+
+/* A file written front to back that the writer does not read back (the
+ * output files, the first run's snapshot): what was written is handed to
+ * the disk, and once there dropped from the kernel's page cache, a chunk
+ * behind the writer. The file then holds about two chunks of the cache
+ * instead of its size. On a virtual machine that hands freed memory back
+ * to its host, each page the cache takes anew costs a trip to the host,
+ * and memory freed a moment before does not (docs/performance.md). */
+struct dropbehind {
+	int fd;        /* the file, which the caller opens and closes */
+	off_t started; /* bytes handed to the disk */
+	off_t dropped; /* bytes on the disk and out of the cache */
+};
+
+/* How far a writer goes past `started` before calling dropbehind_advance. */
+#define DROPBEHIND_CHUNK ((off_t)32 << 20)
+
+/* Waits for what was handed to the disk last and drops it from the cache,
+ * then hands the disk the bytes up to `end`. Advisory: returns 0, or the
+ * errno of a failed wait (a write error: the kernel reports it once, so a
+ * later fsync of the same descriptor may not see it). A file system that
+ * cannot do it is not an error. */
+int dropbehind_advance(struct dropbehind *w, off_t end);
 
 #endif

@@ -650,7 +650,7 @@ Test(rule_syncback, user_out_is_stored_again_in_username_order)
 		       " VALUES (?1, 'create', upper(?1), NULL, 1, '{\"x\":1}', 0, length(?1))",
 		       1, names[i]);
 	before = rows(USER_OUT, 12);
-	cr_assert_eq(rule_user_out_sort(s), RC_OK);
+	cr_assert_eq(snap_stage_sort(s, "user_out", "username"), RC_OK);
 	after = rows(USER_OUT, 12);
 	cr_assert_str_eq(after, before);
 	free(before);

@@ -1000,6 +1000,17 @@ Test(snap, existing_snapshot_keeps_its_page_size)
 	snap_close(s);
 }
 
+/* Appends `mib` MiB of records to `emitted` in run `id`: 4 KiB of JSON a
+ * row. */
+static void bulk_insert(struct snap *s, long long id, int mib)
+{
+	cr_assert_eq(snap_run(s, "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c"
+			      " WHERE i < ?2) INSERT INTO emitted (run_id, target, object, key, op, fields)"
+			      " SELECT ?1, 'crm', 'Bulk', printf('%08d', i), 'upsert',"
+			      " json_object('x', hex(randomblob(2040))) FROM c",
+			      "ii", id, (long long)mib * 256), RC_OK, "%s", printed());
+}
+
 /* A complete run that appends `mib` MiB of records to `emitted`. */
 static void bulk_run(const char *now, int mib)
 {
@@ -1007,12 +1018,7 @@ static void bulk_run(const char *now, int mib)
 	long long id = 0;
 
 	cr_assert_eq(snap_run_begin(s, "full", now, &id), RC_OK, "%s", printed());
-	/* 4 KiB of JSON a row. */
-	cr_assert_eq(snap_run(s, "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c"
-			      " WHERE i < ?2) INSERT INTO emitted (run_id, target, object, key, op, fields)"
-			      " SELECT ?1, 'crm', 'Bulk', printf('%08d', i), 'upsert',"
-			      " json_object('x', hex(randomblob(2040))) FROM c",
-			      "ii", id, (long long)mib * 256), RC_OK, "%s", printed());
+	bulk_insert(s, id, mib);
 	cr_assert_eq(snap_run_commit(s, now, "{}"), RC_OK, "%s", printed());
 	snap_close(s);
 }
@@ -1092,6 +1098,37 @@ Test(snap, first_run_leaves_what_it_wrote_out_of_the_page_cache_and_later_runs_d
 					    " AND length(fields) <> 4088"), 0);
 		snap_close(s);
 	}
+}
+
+/* Bad input: a first run that fails after it has handed pages to the disk
+ * and dropped them from the cache leaves the file as it was. */
+Test(snap, first_run_aborted_after_dropping_pages_leaves_the_file_identical)
+{
+	struct snap *s = open_ok(SNAP_CREATE | SNAP_LOCK);
+	char *before, *after;
+	size_t nbefore, nafter;
+	struct stat st;
+	long long id = 0;
+
+	snap_close(s);
+	before = slurp(snap_path, &nbefore);
+	cr_assert_not_null(before);
+
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
+	bulk_insert(s, id, 96);
+	/* Grown by two chunks at least: one was dropped. */
+	cr_assert_eq(stat(snap_path, &st), 0);
+	cr_assert_geq(st.st_size, (off_t)nbefore + (64 << 20));
+	cr_assert_eq(snap_run_abort(s, 1), RC_OK, "%s", printed());
+	snap_close(s);
+
+	after = slurp(snap_path, &nafter);
+	cr_assert_not_null(after);
+	cr_assert_eq(nafter, nbefore);
+	cr_assert(memcmp(before, after, nbefore) == 0, "the snapshot file changed");
+	free(before);
+	free(after);
 }
 
 /* lmsrecon_json_object() of `args` is json_object() of them, byte for byte
