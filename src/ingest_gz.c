@@ -2,7 +2,14 @@
 /* ingest_gz: the byte source under every reader. Opens a plain or a gzip
  * file (told apart by the magic bytes, never by the name), inflates it when
  * needed, and keeps a SHA-256 of the bytes as stored on disk, reading the
- * file once. */
+ * file once.
+ *
+ * Reading, hashing and inflating run in a thread of their own, a few slots
+ * ahead of the parser that consumes the bytes, so that a read takes the
+ * parser's time rather than the sum of the two. The thread prints nothing:
+ * an error it meets travels behind the last bytes it produced, and the
+ * parser's thread prints it when it gets there, where a read in one
+ * thread would have. */
 #include "ingest.h"
 #include "sha256.h"
 #include "util.h"
@@ -10,6 +17,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,11 +29,19 @@
 
 /* Bytes read from the file at a time. */
 #define SRC_INBUF (64u * 1024u)
+/* Bytes handed from the reading thread to the parser at a time, and how
+ * many such slots it may fill ahead. */
+#define SRC_SLOT (256u * 1024u)
+#define SRC_NSLOT 4u
 
-/* An open input file. */
+/* An open input file. Until the reading thread has been joined, the
+ * fields under "reading thread" are its own and those under "hand-over"
+ * are read and written under `mu` only. */
 struct ingest_src {
 	struct diag *d;           /* where errors are printed; borrowed */
 	char *name;               /* the file as shown in messages; owned */
+
+	/* Reading thread. */
 	int fd;                   /* the open file */
 	int is_gzip;              /* 1 when the file starts with the gzip magic */
 	int is_eof;               /* the file has no more bytes */
@@ -33,8 +52,43 @@ struct ingest_src {
 	z_stream zs;              /* the inflater (gzip only) */
 	struct sha256 hash;       /* digest of every byte read from the file */
 	unsigned long long nread; /* bytes read from the file */
+	char err[512];            /* the message of the error that ended the read */
+
+	/* Hand-over. */
+	pthread_mutex_t mu;
+	pthread_cond_t filled;    /* a slot was filled, or the thread is done */
+	pthread_cond_t freed;     /* a slot was given back, or stop was set */
+	unsigned char *slot[SRC_NSLOT]; /* allocated when first filled; owned */
+	size_t slot_cap[SRC_NSLOT];     /* the size of each */
+	size_t slot_len[SRC_NSLOT];     /* the bytes filled in each */
+	size_t first_cap;         /* the size of the first slot */
+	unsigned long long nfilled;   /* slots filled so far */
+	unsigned long long nconsumed; /* slots given back so far */
+	int is_done;              /* the thread has filled its last slot */
+	int stop;                 /* the parser wants no more bytes */
+	enum rc end_rc;           /* how the read ended: RC_OK at the end of input */
+
+	/* Parser's side. */
+	pthread_t th;
+	int th_started;           /* th is running or not yet joined */
+	size_t cur_pos;           /* bytes taken from slot nconsumed % SRC_NSLOT */
+	int has_cur;              /* that slot has been filled and not given back */
 	unsigned long long nout;  /* bytes handed to the caller */
 };
+
+/* Records the error that ends the read, for the parser's thread to print
+ * when it gets there. Returns rc. */
+static enum rc src_fail(struct ingest_src *s, enum rc rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static enum rc src_fail(struct ingest_src *s, enum rc rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof s->err, fmt, ap);
+	va_end(ap);
+	return rc;
+}
 
 /* Writes strerror(err) in lower case into `out`. */
 static void lower_strerror(int err, char *out, size_t size)
@@ -67,7 +121,7 @@ static enum rc src_fill(struct ingest_src *s)
 		char msg[128];
 
 		lower_strerror(errno, msg, sizeof msg);
-		return diag_err(s->d, RC_IO, "%s: cannot read: %s", s->name, msg);
+		return src_fail(s, RC_IO, "%s: cannot read: %s", s->name, msg);
 	}
 	if (n == 0) {
 		s->is_eof = 1;
@@ -88,61 +142,6 @@ static enum rc src_fill_to(struct ingest_src *s, size_t want)
 	while (s->in_len - s->in_pos < want && !s->is_eof && rc == RC_OK)
 		rc = src_fill(s);
 	return rc;
-}
-
-enum rc ingest_src_open(struct diag *d, const char *path, const char *name,
-			struct ingest_src **out)
-{
-	struct ingest_src *s;
-	struct stat sb;
-	char msg[128];
-	enum rc rc;
-	int fd;
-
-	*out = NULL;
-	do
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	while (fd < 0 && errno == EINTR);
-	if (fd < 0) {
-		lower_strerror(errno, msg, sizeof msg);
-		return diag_err(d, RC_NOINPUT, "%s: cannot open: %s", name, msg);
-	}
-	if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-		close(fd);
-		lower_strerror(EISDIR, msg, sizeof msg);
-		return diag_err(d, RC_NOINPUT, "%s: cannot open: %s", name, msg);
-	}
-
-	s = xcalloc(1, sizeof *s);
-	s->d = d;
-	s->name = xstrdup(name);
-	s->fd = fd;
-	s->in = xmalloc(SRC_INBUF);
-	sha256_init(&s->hash);
-
-	/* Two bytes decide: 1f 8b starts a gzip member. */
-	rc = src_fill_to(s, 2);
-	if (rc != RC_OK)
-		goto out;
-	if (s->in_len >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b) {
-		int zrc = inflateInit2(&s->zs, 15 + 16);
-
-		if (zrc != Z_OK) {
-			rc = diag_err(d, zrc == Z_MEM_ERROR ? RC_OSERR : RC_INTERNAL,
-				      "%s: cannot start gzip decompression", name);
-			goto out;
-		}
-		s->zs_ready = 1;
-		s->is_gzip = 1;
-		s->in_member = 1;
-	}
-out:
-	if (rc != RC_OK) {
-		ingest_src_close(s);
-		return rc;
-	}
-	*out = s;
-	return RC_OK;
 }
 
 /* Reads plain bytes: first what the magic check buffered, then straight
@@ -171,7 +170,7 @@ static enum rc src_read_plain(struct ingest_src *s, unsigned char *p, size_t len
 		char msg[128];
 
 		lower_strerror(errno, msg, sizeof msg);
-		return diag_err(s->d, RC_IO, "%s: cannot read: %s", s->name, msg);
+		return src_fail(s, RC_IO, "%s: cannot read: %s", s->name, msg);
 	}
 	if (n == 0) {
 		s->is_eof = 1;
@@ -199,79 +198,282 @@ static enum rc src_next_member(struct ingest_src *s)
 		if (s->in_len - s->in_pos >= 2 && s->in[s->in_pos] == 0x1f &&
 		    s->in[s->in_pos + 1] == 0x8b) {
 			if (inflateReset(&s->zs) != Z_OK)
-				return diag_err(s->d, RC_INTERNAL, "%s: cannot restart gzip decompression",
+				return src_fail(s, RC_INTERNAL, "%s: cannot restart gzip decompression",
 						s->name);
 			s->in_member = 1;
 			return RC_OK;
 		}
 		if (s->in[s->in_pos] != 0)
-			return diag_err(s->d, RC_DATA, "%s: data after the end of the gzip stream",
+			return src_fail(s, RC_DATA, "%s: data after the end of the gzip stream",
 					s->name);
 		while (s->in_pos < s->in_len && s->in[s->in_pos] == 0)
 			s->in_pos++;
 	}
 }
 
-/* Inflates into the caller's buffer until it is full or the input ends. */
+/* Inflates into the caller's buffer until it is full or the input ends.
+ * On an error, *got still counts the bytes inflated before it. */
 static enum rc src_read_gzip(struct ingest_src *s, unsigned char *p, size_t len,
 			     size_t *got)
 {
-	enum rc rc;
+	enum rc rc = RC_OK;
 
 	s->zs.next_out = p;
 	s->zs.avail_out = (uInt)(len > UINT32_MAX ? UINT32_MAX : len);
-	while (s->zs.avail_out) {
+	while (s->zs.avail_out && rc == RC_OK) {
 		int zrc;
 
 		if (!s->in_member) {
 			rc = src_next_member(s);
-			if (rc != RC_OK)
-				return rc;
-			if (!s->in_member)
-				break; /* end of input */
+			if (rc != RC_OK || !s->in_member)
+				break; /* an error, or the end of input */
 		}
 		if (s->in_pos == s->in_len) {
 			rc = src_fill(s);
+			if (rc == RC_OK && s->in_pos == s->in_len)
+				rc = src_fail(s, RC_DATA, "%s: truncated gzip stream", s->name);
 			if (rc != RC_OK)
-				return rc;
-			if (s->in_pos == s->in_len)
-				return diag_err(s->d, RC_DATA, "%s: truncated gzip stream", s->name);
+				break;
 		}
 		s->zs.next_in = s->in + s->in_pos;
 		s->zs.avail_in = (uInt)(s->in_len - s->in_pos);
 		zrc = inflate(&s->zs, Z_NO_FLUSH);
 		s->in_pos = s->in_len - s->zs.avail_in;
-		if (zrc == Z_STREAM_END) {
+		if (zrc == Z_STREAM_END)
 			s->in_member = 0;
-		} else if (zrc == Z_MEM_ERROR) {
-			return diag_err(s->d, RC_OSERR, "%s: out of memory while decompressing", s->name);
-		} else if (zrc != Z_OK && zrc != Z_BUF_ERROR) {
-			return diag_err(s->d, RC_DATA, "%s: corrupt gzip stream", s->name);
-		}
+		else if (zrc == Z_MEM_ERROR)
+			rc = src_fail(s, RC_OSERR, "%s: out of memory while decompressing", s->name);
+		else if (zrc != Z_OK && zrc != Z_BUF_ERROR)
+			rc = src_fail(s, RC_DATA, "%s: corrupt gzip stream", s->name);
 	}
+	/* What was inflated before an error goes to the parser ahead of it. */
 	*got = (size_t)(s->zs.next_out - p);
+	return rc;
+}
+
+/* The next bytes of the input, plain or inflated; *got 0 at its end. */
+static enum rc src_produce(struct ingest_src *s, unsigned char *p, size_t len, size_t *got)
+{
+	*got = 0;
+	if (s->is_gzip)
+		return src_read_gzip(s, p, len, got);
+	return src_read_plain(s, p, len, got);
+}
+
+/* Fills the next slot, as full as the input allows, and hands it over.
+ * The caller has made sure the slot is free. Returns 1 when that was the
+ * last: the input ended, or an error ended it. */
+static int src_fill_slot(struct ingest_src *s)
+{
+	unsigned i = (unsigned)(s->nfilled % SRC_NSLOT);
+	size_t len = 0, got = 1;
+	enum rc rc = RC_OK;
+	int is_done;
+
+	if (!s->slot[i]) {
+		s->slot_cap[i] = i == 0 ? s->first_cap : SRC_SLOT;
+		s->slot[i] = xmalloc(s->slot_cap[i]);
+	}
+	while (len < s->slot_cap[i] && got > 0 && rc == RC_OK) {
+		rc = src_produce(s, s->slot[i] + len, s->slot_cap[i] - len, &got);
+		len += got;
+	}
+
+	pthread_mutex_lock(&s->mu);
+	s->slot_len[i] = len;
+	if (len > 0)
+		s->nfilled++;
+	if (rc != RC_OK || got == 0) {
+		s->is_done = 1;
+		s->end_rc = rc;
+	}
+	is_done = s->is_done;
+	pthread_cond_signal(&s->filled);
+	pthread_mutex_unlock(&s->mu);
+	return is_done;
+}
+
+/* The reading thread: fills the slots in turn until the input ends, an
+ * error ends it, or the parser stops it. */
+static void *src_thread(void *arg)
+{
+	struct ingest_src *s = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&s->mu);
+		while (s->nfilled - s->nconsumed == SRC_NSLOT && !s->stop)
+			pthread_cond_wait(&s->freed, &s->mu);
+		if (s->stop) {
+			pthread_mutex_unlock(&s->mu);
+			break;
+		}
+		pthread_mutex_unlock(&s->mu);
+		if (src_fill_slot(s))
+			break;
+	}
+	return NULL;
+}
+
+/* Stops the reading thread and waits for it. */
+static void src_join(struct ingest_src *s)
+{
+	if (!s->th_started)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stop = 1;
+	pthread_cond_signal(&s->freed);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->th, NULL);
+	s->th_started = 0;
+}
+
+/* Starts the reading thread, with every signal blocked in it so that they
+ * reach the main thread. */
+static enum rc src_start(struct ingest_src *s)
+{
+	sigset_t all, old;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&s->th, NULL, src_thread, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err != 0) {
+		char msg[128];
+
+		lower_strerror(err, msg, sizeof msg);
+		return diag_err(s->d, RC_OSERR, "%s: cannot start a thread to read it: %s",
+				s->name, msg);
+	}
+	s->th_started = 1;
+	return RC_OK;
+}
+
+enum rc ingest_src_open(struct diag *d, const char *path, const char *name,
+			struct ingest_src **out)
+{
+	struct ingest_src *s;
+	struct stat sb;
+	char msg[128];
+	enum rc rc;
+	int fd;
+
+	*out = NULL;
+	do
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0) {
+		lower_strerror(errno, msg, sizeof msg);
+		return diag_err(d, RC_NOINPUT, "%s: cannot open: %s", name, msg);
+	}
+	if (fstat(fd, &sb) != 0)
+		memset(&sb, 0, sizeof sb);
+	if (S_ISDIR(sb.st_mode)) {
+		close(fd);
+		lower_strerror(EISDIR, msg, sizeof msg);
+		return diag_err(d, RC_NOINPUT, "%s: cannot open: %s", name, msg);
+	}
+
+	s = xcalloc(1, sizeof *s);
+	s->d = d;
+	s->name = xstrdup(name);
+	s->fd = fd;
+	s->in = xmalloc(SRC_INBUF);
+	sha256_init(&s->hash);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->filled, NULL);
+	pthread_cond_init(&s->freed, NULL);
+	/* A plain file smaller than a slot takes one slot of its size (and a
+	 * byte more, to see its end). */
+	s->first_cap = SRC_SLOT;
+	if (S_ISREG(sb.st_mode) && sb.st_size >= 0 && (size_t)sb.st_size < SRC_SLOT - 1)
+		s->first_cap = (size_t)sb.st_size + 1;
+
+	/* Two bytes decide: 1f 8b starts a gzip member. */
+	rc = src_fill_to(s, 2);
+	if (rc != RC_OK) {
+		rc = diag_err(d, rc, "%s", s->err);
+		goto out;
+	}
+	if (s->in_len >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b) {
+		int zrc = inflateInit2(&s->zs, 15 + 16);
+
+		if (zrc != Z_OK) {
+			rc = diag_err(d, zrc == Z_MEM_ERROR ? RC_OSERR : RC_INTERNAL,
+				      "%s: cannot start gzip decompression", name);
+			goto out;
+		}
+		s->zs_ready = 1;
+		s->is_gzip = 1;
+		s->in_member = 1;
+	}
+	if (s->is_gzip)
+		s->first_cap = SRC_SLOT;
+	/* The first slot here: an input that ends within it needs no thread. */
+	if (!src_fill_slot(s))
+		rc = src_start(s);
+out:
+	if (rc != RC_OK) {
+		ingest_src_close(s);
+		return rc;
+	}
+	*out = s;
 	return RC_OK;
 }
 
 enum rc ingest_src_read(struct ingest_src *s, void *p, size_t len, size_t *got)
 {
-	enum rc rc;
+	unsigned char *out = p;
+	enum rc rc = RC_OK;
 
 	*got = 0;
 	if (len == 0)
 		return RC_OK;
-	if (s->is_gzip)
-		rc = src_read_gzip(s, p, len, got);
-	else
-		rc = src_read_plain(s, p, len, got);
-	s->nout += *got;
-	return rc;
+	pthread_mutex_lock(&s->mu);
+	if (!s->has_cur) {
+		/* Give back nothing yet: wait for the next slot or the end. */
+		while (s->nfilled == s->nconsumed && !s->is_done)
+			pthread_cond_wait(&s->filled, &s->mu);
+		if (s->nfilled == s->nconsumed) {
+			rc = s->end_rc;
+			pthread_mutex_unlock(&s->mu);
+			if (rc != RC_OK)
+				return diag_err(s->d, rc, "%s", s->err);
+			return RC_OK;
+		}
+		s->has_cur = 1;
+		s->cur_pos = 0;
+	}
+	pthread_mutex_unlock(&s->mu);
+
+	{
+		unsigned i = (unsigned)(s->nconsumed % SRC_NSLOT);
+		size_t take = s->slot_len[i] - s->cur_pos;
+
+		if (take > len)
+			take = len;
+		memcpy(out, s->slot[i] + s->cur_pos, take);
+		s->cur_pos += take;
+		*got = take;
+		s->nout += take;
+		if (s->cur_pos == s->slot_len[i]) {
+			pthread_mutex_lock(&s->mu);
+			s->nconsumed++;
+			s->has_cur = 0;
+			pthread_cond_signal(&s->freed);
+			pthread_mutex_unlock(&s->mu);
+		}
+	}
+	return RC_OK;
 }
 
 void ingest_src_stats(struct ingest_src *s, struct ingest_stats *st)
 {
-	struct sha256 copy = s->hash;
+	struct sha256 copy;
 
+	/* The digest and the count are the reading thread's until it ends. */
+	src_join(s);
+	copy = s->hash;
 	st->bytes = s->nread;
 	st->raw_bytes = s->nout;
 	st->is_gzip = s->is_gzip;
@@ -282,9 +484,15 @@ void ingest_src_close(struct ingest_src *s)
 {
 	if (!s)
 		return;
+	src_join(s);
 	if (s->zs_ready)
 		inflateEnd(&s->zs);
 	close(s->fd);
+	for (unsigned i = 0; i < SRC_NSLOT; i++)
+		free(s->slot[i]);
+	pthread_cond_destroy(&s->filled);
+	pthread_cond_destroy(&s->freed);
+	pthread_mutex_destroy(&s->mu);
 	free(s->in);
 	free(s->name);
 	free(s);

@@ -609,6 +609,98 @@ Test(ingest_csv, truncated_gzip_is_an_error)
 	free(data);
 }
 
+/* The lines zlib can inflate whole from the first `len` bytes of a gzip
+ * stream, not counting the header line. */
+static unsigned long whole_lines_inflated(const unsigned char *gz, size_t len)
+{
+	unsigned char out[65536];
+	unsigned long nl = 0;
+	z_stream zs;
+	int zrc;
+
+	memset(&zs, 0, sizeof zs);
+	cr_assert_eq(inflateInit2(&zs, 15 + 16), Z_OK);
+	zs.next_in = (unsigned char *)gz;
+	zs.avail_in = (uInt)len;
+	do {
+		zs.next_out = out;
+		zs.avail_out = sizeof out;
+		zrc = inflate(&zs, Z_NO_FLUSH);
+		for (unsigned char *p = out; p < zs.next_out; p++)
+			nl += *p == '\n';
+	} while (zrc == Z_OK && zs.avail_out == 0);
+	inflateEnd(&zs);
+	return nl - 1;
+}
+
+/* The bytes are read and inflated ahead of the parser, in another thread;
+ * an error found there waits behind everything inflated before it. */
+Test(ingest_csv, truncated_gzip_hands_over_every_record_before_the_cut)
+{
+	size_t len, glen;
+	char *data = many_rows(200000, &len);
+	char *gz = write_gz("full.csv.gz", data, len);
+	unsigned char *gdata = (unsigned char *)slurp(gz, &glen);
+	size_t keep = glen / 2;
+	char *path = write_file("cut.csv.gz", gdata, keep);
+	unsigned long want = whole_lines_inflated(gdata, keep);
+	static const size_t chunks[] = { 0, 1, 4093, 1024 * 1024 + 7 };
+
+	cr_assert_gt(len, 4 * 4 * 256 * 1024, "the file spans many hand-over slots");
+	cr_assert_gt(want, 1000);
+	for (size_t i = 0; i < sizeof chunks / sizeof *chunks; i++) {
+		struct result r = { 0 };
+
+		run(path, "cut.csv.gz", &abc, chunks[i], 0, &r);
+		cr_assert_eq(r.rc, RC_DATA, "read size %zu", chunks[i]);
+		cr_assert_str_eq(r.msgs, "lmsrecon: cut.csv.gz: truncated gzip stream\n",
+				 "read size %zu", chunks[i]);
+		cr_assert_eq(r.ncalls, want, "read size %zu: %lu records, %lu whole lines",
+			     chunks[i], r.ncalls, want);
+		result_release(&r);
+	}
+	free(path);
+	free(gz);
+	free(gdata);
+	free(data);
+}
+
+/* A read that stops early, with the reading thread still slots ahead of
+ * it, ends at once and reports only what the parser reached. */
+Test(ingest_csv, read_stopped_early_in_a_large_file_ends_there, .timeout = 30)
+{
+	size_t len;
+	char *data = many_rows(200000, &len);
+	char *plain = write_file("big.csv", data, len);
+	char *gz = write_gz("big.csv.gz", data, len);
+	struct result r = { 0 };
+	char *bad;
+
+	for (int k = 0; k < 2; k++) {
+		r.stop_at = RC_CONFIG;
+		r.stop_after = 3;
+		run(k ? gz : plain, "big.csv", &abc, 0, 0, &r);
+		cr_assert_eq(r.rc, RC_CONFIG);
+		cr_assert_eq(r.ncalls, 3);
+		cr_assert_str_eq(r.msgs, "");
+		result_release(&r);
+	}
+	/* A stray quote on line 5. */
+	bad = strchr(strchr(strchr(strchr(data, '\n') + 1, '\n') + 1, '\n') + 1, '\n') + 1;
+	bad[1] = '"';
+	free(plain);
+	plain = write_file("bad.csv", data, len);
+	r.stop_after = 0;
+	run(plain, "bad.csv", &abc, 0, 0, &r);
+	cr_assert_eq(r.rc, RC_DATA);
+	cr_assert_eq(r.ncalls, 3);
+	cr_assert_str_eq(r.msgs, "lmsrecon: bad.csv:5:2: unexpected quote in unquoted field\n");
+	result_release(&r);
+	free(plain);
+	free(gz);
+	free(data);
+}
+
 Test(ingest_csv, corrupt_gzip_checksum_is_an_error)
 {
 	size_t len, glen;
