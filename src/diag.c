@@ -37,9 +37,23 @@ static void put_pos(FILE *out, const struct srcpos *pos)
 	fputs(": ", out);
 }
 
+/* Hands a message to d->defer. */
+static void defer_msg(struct diag *d, int is_bad, enum rc rc, const struct srcpos *pos,
+		      const char *fmt, va_list ap)
+{
+	char *msg = xvasprintf(fmt, ap);
+
+	d->defer(d->defer_ctx, is_bad, rc, pos, msg);
+	free(msg);
+}
+
 enum rc diag_vat(struct diag *d, enum rc rc, const struct srcpos *pos,
 		 const char *fmt, va_list ap)
 {
+	if (d->defer) {
+		defer_msg(d, 0, rc, pos, fmt, ap);
+		return rc;
+	}
 	fputs("lmsrecon: ", d->out);
 	put_pos(d->out, pos);
 	vfprintf(d->out, fmt, ap);
@@ -95,6 +109,12 @@ enum rc diag_bad_record(struct diag *d, const struct srcpos *pos,
 			const char *fmt, ...)
 {
 	va_list ap;
+	if (d->defer) {
+		va_start(ap, fmt);
+		defer_msg(d, 1, RC_DATA, pos, fmt, ap);
+		va_end(ap);
+		return RC_OK;
+	}
 	d->nbad++;
 	if (d->nprinted < d->max_printed) {
 		va_start(ap, fmt);

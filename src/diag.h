@@ -46,6 +46,13 @@ struct diag {
 	unsigned long max_printed;  /* record messages printed before going quiet */
 	struct diag_record *bad;    /* the first max_errors+1 bad records; owned */
 	size_t nbad_kept, bad_alloc;
+	/* When set, diag_at, diag_err and diag_bad_record print nothing and
+	 * hand the message to `defer` instead (is_bad 1 for a bad record),
+	 * and diag_bad_record returns RC_OK: a reader in a thread of its own
+	 * passes its messages to the thread that prints them. */
+	void (*defer)(void *ctx, int is_bad, enum rc rc, const struct srcpos *pos,
+		      const char *msg);
+	void *defer_ctx;
 };
 
 /* Sets up `d` writing to `out`; max_errors 0, at most 100 record messages. */

@@ -74,6 +74,13 @@ enum rc ingest_read(struct diag *d, const char *path, const char *name,
 		    const struct ingest_fmt *fmt, const struct ingest_cols *cols,
 		    ingest_cb cb, void *ctx, struct ingest_stats *st);
 
+/* ingest_read with the parser in a thread of its own whatever the file's
+ * size (ingest_read does so for files of a megabyte and more): the same
+ * records, messages and result. */
+enum rc ingest_read_piped(struct diag *d, const char *path, const char *name,
+			  const struct ingest_fmt *fmt, const struct ingest_cols *cols,
+			  ingest_cb cb, void *ctx, struct ingest_stats *st);
+
 enum rc ingest_csv_read(struct diag *d, const char *path, const char *name,
 			const struct ingest_fmt *fmt, const struct ingest_cols *cols,
 			ingest_cb cb, void *ctx, struct ingest_stats *st);

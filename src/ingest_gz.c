@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,17 +326,11 @@ static void src_join(struct ingest_src *s)
 	s->th_started = 0;
 }
 
-/* Starts the reading thread, with every signal blocked in it so that they
- * reach the main thread. */
+/* Starts the reading thread. */
 static enum rc src_start(struct ingest_src *s)
 {
-	sigset_t all, old;
-	int err;
+	int err = thread_start(&s->th, src_thread, s);
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&s->th, NULL, src_thread, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err != 0) {
 		char msg[128];
 

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -270,5 +271,17 @@ int dropbehind_advance(struct dropbehind *w, off_t end)
 	}
 	(void)sync_file_range(w->fd, w->started, end - w->started, SYNC_FILE_RANGE_WRITE);
 	w->started = end;
+	return err;
+}
+
+int thread_start(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(th, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return err;
 }

@@ -5,6 +5,7 @@
 #define LMSRECON_UTIL_H
 
 #include <stdarg.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -82,5 +83,9 @@ struct dropbehind {
  * later fsync of the same descriptor may not see it). A file system that
  * cannot do it is not an error. */
 int dropbehind_advance(struct dropbehind *w, off_t end);
+
+/* Starts a thread running fn(arg) with every signal blocked in it, so that
+ * signals reach the main thread. Returns 0 or the error number. */
+int thread_start(pthread_t *th, void *(*fn)(void *), void *arg);
 
 #endif

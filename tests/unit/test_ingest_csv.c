@@ -16,62 +16,11 @@
 #include "ingest.h"
 #include "sha256.h"
 #include "util.h"
+#include "tmpfiles.h"
 
 #define CORPORA "../shared/corpora"
 
-/* A temporary directory for the files one test writes. */
-static char tmpdir[] = "/tmp/test_ingest_csv.XXXXXX";
-
-static void make_tmpdir(void)
-{
-	cr_assert_not_null(mkdtemp(tmpdir));
-}
-
-static void remove_tmpdir(void)
-{
-	DIR *dir = opendir(tmpdir);
-	struct dirent *e;
-
-	if (!dir)
-		return;
-	while ((e = readdir(dir))) {
-		char *p;
-
-		if (e->d_name[0] == '.')
-			continue;
-		p = path_join(tmpdir, e->d_name);
-		unlink(p);
-		free(p);
-	}
-	closedir(dir);
-	rmdir(tmpdir);
-}
-
 TestSuite(ingest_csv, .init = make_tmpdir, .fini = remove_tmpdir);
-
-/* Writes `len` bytes to `name` in the temporary directory. Caller frees the path. */
-static char *write_file(const char *name, const void *data, size_t len)
-{
-	char *path = path_join(tmpdir, name);
-	FILE *f = fopen(path, "wb");
-
-	cr_assert_not_null(f);
-	cr_assert_eq(fwrite(data, 1, len, f), len);
-	cr_assert_eq(fclose(f), 0);
-	return path;
-}
-
-/* Writes `len` bytes gzip-compressed to `name`. Caller frees the path. */
-static char *write_gz(const char *name, const void *data, size_t len)
-{
-	char *path = path_join(tmpdir, name);
-	gzFile g = gzopen(path, "wb");
-
-	cr_assert_not_null(g);
-	cr_assert_eq(gzwrite(g, data, (unsigned)len), (int)len);
-	cr_assert_eq(gzclose(g), Z_OK);
-	return path;
-}
 
 /* Reads a whole file. Caller frees. */
 static char *slurp(const char *path, size_t *len)
