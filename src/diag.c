@@ -37,14 +37,15 @@ static void put_pos(FILE *out, const struct srcpos *pos)
 	fputs(": ", out);
 }
 
-/* Hands a message to d->defer. */
-static void defer_msg(struct diag *d, int is_bad, enum rc rc, const struct srcpos *pos,
-		      const char *fmt, va_list ap)
+/* Hands a message to d->defer; returns what it returns. */
+static enum rc defer_msg(struct diag *d, int is_bad, enum rc rc, const struct srcpos *pos,
+			 const char *fmt, va_list ap)
 {
 	char *msg = xvasprintf(fmt, ap);
 
-	d->defer(d->defer_ctx, is_bad, rc, pos, msg);
+	rc = d->defer(d->defer_ctx, is_bad, rc, pos, msg);
 	free(msg);
+	return rc;
 }
 
 enum rc diag_vat(struct diag *d, enum rc rc, const struct srcpos *pos,
@@ -110,10 +111,12 @@ enum rc diag_bad_record(struct diag *d, const struct srcpos *pos,
 {
 	va_list ap;
 	if (d->defer) {
+		enum rc rc;
+
 		va_start(ap, fmt);
-		defer_msg(d, 1, RC_DATA, pos, fmt, ap);
+		rc = defer_msg(d, 1, RC_DATA, pos, fmt, ap);
 		va_end(ap);
-		return RC_OK;
+		return rc;
 	}
 	d->nbad++;
 	if (d->nprinted < d->max_printed) {

@@ -48,10 +48,12 @@ struct diag {
 	size_t nbad_kept, bad_alloc;
 	/* When set, diag_at, diag_err and diag_bad_record print nothing and
 	 * hand the message to `defer` instead (is_bad 1 for a bad record),
-	 * and diag_bad_record returns RC_OK: a reader in a thread of its own
-	 * passes its messages to the thread that prints them. */
-	void (*defer)(void *ctx, int is_bad, enum rc rc, const struct srcpos *pos,
-		      const char *msg);
+	 * and diag_bad_record returns what `defer` returns (RC_OK to go on):
+	 * a reader in a thread of its own passes its messages to the thread
+	 * that prints them. Such a reader calls neither diag_warn nor
+	 * diag_note, which always print. */
+	enum rc (*defer)(void *ctx, int is_bad, enum rc rc, const struct srcpos *pos,
+			 const char *msg);
 	void *defer_ctx;
 };
 

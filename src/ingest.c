@@ -13,7 +13,9 @@
 #include "ingest.h"
 #include "util.h"
 
+#include <libxml/parser.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,15 +65,18 @@ struct pipe {
 	unsigned long long nfilled, nconsumed;
 	int is_done;                 /* the parser has returned */
 	int stop;                    /* the caller wants no more */
+	atomic_int is_stopped;       /* the same, for the parser to see without the lock */
 };
 
 /* Hands the batch being filled over when it is full, waiting for a free
- * one. Returns RC_INTERNAL once the caller has stopped (the parser then
- * unwinds; its result is not used). */
+ * one. Returns RC_INTERNAL once the caller has stopped: the parser then
+ * unwinds (its result is not used) and adds nothing more. */
 static enum rc pipe_check_full(struct pipe *p)
 {
 	int stop;
 
+	if (atomic_load_explicit(&p->is_stopped, memory_order_relaxed))
+		return RC_INTERNAL;
 	if (p->batch[p->nfilled % PIPE_NBATCH].len < PIPE_BATCH)
 		return RC_OK;
 	pthread_mutex_lock(&p->mu);
@@ -91,6 +96,9 @@ static enum rc pipe_on_record(void *ctx, const struct ingest_rec *rec)
 	struct buf *cur = &p->batch[p->nfilled % PIPE_NBATCH];
 	struct pipe_hdr h = { EV_REC, RC_OK, rec->line, 0, rec->n, rec->n * sizeof(size_t) };
 	char *at;
+
+	if (atomic_load_explicit(&p->is_stopped, memory_order_relaxed))
+		return RC_INTERNAL;
 
 	for (size_t k = 0; k < rec->n; k++)
 		h.len += rec->vals[k] ? rec->lens[k] + 1 : 0;
@@ -115,22 +123,27 @@ static enum rc pipe_on_record(void *ctx, const struct ingest_rec *rec)
 	return pipe_check_full(p);
 }
 
-/* The parser's deferred diag: copies the message into the batch. */
-static void pipe_on_msg(void *ctx, int is_bad, enum rc rc, const struct srcpos *pos,
-			const char *msg)
+/* The parser's deferred diag: copies the message into the batch. A
+ * message's head has n = 1 with a position and 2 more with a file name. */
+static enum rc pipe_on_msg(void *ctx, int is_bad, enum rc rc, const struct srcpos *pos,
+			   const char *msg)
 {
 	struct pipe *p = ctx;
 	const char *file = pos && pos->file ? pos->file : "";
 	size_t flen = strlen(file) + 1, mlen = strlen(msg) + 1;
 	struct pipe_hdr h = { is_bad ? EV_BAD : EV_MSG, rc, pos ? pos->line : 0,
-			      pos ? pos->col : 0, pos != NULL, flen + mlen };
-
+			      pos ? pos->col : 0, (pos != NULL) | (pos && pos->file ? 2u : 0u),
+			      flen + mlen };
 	struct buf *cur = &p->batch[p->nfilled % PIPE_NBATCH];
 
+	if (atomic_load_explicit(&p->is_stopped, memory_order_relaxed))
+		return RC_INTERNAL;
 	buf_add(cur, &h, sizeof h);
 	buf_add(cur, file, flen);
 	buf_add(cur, msg, mlen);
-	pipe_check_full(p);
+	if (pipe_check_full(p) != RC_OK)
+		return RC_INTERNAL;
+	return is_bad ? RC_OK : rc;
 }
 
 /* The parser's thread. */
@@ -181,7 +194,8 @@ static enum rc pipe_replay(struct diag *d, const struct buf *b, ingest_cb cb, vo
 				vp = xreallocarray(vp, nalloc, sizeof *vp);
 				lp = xreallocarray(lp, nalloc, sizeof *lp);
 			}
-			memcpy(lp, pl, h.n * sizeof *lp);
+			if (h.n)
+				memcpy(lp, pl, h.n * sizeof *lp);
 			v = pl + h.n * sizeof *lp;
 			for (size_t k = 0; k < h.n; k++) {
 				if (lp[k] == SIZE_MAX) {
@@ -201,12 +215,12 @@ static enum rc pipe_replay(struct diag *d, const struct buf *b, ingest_cb cb, vo
 			++*nrecords;
 		} else {
 			const char *msg = pl + strlen(pl) + 1;
-			struct srcpos pos = { *pl ? pl : NULL, h.line, h.col };
+			struct srcpos pos = { h.n & 2 ? pl : NULL, h.line, h.col };
 
 			if (h.kind == EV_BAD)
-				rc = diag_bad_record(d, h.n ? &pos : NULL, "%s", msg);
+				rc = diag_bad_record(d, h.n & 1 ? &pos : NULL, "%s", msg);
 			else
-				diag_at(d, h.rc, h.n ? &pos : NULL, "%s", msg);
+				diag_at(d, h.rc, h.n & 1 ? &pos : NULL, "%s", msg);
 		}
 	}
 	free(vp);
@@ -238,9 +252,13 @@ enum rc ingest_read_piped(struct diag *d, const char *path, const char *name,
 	pthread_cond_init(&p.filled, NULL);
 	pthread_cond_init(&p.freed, NULL);
 
+	/* libxml2 sets up its globals once, in the thread that asks first. */
+	if (fmt->kind == INGEST_XML)
+		xmlInitParser();
 	err = thread_start(&th, pipe_thread, &p);
 	if (err != 0) {
-		rc = diag_err(d, RC_OSERR, "%s: cannot start a thread to read it", name);
+		rc = diag_err(d, RC_OSERR, "%s: cannot start a thread to read it: %s", name,
+			      strerror(err));
 		goto out;
 	}
 
@@ -262,8 +280,10 @@ enum rc ingest_read_piped(struct diag *d, const char *path, const char *name,
 		buf_reset(b);
 		pthread_mutex_lock(&p.mu);
 		p.nconsumed++;
-		if (rc != RC_OK)
+		if (rc != RC_OK) {
 			p.stop = 1;
+			atomic_store_explicit(&p.is_stopped, 1, memory_order_relaxed);
+		}
 		pthread_cond_signal(&p.freed);
 		pthread_mutex_unlock(&p.mu);
 		if (rc != RC_OK)

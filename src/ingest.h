@@ -46,7 +46,8 @@ struct ingest_rec {
 /* Called once per record. A non-OK return stops the reader, which returns it. */
 typedef enum rc (*ingest_cb)(void *ctx, const struct ingest_rec *rec);
 
-/* What a reader measured, for progress and the summary. */
+/* What a reader measured, for progress and the summary. After a read that
+ * failed, bytes and sha256 may cover bytes read ahead of the parser. */
 struct ingest_stats {
 	unsigned long long bytes;    /* bytes read from the file (compressed size if gzip) */
 	unsigned long long raw_bytes;/* bytes after decompression */

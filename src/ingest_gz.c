@@ -324,6 +324,8 @@ static void src_join(struct ingest_src *s)
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->th, NULL);
 	s->th_started = 0;
+	/* A read after this finds the end, not a wait for a thread gone. */
+	s->is_done = 1;
 }
 
 /* Starts the reading thread. */
@@ -379,7 +381,7 @@ enum rc ingest_src_open(struct diag *d, const char *path, const char *name,
 	/* A plain file smaller than a slot takes one slot of its size (and a
 	 * byte more, to see its end). */
 	s->first_cap = SRC_SLOT;
-	if (S_ISREG(sb.st_mode) && sb.st_size >= 0 && (size_t)sb.st_size < SRC_SLOT - 1)
+	if (S_ISREG(sb.st_mode) && sb.st_size > 0 && (size_t)sb.st_size < SRC_SLOT - 1)
 		s->first_cap = (size_t)sb.st_size + 1;
 
 	/* Two bytes decide: 1f 8b starts a gzip member. */

@@ -616,7 +616,7 @@ Test(ingest_csv, truncated_gzip_hands_over_every_record_before_the_cut)
 
 /* A read that stops early, with the reading thread still slots ahead of
  * it, ends at once and reports only what the parser reached. */
-Test(ingest_csv, read_stopped_early_in_a_large_file_ends_there, .timeout = 30)
+Test(ingest_csv, read_stopped_early_in_a_large_file_ends_there)
 {
 	size_t len;
 	char *data = many_rows(200000, &len);

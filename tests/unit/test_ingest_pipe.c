@@ -160,7 +160,7 @@ static const char *const abc_names[] = { "a", "b", "c" };
 static const unsigned char abc_req[] = { 1, 1, 1 };
 static const struct ingest_cols abc = { 3, abc_names, abc_req };
 
-Test(ingest_pipe, csv_clean_and_gzip, .timeout = 120)
+Test(ingest_pipe, csv_clean_and_gzip)
 {
 	static const size_t none[] = { 0 };
 	struct ingest_fmt fmt = { INGEST_CSV, ',', '"', NULL, 0 };
@@ -177,7 +177,7 @@ Test(ingest_pipe, csv_clean_and_gzip, .timeout = 120)
 	free(data);
 }
 
-Test(ingest_pipe, csv_bad_records_and_a_malformed_field, .timeout = 120)
+Test(ingest_pipe, csv_bad_records_and_a_malformed_field)
 {
 	/* Each record takes two lines: rows start at even lines. */
 	static const size_t bad[] = { 4, 10, 30000, 150000, 0 };
@@ -222,7 +222,7 @@ Test(ingest_pipe, csv_header_errors_and_bad_utf8)
 	free(p);
 }
 
-Test(ingest_pipe, xml_missing_fields_and_a_truncated_end, .timeout = 120)
+Test(ingest_pipe, xml_missing_fields_and_a_truncated_end)
 {
 	static const char *const names[] = { "Id", "Email", "Name" };
 	static const unsigned char req[] = { 1, 1, 0 };
@@ -258,4 +258,50 @@ Test(ingest_pipe, xml_missing_fields_and_a_truncated_end, .timeout = 120)
 	cr_assert_eq(compare(path, &fmt, &cols), 12);
 	free(path);
 	free(data);
+}
+
+/* Every row ragged (a trailing comma on each): once the caller stops at the
+ * first bad record, the parser stops too, rather than reading the rest of
+ * the file into batches no one reads. */
+Test(ingest_pipe, parser_stops_with_the_caller_on_bad_records_alone)
+{
+	struct ingest_fmt fmt = { INGEST_CSV, ',', '"', NULL, 0 };
+	struct buf b = BUF_INIT;
+	struct ingest_stats st;
+	struct diag d;
+	struct result r = { 0 };
+	char *mbuf = NULL, *path;
+	size_t mlen = 0, len;
+	FILE *mf;
+	enum rc rc;
+
+	buf_init(&b);
+	buf_adds(&b, "a,b,c\n");
+	for (size_t i = 0; i < 500000; i++)
+		buf_addf(&b, "%zu,n%zu,u%zu,\n", i, i, i);
+	len = b.len;
+	path = write_input("ragged.csv", b.buf, len, 0);
+	buf_release(&b);
+
+	mf = open_memstream(&mbuf, &mlen);
+	cr_assert_not_null(mf);
+	diag_init(&d, mf);
+	buf_init(&r.out);
+	rc = ingest_read_piped(&d, path, "in", &fmt, &abc, collect, &r, &st);
+	fclose(mf);
+	cr_assert_eq(rc, RC_DATA);
+	cr_assert_str_eq(mbuf, "lmsrecon: in:2: expected 3 fields, found 4\n");
+	cr_assert_eq(d.nbad, 1);
+	cr_assert_eq(r.ncalls, 0);
+	cr_assert_lt(st.bytes, len / 2, "the parser read %llu of %zu bytes", st.bytes, len);
+	cr_assert_gt(len, 8u * 1024 * 1024);
+	diag_release(&d);
+	buf_release(&r.out);
+	free(mbuf);
+
+	/* And the same outcome as a direct read, at every limit and stop:
+	 * no record reaches a stop, and 500,000 bad records fail the reads
+	 * at the limits 0 and 2 only. */
+	cr_assert_eq(compare(path, &fmt, &abc), 8);
+	free(path);
 }
