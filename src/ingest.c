@@ -15,7 +15,6 @@
 
 #include <libxml/parser.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +46,8 @@ struct pipe_hdr {
 	size_t len;
 };
 
-/* One read through the pipe. Fields under "hand-over" are read and written
- * under `mu` only; the batches themselves belong to one side at a time. */
+/* One read through the pipe. The batches belong to one side at a time, as
+ * `ho` hands them over. */
 struct pipe {
 	/* The read, as the caller asked for it. */
 	const char *path, *name;
@@ -58,46 +57,36 @@ struct pipe {
 	enum rc parser_rc;           /* what the parser returned */
 	struct diag wd;              /* the parser's diag: deferred */
 
-	/* Hand-over. */
-	pthread_mutex_t mu;
-	pthread_cond_t filled, freed;
+	struct handoff ho;
 	struct buf batch[PIPE_NBATCH];
-	unsigned long long nfilled, nconsumed;
-	int is_done;                 /* the parser has returned */
-	int stop;                    /* the caller wants no more */
-	atomic_int is_stopped;       /* the same, for the parser to see without the lock */
 };
 
-/* Hands the batch being filled over when it is full, waiting for a free
- * one. Returns RC_INTERNAL once the caller has stopped: the parser then
- * unwinds (its result is not used) and adds nothing more. */
-static enum rc pipe_check_full(struct pipe *p)
+/* The batch the parser fills, or NULL once the caller has stopped: the
+ * parser then adds nothing more and unwinds (its result is not used). */
+static struct buf *pipe_cur(struct pipe *p)
 {
-	int stop;
+	if (handoff_is_stopped(&p->ho))
+		return NULL;
+	return &p->batch[p->ho.nfilled % PIPE_NBATCH];
+}
 
-	if (atomic_load_explicit(&p->is_stopped, memory_order_relaxed))
-		return RC_INTERNAL;
-	if (p->batch[p->nfilled % PIPE_NBATCH].len < PIPE_BATCH)
+/* Hands the batch over once it is full, waiting for a free one. */
+static enum rc pipe_check_full(struct pipe *p, const struct buf *cur)
+{
+	if (cur->len < PIPE_BATCH)
 		return RC_OK;
-	pthread_mutex_lock(&p->mu);
-	p->nfilled++;
-	pthread_cond_signal(&p->filled);
-	while (p->nfilled - p->nconsumed == PIPE_NBATCH && !p->stop)
-		pthread_cond_wait(&p->freed, &p->mu);
-	stop = p->stop;
-	pthread_mutex_unlock(&p->mu);
-	return stop ? RC_INTERNAL : RC_OK;
+	return handoff_put(&p->ho, 1, 0) == 0 ? RC_OK : RC_INTERNAL;
 }
 
 /* The parser's record callback: copies the record into the batch. */
 static enum rc pipe_on_record(void *ctx, const struct ingest_rec *rec)
 {
 	struct pipe *p = ctx;
-	struct buf *cur = &p->batch[p->nfilled % PIPE_NBATCH];
+	struct buf *cur = pipe_cur(p);
 	struct pipe_hdr h = { EV_REC, RC_OK, rec->line, 0, rec->n, rec->n * sizeof(size_t) };
 	char *at;
 
-	if (atomic_load_explicit(&p->is_stopped, memory_order_relaxed))
+	if (!cur)
 		return RC_INTERNAL;
 
 	for (size_t k = 0; k < rec->n; k++)
@@ -120,7 +109,7 @@ static enum rc pipe_on_record(void *ctx, const struct ingest_rec *rec)
 		}
 	}
 	cur->buf[cur->len] = '\0';
-	return pipe_check_full(p);
+	return pipe_check_full(p, cur);
 }
 
 /* The parser's deferred diag: copies the message into the batch. A
@@ -134,14 +123,14 @@ static enum rc pipe_on_msg(void *ctx, int is_bad, enum rc rc, const struct srcpo
 	struct pipe_hdr h = { is_bad ? EV_BAD : EV_MSG, rc, pos ? pos->line : 0,
 			      pos ? pos->col : 0, (pos != NULL) | (pos && pos->file ? 2u : 0u),
 			      flen + mlen };
-	struct buf *cur = &p->batch[p->nfilled % PIPE_NBATCH];
+	struct buf *cur = pipe_cur(p);
 
-	if (atomic_load_explicit(&p->is_stopped, memory_order_relaxed))
+	if (!cur)
 		return RC_INTERNAL;
 	buf_add(cur, &h, sizeof h);
 	buf_add(cur, file, flen);
 	buf_add(cur, msg, mlen);
-	if (pipe_check_full(p) != RC_OK)
+	if (pipe_check_full(p, cur) != RC_OK)
 		return RC_INTERNAL;
 	return is_bad ? RC_OK : rc;
 }
@@ -158,13 +147,8 @@ static void *pipe_thread(void *arg)
 	else
 		rc = ingest_xml_read(&p->wd, p->path, p->name, p->fmt, p->cols, pipe_on_record, p,
 				     &p->st);
-	pthread_mutex_lock(&p->mu);
-	if (p->batch[p->nfilled % PIPE_NBATCH].len > 0 && !p->stop)
-		p->nfilled++;
 	p->parser_rc = rc;
-	p->is_done = 1;
-	pthread_cond_signal(&p->filled);
-	pthread_mutex_unlock(&p->mu);
+	handoff_put(&p->ho, p->batch[p->ho.nfilled % PIPE_NBATCH].len > 0, 1);
 	return NULL;
 }
 
@@ -173,7 +157,6 @@ static void *pipe_thread(void *arg)
 static enum rc pipe_replay(struct diag *d, const struct buf *b, ingest_cb cb, void *ctx,
 			   unsigned long *nrecords)
 {
-	const char *const *vals = NULL;
 	const char **vp = NULL;
 	size_t *lp = NULL, nalloc = 0;
 	enum rc rc = RC_OK;
@@ -206,10 +189,9 @@ static enum rc pipe_replay(struct diag *d, const struct buf *b, ingest_cb cb, vo
 					v += lp[k] + 1;
 				}
 			}
-			vals = vp;
 			rec.line = h.line;
 			rec.n = h.n;
-			rec.vals = vals;
+			rec.vals = vp;
 			rec.lens = lp;
 			rc = cb(ctx, &rec);
 			++*nrecords;
@@ -248,9 +230,7 @@ enum rc ingest_read_piped(struct diag *d, const char *path, const char *name,
 	p.wd.defer_ctx = &p;
 	for (unsigned i = 0; i < PIPE_NBATCH; i++)
 		buf_init(&p.batch[i]);
-	pthread_mutex_init(&p.mu, NULL);
-	pthread_cond_init(&p.filled, NULL);
-	pthread_cond_init(&p.freed, NULL);
+	handoff_init(&p.ho, PIPE_NBATCH);
 
 	/* libxml2 sets up its globals once, in the thread that asks first. */
 	if (fmt->kind == INGEST_XML)
@@ -263,29 +243,17 @@ enum rc ingest_read_piped(struct diag *d, const char *path, const char *name,
 	}
 
 	for (;;) {
-		struct buf *b;
-		int is_last;
+		long i = handoff_get(&p.ho);
 
-		pthread_mutex_lock(&p.mu);
-		while (p.nconsumed == p.nfilled && !p.is_done)
-			pthread_cond_wait(&p.filled, &p.mu);
-		is_last = p.nconsumed == p.nfilled;
-		pthread_mutex_unlock(&p.mu);
-		if (is_last) {
+		if (i < 0) {
 			rc = p.parser_rc;
 			break;
 		}
-		b = &p.batch[p.nconsumed % PIPE_NBATCH];
-		rc = pipe_replay(d, b, cb, ctx, &nrecords);
-		buf_reset(b);
-		pthread_mutex_lock(&p.mu);
-		p.nconsumed++;
-		if (rc != RC_OK) {
-			p.stop = 1;
-			atomic_store_explicit(&p.is_stopped, 1, memory_order_relaxed);
-		}
-		pthread_cond_signal(&p.freed);
-		pthread_mutex_unlock(&p.mu);
+		rc = pipe_replay(d, &p.batch[i], cb, ctx, &nrecords);
+		buf_reset(&p.batch[i]);
+		if (rc != RC_OK)
+			handoff_stop(&p.ho);
+		handoff_release(&p.ho);
 		if (rc != RC_OK)
 			break;
 	}
@@ -297,9 +265,7 @@ out:
 	}
 	for (unsigned i = 0; i < PIPE_NBATCH; i++)
 		buf_release(&p.batch[i]);
-	pthread_cond_destroy(&p.filled);
-	pthread_cond_destroy(&p.freed);
-	pthread_mutex_destroy(&p.mu);
+	handoff_destroy(&p.ho);
 	diag_release(&p.wd);
 	return rc;
 }

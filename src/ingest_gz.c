@@ -34,8 +34,7 @@
 #define SRC_NSLOT 4u
 
 /* An open input file. Until the reading thread has been joined, the
- * fields under "reading thread" are its own and those under "hand-over"
- * are read and written under `mu` only. */
+ * fields under "reading thread" are its own. */
 struct ingest_src {
 	struct diag *d;           /* where errors are printed; borrowed */
 	char *name;               /* the file as shown in messages; owned */
@@ -53,25 +52,20 @@ struct ingest_src {
 	unsigned long long nread; /* bytes read from the file */
 	char err[512];            /* the message of the error that ended the read */
 
-	/* Hand-over. */
-	pthread_mutex_t mu;
-	pthread_cond_t filled;    /* a slot was filled, or the thread is done */
-	pthread_cond_t freed;     /* a slot was given back, or stop was set */
+	/* Hand-over: the slots belong to one side at a time, as `ho` hands
+	 * them over. */
+	struct handoff ho;
 	unsigned char *slot[SRC_NSLOT]; /* allocated when first filled; owned */
 	size_t slot_cap[SRC_NSLOT];     /* the size of each */
 	size_t slot_len[SRC_NSLOT];     /* the bytes filled in each */
 	size_t first_cap;         /* the size of the first slot */
-	unsigned long long nfilled;   /* slots filled so far */
-	unsigned long long nconsumed; /* slots given back so far */
-	int is_done;              /* the thread has filled its last slot */
-	int stop;                 /* the parser wants no more bytes */
 	enum rc end_rc;           /* how the read ended: RC_OK at the end of input */
 
 	/* Parser's side. */
 	pthread_t th;
 	int th_started;           /* th is running or not yet joined */
-	size_t cur_pos;           /* bytes taken from slot nconsumed % SRC_NSLOT */
-	int has_cur;              /* that slot has been filled and not given back */
+	long cur;                 /* the slot being taken from, or -1 */
+	size_t cur_pos;           /* bytes taken from it */
 	unsigned long long nout;  /* bytes handed to the caller */
 };
 
@@ -260,14 +254,14 @@ static enum rc src_produce(struct ingest_src *s, unsigned char *p, size_t len, s
 }
 
 /* Fills the next slot, as full as the input allows, and hands it over.
- * The caller has made sure the slot is free. Returns 1 when that was the
- * last: the input ended, or an error ended it. */
+ * Returns 1 when no slot is to follow: the input ended, an error ended
+ * it, or the parser stopped. */
 static int src_fill_slot(struct ingest_src *s)
 {
-	unsigned i = (unsigned)(s->nfilled % SRC_NSLOT);
+	unsigned i = (unsigned)(s->ho.nfilled % SRC_NSLOT);
 	size_t len = 0, got = 1;
 	enum rc rc = RC_OK;
-	int is_done;
+	int is_last;
 
 	if (!s->slot[i]) {
 		s->slot_cap[i] = i == 0 ? s->first_cap : SRC_SLOT;
@@ -277,19 +271,11 @@ static int src_fill_slot(struct ingest_src *s)
 		rc = src_produce(s, s->slot[i] + len, s->slot_cap[i] - len, &got);
 		len += got;
 	}
-
-	pthread_mutex_lock(&s->mu);
 	s->slot_len[i] = len;
-	if (len > 0)
-		s->nfilled++;
-	if (rc != RC_OK || got == 0) {
-		s->is_done = 1;
+	is_last = rc != RC_OK || got == 0;
+	if (is_last)
 		s->end_rc = rc;
-	}
-	is_done = s->is_done;
-	pthread_cond_signal(&s->filled);
-	pthread_mutex_unlock(&s->mu);
-	return is_done;
+	return handoff_put(&s->ho, len > 0, is_last) != 0 || is_last;
 }
 
 /* The reading thread: fills the slots in turn until the input ends, an
@@ -298,18 +284,8 @@ static void *src_thread(void *arg)
 {
 	struct ingest_src *s = arg;
 
-	for (;;) {
-		pthread_mutex_lock(&s->mu);
-		while (s->nfilled - s->nconsumed == SRC_NSLOT && !s->stop)
-			pthread_cond_wait(&s->freed, &s->mu);
-		if (s->stop) {
-			pthread_mutex_unlock(&s->mu);
-			break;
-		}
-		pthread_mutex_unlock(&s->mu);
-		if (src_fill_slot(s))
-			break;
-	}
+	while (!src_fill_slot(s))
+		;
 	return NULL;
 }
 
@@ -318,14 +294,11 @@ static void src_join(struct ingest_src *s)
 {
 	if (!s->th_started)
 		return;
-	pthread_mutex_lock(&s->mu);
-	s->stop = 1;
-	pthread_cond_signal(&s->freed);
-	pthread_mutex_unlock(&s->mu);
+	handoff_stop(&s->ho);
 	pthread_join(s->th, NULL);
 	s->th_started = 0;
 	/* A read after this finds the end, not a wait for a thread gone. */
-	s->is_done = 1;
+	s->ho.is_done = 1;
 }
 
 /* Starts the reading thread. */
@@ -375,9 +348,8 @@ enum rc ingest_src_open(struct diag *d, const char *path, const char *name,
 	s->fd = fd;
 	s->in = xmalloc(SRC_INBUF);
 	sha256_init(&s->hash);
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->filled, NULL);
-	pthread_cond_init(&s->freed, NULL);
+	handoff_init(&s->ho, SRC_NSLOT);
+	s->cur = -1;
 	/* A plain file smaller than a slot takes one slot of its size (and a
 	 * byte more, to see its end). */
 	s->first_cap = SRC_SLOT;
@@ -418,46 +390,31 @@ out:
 
 enum rc ingest_src_read(struct ingest_src *s, void *p, size_t len, size_t *got)
 {
-	unsigned char *out = p;
-	enum rc rc = RC_OK;
+	size_t take;
 
 	*got = 0;
 	if (len == 0)
 		return RC_OK;
-	pthread_mutex_lock(&s->mu);
-	if (!s->has_cur) {
-		/* Give back nothing yet: wait for the next slot or the end. */
-		while (s->nfilled == s->nconsumed && !s->is_done)
-			pthread_cond_wait(&s->filled, &s->mu);
-		if (s->nfilled == s->nconsumed) {
-			rc = s->end_rc;
-			pthread_mutex_unlock(&s->mu);
-			if (rc != RC_OK)
-				return diag_err(s->d, rc, "%s", s->err);
+	if (s->cur < 0) {
+		s->cur = handoff_get(&s->ho);
+		s->cur_pos = 0;
+		if (s->cur < 0) {
+			/* The end: the error that ended the read, if one did. */
+			if (s->end_rc != RC_OK)
+				return diag_err(s->d, s->end_rc, "%s", s->err);
 			return RC_OK;
 		}
-		s->has_cur = 1;
-		s->cur_pos = 0;
 	}
-	pthread_mutex_unlock(&s->mu);
-
-	{
-		unsigned i = (unsigned)(s->nconsumed % SRC_NSLOT);
-		size_t take = s->slot_len[i] - s->cur_pos;
-
-		if (take > len)
-			take = len;
-		memcpy(out, s->slot[i] + s->cur_pos, take);
-		s->cur_pos += take;
-		*got = take;
-		s->nout += take;
-		if (s->cur_pos == s->slot_len[i]) {
-			pthread_mutex_lock(&s->mu);
-			s->nconsumed++;
-			s->has_cur = 0;
-			pthread_cond_signal(&s->freed);
-			pthread_mutex_unlock(&s->mu);
-		}
+	take = s->slot_len[s->cur] - s->cur_pos;
+	if (take > len)
+		take = len;
+	memcpy(p, s->slot[s->cur] + s->cur_pos, take);
+	s->cur_pos += take;
+	*got = take;
+	s->nout += take;
+	if (s->cur_pos == s->slot_len[s->cur]) {
+		handoff_release(&s->ho);
+		s->cur = -1;
 	}
 	return RC_OK;
 }
@@ -485,9 +442,7 @@ void ingest_src_close(struct ingest_src *s)
 	close(s->fd);
 	for (unsigned i = 0; i < SRC_NSLOT; i++)
 		free(s->slot[i]);
-	pthread_cond_destroy(&s->filled);
-	pthread_cond_destroy(&s->freed);
-	pthread_mutex_destroy(&s->mu);
+	handoff_destroy(&s->ho);
 	free(s->in);
 	free(s->name);
 	free(s);

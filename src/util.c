@@ -285,3 +285,73 @@ int thread_start(pthread_t *th, void *(*fn)(void *), void *arg)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return err;
 }
+
+void handoff_init(struct handoff *h, unsigned n)
+{
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->filled, NULL);
+	pthread_cond_init(&h->freed, NULL);
+	h->n = n;
+	h->nfilled = h->nconsumed = 0;
+	h->is_done = 0;
+	atomic_init(&h->is_stopped, 0);
+}
+
+void handoff_destroy(struct handoff *h)
+{
+	pthread_cond_destroy(&h->filled);
+	pthread_cond_destroy(&h->freed);
+	pthread_mutex_destroy(&h->mu);
+}
+
+int handoff_put(struct handoff *h, int is_filled, int is_last)
+{
+	int is_stopped;
+
+	pthread_mutex_lock(&h->mu);
+	if (is_filled)
+		h->nfilled++;
+	if (is_last)
+		h->is_done = 1;
+	pthread_cond_signal(&h->filled);
+	while (!is_last && h->nfilled - h->nconsumed == h->n &&
+	       !atomic_load_explicit(&h->is_stopped, memory_order_relaxed))
+		pthread_cond_wait(&h->freed, &h->mu);
+	is_stopped = atomic_load_explicit(&h->is_stopped, memory_order_relaxed);
+	pthread_mutex_unlock(&h->mu);
+	return is_stopped ? -1 : 0;
+}
+
+long handoff_get(struct handoff *h)
+{
+	long i = -1;
+
+	pthread_mutex_lock(&h->mu);
+	while (h->nconsumed == h->nfilled && !h->is_done)
+		pthread_cond_wait(&h->filled, &h->mu);
+	if (h->nconsumed < h->nfilled)
+		i = (long)(h->nconsumed % h->n);
+	pthread_mutex_unlock(&h->mu);
+	return i;
+}
+
+void handoff_release(struct handoff *h)
+{
+	pthread_mutex_lock(&h->mu);
+	h->nconsumed++;
+	pthread_cond_signal(&h->freed);
+	pthread_mutex_unlock(&h->mu);
+}
+
+void handoff_stop(struct handoff *h)
+{
+	pthread_mutex_lock(&h->mu);
+	atomic_store_explicit(&h->is_stopped, 1, memory_order_relaxed);
+	pthread_cond_signal(&h->freed);
+	pthread_mutex_unlock(&h->mu);
+}
+
+int handoff_is_stopped(struct handoff *h)
+{
+	return atomic_load_explicit(&h->is_stopped, memory_order_relaxed);
+}

@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -87,5 +88,35 @@ int dropbehind_advance(struct dropbehind *w, off_t end);
 /* Starts a thread running fn(arg) with every signal blocked in it, so that
  * signals reach the main thread. Returns 0 or the error number. */
 int thread_start(pthread_t *th, void *(*fn)(void *), void *arg);
+
+/* A ring of `n` buffers handed from one producing thread to one consuming
+ * thread: buffer nfilled % n is the producer's to fill, nconsumed % n the
+ * consumer's to read. The buffers are the caller's; this keeps the counts
+ * and the waits. */
+struct handoff {
+	pthread_mutex_t mu;
+	pthread_cond_t filled;          /* a buffer was handed over, or the last */
+	pthread_cond_t freed;           /* a buffer was given back, or stop */
+	unsigned n;
+	unsigned long long nfilled;     /* buffers handed over */
+	unsigned long long nconsumed;   /* buffers given back */
+	int is_done;                    /* the producer has handed over its last */
+	atomic_int is_stopped;          /* the consumer wants no more */
+};
+void handoff_init(struct handoff *h, unsigned n);
+void handoff_destroy(struct handoff *h);
+/* Producer: hands over buffer nfilled % n when `is_filled`, and its last
+ * when `is_last`; otherwise waits until the next buffer is free. Returns
+ * 0, or -1 once the consumer has stopped. */
+int handoff_put(struct handoff *h, int is_filled, int is_last);
+/* Consumer: waits for the next buffer; returns its index, or -1 when the
+ * producer has handed over its last. */
+long handoff_get(struct handoff *h);
+/* Consumer: gives back the buffer handoff_get returned. */
+void handoff_release(struct handoff *h);
+/* Consumer: wants no more; a producer waiting for a buffer goes on. */
+void handoff_stop(struct handoff *h);
+/* Whether handoff_stop was called, without waiting for the lock. */
+int handoff_is_stopped(struct handoff *h);
 
 #endif

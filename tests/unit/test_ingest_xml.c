@@ -16,6 +16,7 @@
 #include "diag.h"
 #include "ingest.h"
 #include "util.h"
+#include "tmpfiles.h"
 
 #define FIXTURES "fixtures/ingest-xml"
 #define ATTACKS "../shared/corpora/xml-attacks"
@@ -28,36 +29,6 @@ static const char *const contact_names[] = {
 };
 static const unsigned char contact_req[] = { 1, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
 static const struct ingest_cols contact_cols = { 10, contact_names, contact_req };
-
-/* A temporary directory per test, removed at the end. */
-static char tmpdir[64];
-
-static void tmp_setup(void)
-{
-	strcpy(tmpdir, "/tmp/test_ingest_xml.XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir));
-}
-
-static void tmp_teardown(void)
-{
-	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
-
-	cr_assert_eq(system(cmd), 0);
-	free(cmd);
-}
-
-/* Writes `len` bytes to a file in the temporary directory; caller frees
- * the returned path. */
-static char *tmp_write(const char *name, const char *p, size_t len)
-{
-	char *path = path_join(tmpdir, name);
-	FILE *f = fopen(path, "wb");
-
-	cr_assert_not_null(f);
-	cr_assert_eq(fwrite(p, 1, len, f), len);
-	cr_assert_eq(fclose(f), 0);
-	return path;
-}
 
 /* Size of a file in bytes. */
 static size_t file_size(const char *path)
@@ -186,7 +157,7 @@ static const char contacts_expected[] =
 	" [owner@example.com] - -\n"
 	"36: [0035g00000AbCdHAAV] [] - - - - - - [first line\nsecond line\n] -\n";
 
-TestSuite(ingest_xml, .init = tmp_setup, .fini = tmp_teardown);
+TestSuite(ingest_xml, .init = make_tmpdir, .fini = remove_tmpdir);
 
 Test(ingest_xml, bulk_api_result_gives_fields_nil_empty_nested_and_entities)
 {
@@ -211,13 +182,9 @@ Test(ingest_xml, gzip_compressed_file_gives_the_same_records)
 {
 	size_t len;
 	char *xml = slurp(FIXTURES "/bulk-contacts.xml", &len);
-	char *path = path_join(tmpdir, "contacts.xml.gz");
-	gzFile gz = gzopen(path, "wb9");
+	char *path = write_gz("contacts.xml.gz", xml, len);
 	struct result res;
 
-	cr_assert_not_null(gz);
-	cr_assert_eq(gzwrite(gz, xml, (unsigned)len), (int)len);
-	cr_assert_eq(gzclose(gz), Z_OK);
 	expect_all_chunks(path, "contacts.xml.gz", "records", &contact_cols, 0, RC_OK,
 			  contacts_expected, "");
 	res = read_once(path, "contacts.xml.gz", "records", &contact_cols, 0, 0);
@@ -234,15 +201,11 @@ Test(ingest_xml, truncated_gzip_reports_the_source_error_not_malformed_xml)
 {
 	size_t len, glen;
 	char *xml = slurp(FIXTURES "/bulk-contacts.xml", &len);
-	char *path = path_join(tmpdir, "full.gz"), *gzbytes, *cut;
-	gzFile gz = gzopen(path, "wb9");
+	char *path = write_gz("full.gz", xml, len), *gzbytes, *cut;
 	struct result res;
 
-	cr_assert_not_null(gz);
-	cr_assert_eq(gzwrite(gz, xml, (unsigned)len), (int)len);
-	cr_assert_eq(gzclose(gz), Z_OK);
 	gzbytes = slurp(path, &glen);
-	cut = tmp_write("cut.xml.gz", gzbytes, glen / 2);
+	cut = write_file("cut.xml.gz", gzbytes, glen / 2);
 	res = read_once(cut, "cut.xml.gz", "records", &contact_cols, 0, 0);
 	cr_assert_eq(res.rc, RC_DATA);
 	cr_assert_str_eq(res.msgs, "lmsrecon: cut.xml.gz: truncated gzip stream\n");
@@ -284,7 +247,7 @@ Test(ingest_xml, records_over_many_lines_report_their_start_tag_line)
 		"</root>\n";
 	static const char *const names[] = { "a", "B" };
 	static const struct ingest_cols cols = { 2, names, NULL };
-	char *path = tmp_write("lines.xml", xml, sizeof xml - 1);
+	char *path = write_file("lines.xml", xml, sizeof xml - 1);
 
 	/* libxml2 places an element at the line where its start tag ends, so
 	 * the last record, whose start tag spans lines 17-18, is at 18. */
@@ -310,7 +273,7 @@ Test(ingest_xml, line_numbers_past_65535_are_exact)
 	for (int i = 0; i < 70000; i++)
 		buf_adds(&b, "<row><a>x</a></row>\n");
 	buf_adds(&b, "</root>\n");
-	path = tmp_write("big.xml", b.buf, b.len);
+	path = write_file("big.xml", b.buf, b.len);
 	res = read_once(path, "big.xml", "row", &cols, 0, 0);
 	cr_assert_eq(res.rc, RC_OK, "%s", res.msgs);
 	cr_assert_eq(res.st.nrecords, 70000);
@@ -334,7 +297,7 @@ Test(ingest_xml, missing_required_field_skips_the_record_and_reads_on)
 	static const char *const names[] = { "Email", "Id" };
 	static const unsigned char req[] = { 0, 1 };
 	static const struct ingest_cols cols = { 2, names, req };
-	char *path = tmp_write("req.xml", xml, sizeof xml - 1);
+	char *path = write_file("req.xml", xml, sizeof xml - 1);
 
 	expect_all_chunks(path, "contacts.xml", "records", &cols, 10, RC_OK,
 			  "2: [a@b.c] [001]\n"
@@ -355,7 +318,7 @@ Test(ingest_xml, nil_required_field_is_present_but_null)
 	static const char *const names[] = { "Id", "Email" };
 	static const unsigned char req[] = { 1, 1 };
 	static const struct ingest_cols cols = { 2, names, req };
-	char *path = tmp_write("nil.xml", xml, sizeof xml - 1);
+	char *path = write_file("nil.xml", xml, sizeof xml - 1);
 
 	expect_all_chunks(path, "nil.xml", "records", &cols, 0, RC_OK, "1: - [e]\n", "");
 	free(path);
@@ -377,7 +340,7 @@ Test(ingest_xml, field_longer_than_the_limit_is_a_bad_record)
 	for (size_t i = 0; i <= INGEST_MAX_FIELD; i++)
 		buf_addch(&b, 'n');
 	buf_adds(&b, "</Notes></records>\n<records><Id>3</Id></records>\n</r>\n");
-	path = tmp_write("long.xml", b.buf, b.len);
+	path = write_file("long.xml", b.buf, b.len);
 	for (size_t chunk = 0; chunk <= 4096; chunk += 1023) {
 		res = read_once(path, "long.xml", "records", &cols, chunk, 5);
 		cr_assert_eq(res.rc, RC_OK);
@@ -401,7 +364,7 @@ Test(ingest_xml, unclosed_tag_is_malformed_with_line_and_column)
 		"</queryResult>\n";
 	static const char *const names[] = { "Id" };
 	static const struct ingest_cols cols = { 1, names, NULL };
-	char *path = tmp_write("unclosed.xml", xml, sizeof xml - 1);
+	char *path = write_file("unclosed.xml", xml, sizeof xml - 1);
 
 	expect_all_chunks(path, "unclosed.xml", "records", &cols, 0, RC_DATA, "2: [1]\n",
 			  "lmsrecon: unclosed.xml:4:15: malformed XML: opening and ending tag"
@@ -414,7 +377,7 @@ Test(ingest_xml, document_ending_inside_an_element_is_malformed)
 	static const char xml[] = "<queryResult>\n<records><Id>1</Id>";
 	static const char *const names[] = { "Id" };
 	static const struct ingest_cols cols = { 1, names, NULL };
-	char *path = tmp_write("cut.xml", xml, sizeof xml - 1);
+	char *path = write_file("cut.xml", xml, sizeof xml - 1);
 
 	expect_all_chunks(path, "cut.xml", "records", &cols, 0, RC_DATA, "",
 			  "lmsrecon: cut.xml:2:20: malformed XML: premature end of data"
@@ -427,7 +390,7 @@ Test(ingest_xml, invalid_utf8_is_malformed_with_a_position)
 	static const char xml[] = "<r>\n<records><Name>Caf\xe9 au lait</Name></records>\n</r>\n";
 	static const char *const names[] = { "Name" };
 	static const struct ingest_cols cols = { 1, names, NULL };
-	char *path = tmp_write("latin1.xml", xml, sizeof xml - 1);
+	char *path = write_file("latin1.xml", xml, sizeof xml - 1);
 
 	expect_all_chunks(path, "latin1.xml", "records", &cols, 0, RC_DATA, "",
 			  "lmsrecon: latin1.xml:2:19: malformed XML: input is not proper UTF-8,"
@@ -437,7 +400,7 @@ Test(ingest_xml, invalid_utf8_is_malformed_with_a_position)
 
 Test(ingest_xml, empty_file_is_refused)
 {
-	char *path = tmp_write("empty.xml", "", 0);
+	char *path = write_file("empty.xml", "", 0);
 	struct result res = read_once(path, "empty.xml", "records", &contact_cols, 0, 0);
 
 	cr_assert_eq(res.rc, RC_DATA);
@@ -449,7 +412,7 @@ Test(ingest_xml, empty_file_is_refused)
 Test(ingest_xml, document_without_record_elements_has_no_records)
 {
 	static const char xml[] = "<?xml version=\"1.0\"?>\n<queryResult><done>true</done></queryResult>\n";
-	char *path = tmp_write("none.xml", xml, sizeof xml - 1);
+	char *path = write_file("none.xml", xml, sizeof xml - 1);
 
 	expect_all_chunks(path, "none.xml", "records", &contact_cols, 0, RC_OK, "", "");
 	free(path);
@@ -463,7 +426,7 @@ Test(ingest_xml, doctype_is_refused_at_its_line)
 		"<?pi <!DOCTYPE in a PI is fine?>\n"
 		"<!DOCTYPE queryResult>\n"
 		"<queryResult><records><Id>1</Id></records></queryResult>\n";
-	char *path = tmp_write("doctype.xml", xml, sizeof xml - 1);
+	char *path = write_file("doctype.xml", xml, sizeof xml - 1);
 
 	expect_all_chunks(path, "doctype.xml", "records", &contact_cols, 0, RC_DATA, "",
 			  "lmsrecon: doctype.xml:4: document type declarations are not allowed\n");
@@ -483,7 +446,7 @@ Test(ingest_xml, doctype_in_utf16_is_refused)
 		u16[n++] = ascii[i];
 		u16[n++] = 0;
 	}
-	path = tmp_write("u16.xml", u16, n);
+	path = write_file("u16.xml", u16, n);
 	expect_all_chunks(path, "u16.xml", "records", &contact_cols, 0, RC_DATA, "",
 			  "lmsrecon: u16.xml:2: document type declarations are not allowed\n");
 	free(path);
@@ -491,11 +454,11 @@ Test(ingest_xml, doctype_in_utf16_is_refused)
 
 Test(ingest_xml, external_entity_is_refused_and_nothing_is_read)
 {
-	char *secret = tmp_write("secret.txt", "TOP-SECRET", 10);
+	char *secret = write_file("secret.txt", "TOP-SECRET", 10);
 	char *xml = xasprintf("<?xml version=\"1.0\"?>\n"
 			      "<!DOCTYPE r [\n<!ENTITY ee SYSTEM \"file://%s\">\n]>\n"
 			      "<r><records><Id>&ee;</Id></records></r>\n", secret);
-	char *path = tmp_write("xxe.xml", xml, strlen(xml));
+	char *path = write_file("xxe.xml", xml, strlen(xml));
 	xmlExternalEntityLoader before = xmlGetExternalEntityLoader();
 
 	expect_all_chunks(path, "xxe.xml", "records", &contact_cols, 0, RC_DATA, "",
@@ -522,7 +485,7 @@ Test(ingest_xml, billion_laughs_is_refused)
 		" <!ENTITY lol9 \"&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;\">\n"
 		"]>\n"
 		"<lolz><records><Id>&lol9;</Id></records></lolz>\n";
-	char *path = tmp_write("lol.xml", xml, sizeof xml - 1);
+	char *path = write_file("lol.xml", xml, sizeof xml - 1);
 
 	expect_all_chunks(path, "lol.xml", "records", &contact_cols, 0, RC_DATA, "",
 			  "lmsrecon: lol.xml:1: document type declarations are not allowed\n");
@@ -534,7 +497,7 @@ Test(ingest_xml, undeclared_entity_is_malformed)
 	static const char xml[] = "<r>\n<records><Id>&ee;</Id></records></r>\n";
 	static const char *const names[] = { "Id" };
 	static const struct ingest_cols cols = { 1, names, NULL };
-	char *path = tmp_write("undeclared.xml", xml, sizeof xml - 1);
+	char *path = write_file("undeclared.xml", xml, sizeof xml - 1);
 
 	expect_all_chunks(path, "undeclared.xml", "records", &cols, 0, RC_DATA, "",
 			  "lmsrecon: undeclared.xml:2:18: malformed XML: entity 'ee' not defined\n");
@@ -561,7 +524,7 @@ Test(ingest_xml, nesting_deeper_than_256_is_refused_quickly)
 	static const size_t chunks[] = { 0, 1, 2, 7, 100, 512, 4096, 65536 };
 	size_t len;
 	char *doc = deep_doc(10000, &len);
-	char *path = tmp_write("deep.xml", doc, len);
+	char *path = write_file("deep.xml", doc, len);
 
 	for (size_t i = 0; i < sizeof chunks / sizeof *chunks; i++) {
 		struct result res = read_once(path, "deep.xml", "records", &contact_cols,
@@ -585,7 +548,7 @@ Test(ingest_xml, nesting_of_256_is_accepted)
 	static const struct ingest_cols cols = { 1, names, NULL };
 	size_t len;
 	char *doc = deep_doc(255, &len);
-	char *path = tmp_write("deep.xml", doc, len);
+	char *path = write_file("deep.xml", doc, len);
 	struct result res = read_once(path, "deep.xml", "records", &cols, 0, 0);
 
 	/* The root is at depth 0, so the record's Id is at depth 256. */
@@ -601,7 +564,7 @@ Test(ingest_xml, column_names_match_ignoring_ascii_case_only)
 	static const char xml[] = "<r><records><EMAIL>e</EMAIL><Stra\xc3\x9f" "e>s</Stra\xc3\x9f" "e></records></r>";
 	static const char *const names[] = { "email", "STRASSE", "Stra\xc3\x9f" "E" };
 	static const struct ingest_cols cols = { 3, names, NULL };
-	char *path = tmp_write("case.xml", xml, sizeof xml - 1);
+	char *path = write_file("case.xml", xml, sizeof xml - 1);
 
 	expect_all_chunks(path, "case.xml", "records", &cols, 0, RC_OK, "1: [e] - [s]\n", "");
 	free(path);
@@ -613,7 +576,7 @@ Test(ingest_xml, group_element_is_not_a_value_but_its_children_are)
 		"<r><records><Account>\n  <Name>n</Name>\n</Account><Plain>  </Plain></records></r>";
 	static const char *const names[] = { "Account", "Account.Name", "Plain" };
 	static const struct ingest_cols cols = { 3, names, NULL };
-	char *path = tmp_write("group.xml", xml, sizeof xml - 1);
+	char *path = write_file("group.xml", xml, sizeof xml - 1);
 
 	expect_all_chunks(path, "group.xml", "records", &cols, 0, RC_OK, "1: - [n] [  ]\n", "");
 	free(path);
@@ -808,7 +771,7 @@ Test(ingest_xml, undefined_namespace_prefix_is_malformed)
 	static const char xml[] = "<r>\n<records><Id xsi:nil=\"true\"/></records>\n<records/></r>\n";
 	static const char *const names[] = { "Id" };
 	static const struct ingest_cols cols = { 1, names, NULL };
-	char *path = tmp_write("ns.xml", xml, sizeof xml - 1);
+	char *path = write_file("ns.xml", xml, sizeof xml - 1);
 
 	expect_all_chunks(path, "ns.xml", "records", &cols, 0, RC_DATA, "",
 			  "lmsrecon: ns.xml:2:28: malformed XML: namespace prefix xsi for nil"
@@ -831,7 +794,7 @@ Test(ingest_xml, fields_are_found_past_the_path_cache_limit)
 	for (int i = 0; i < 70000; i++)
 		buf_addf(&b, "<f%d>%d</f%d>", i, i, i);
 	buf_adds(&b, "<late><x>v</x></late></records><records><late><x>w</x></late></records></r>");
-	path = tmp_write("wide.xml", b.buf, b.len);
+	path = write_file("wide.xml", b.buf, b.len);
 	for (size_t i = 0; i < sizeof chunks / sizeof *chunks; i++) {
 		struct result res = read_once(path, "wide.xml", "records", &cols, chunks[i], 0);
 
@@ -857,7 +820,7 @@ Test(ingest_xml, byte_invalid_in_declared_encoding_fails_the_read)
 		"</queryResult>\n";
 	static const char *const names[] = { "Id" };
 	static const struct ingest_cols cols = { 1, names, NULL };
-	char *path = tmp_write("utf7.xml", xml, sizeof xml - 1);
+	char *path = write_file("utf7.xml", xml, sizeof xml - 1);
 
 	expect_all_chunks(path, "utf7.xml", "records", &cols, 0, RC_DATA, "3: [1]\n",
 			  "lmsrecon: utf7.xml: malformed XML: bytes not valid in the declared"
@@ -873,7 +836,7 @@ Test(ingest_xml, encoding_failure_prints_nothing_of_libxml2s_own)
 				  "<r><records><Id>1</Id></records>\x80</r>\n";
 	static const char *const names[] = { "Id" };
 	static const struct ingest_cols cols = { 1, names, NULL };
-	char *path = tmp_write("utf7.xml", xml, sizeof xml - 1);
+	char *path = write_file("utf7.xml", xml, sizeof xml - 1);
 	char *errpath = path_join(tmpdir, "stderr.txt");
 	int saved = dup(2), fd;
 	struct result res;
