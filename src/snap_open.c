@@ -198,6 +198,28 @@ enum rc snap_rc(const struct snap *s)
 	return s->rc;
 }
 
+/* Writes the pages the connection's open transaction changed out of the
+ * page caches into the files, the snapshot's behind its journal as a
+ * cache spill does; nothing is committed. SQLite keeps a changed page in
+ * its cache until the transaction ends, unless nine tenths of the cache
+ * are changed pages. A run is one transaction, so the caches went on with
+ * a tenth of their size for reading: at a million contacts the day two's
+ * enrollment records read 2.7 GB of stage pages, 0.8 GB once the pages
+ * written before them were written out. After a statement that made a
+ * table or an index (`is_bulk`), and after SNAP_FLUSH_ROWS rows changed
+ * by others, one or many. */
+static void flush_changed(struct snap *s, int is_bulk)
+{
+	long long n = sqlite3_total_changes64(s->db);
+	int r;
+
+	if (!is_bulk && n - s->flushed_changes < SNAP_FLUSH_ROWS)
+		return;
+	s->flushed_changes = n;
+	if (s->rc == RC_OK && (r = sqlite3_db_cacheflush(s->db)) != SQLITE_OK)
+		snap_fail(s, r, "writing changed pages out");
+}
+
 enum rc snap_exec_n(struct snap *s, const char *sql, size_t len)
 {
 	const char *p = sql, *end = sql + len;
@@ -213,6 +235,8 @@ enum rc snap_exec_n(struct snap *s, const char *sql, size_t len)
 				;
 			if (r != SQLITE_DONE)
 				snap_fail(s, r, p);
+			else if (!sqlite3_stmt_readonly(st))
+				flush_changed(s, 1);
 			sqlite3_finalize(st);
 		}
 		if (!tail || tail <= p)
@@ -616,6 +640,8 @@ int snap_step(struct snap_stmt *st)
 		return 1;
 	if (r == SQLITE_DONE) {
 		sqlite3_reset(st->st);
+		if (!sqlite3_stmt_readonly(st->st))
+			flush_changed(st->s, 0);
 		return 0;
 	}
 	snap_fail(st->s, r, sqlite3_sql(st->st));
