@@ -28,10 +28,6 @@ struct sqlite3_stmt;
  * memory before it writes them out as one sorted run (snap_open.c). */
 #define SNAP_SORT_RUN_PAGES 512
 
-/* Rows changed by statements stepped one by one (snap_step) after which
- * the changed pages are written out of the page caches (snap_open.c). */
-#define SNAP_FLUSH_ROWS 4096
-
 /* Adds lmsrecon's SQL functions (snap_func.c) to a connection: an SQLite
  * result code. */
 int snap_func_register(struct sqlite3 *db);
@@ -67,10 +63,6 @@ struct snap {
 
 	struct snap_cached *cache; /* statements kept by snap_prepare_cached; owned */
 	size_t ncache, cache_alloc;
-
-	/* sqlite3_total_changes64 at the last write-out of changed pages
-	 * (flush_changed, snap_open.c). */
-	long long flushed_changes;
 
 	/* The snapshot's pages in the page cache during the first run (snap_pages.c). */
 	struct dropbehind pages; /* fd: the file, read-only, from the first run's begin until the
