@@ -16,28 +16,12 @@
 #include "ingest.h"
 #include "sha256.h"
 #include "util.h"
+#include "rectext.h"
 #include "tmpfiles.h"
 
 #define CORPORA "../shared/corpora"
 
 TestSuite(ingest_csv, .init = make_tmpdir, .fini = remove_tmpdir);
-
-/* Reads a whole file. Caller frees. */
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	struct buf b = BUF_INIT;
-	char tmp[4096];
-	size_t n;
-
-	if (!f)
-		return NULL;
-	buf_init(&b);
-	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-		buf_add(&b, tmp, n);
-	fclose(f);
-	return buf_detach(&b, len);
-}
 
 /* What one read produced: the records as text, the messages, the code. */
 struct result {
@@ -57,19 +41,7 @@ static enum rc collect(void *ctx, const struct ingest_rec *rec)
 {
 	struct result *r = ctx;
 
-	buf_addf(&r->out, "%lu:", r->hide_lines ? 0 : rec->line);
-	for (size_t k = 0; k < rec->n; k++) {
-		if (k)
-			buf_addch(&r->out, '|');
-		if (rec->vals[k]) {
-			cr_assert_eq(strlen(rec->vals[k]), rec->lens[k]);
-			buf_add(&r->out, rec->vals[k], rec->lens[k]);
-		} else {
-			cr_assert_eq(rec->lens[k], 0);
-			buf_addch(&r->out, '~');
-		}
-	}
-	buf_addch(&r->out, '\n');
+	rectext_add(&r->out, r->hide_lines ? 0 : rec->line, rec);
 	if (++r->ncalls == r->stop_after)
 		return r->stop_at;
 	return RC_OK;

@@ -11,6 +11,7 @@
 #include "diag.h"
 #include "ingest.h"
 #include "util.h"
+#include "rectext.h"
 #include "tmpfiles.h"
 
 TestSuite(ingest_pipe, .init = make_tmpdir, .fini = remove_tmpdir);
@@ -38,19 +39,7 @@ static enum rc collect(void *ctx, const struct ingest_rec *rec)
 {
 	struct result *r = ctx;
 
-	buf_addf(&r->out, "%lu:", rec->line);
-	for (size_t k = 0; k < rec->n; k++) {
-		if (k)
-			buf_addch(&r->out, '|');
-		if (rec->vals[k]) {
-			cr_assert_eq(strlen(rec->vals[k]), rec->lens[k]);
-			buf_add(&r->out, rec->vals[k], rec->lens[k]);
-		} else {
-			cr_assert_eq(rec->lens[k], 0);
-			buf_addch(&r->out, '~');
-		}
-	}
-	buf_addch(&r->out, '\n');
+	rectext_add(&r->out, rec->line, rec);
 	if (++r->ncalls == r->stop_after)
 		return r->stop_at;
 	return RC_OK;

@@ -39,22 +39,6 @@ static size_t file_size(const char *path)
 	return (size_t)sb.st_size;
 }
 
-/* Reads a whole file; caller frees. */
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	struct buf b = BUF_INIT;
-	char tmp[4096];
-	size_t n;
-
-	cr_assert_not_null(f, "cannot open %s", path);
-	buf_init(&b);
-	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-		buf_add(&b, tmp, n);
-	fclose(f);
-	return buf_detach(&b, len);
-}
-
 /* Writes each record as `LINE: [v1] - [v3]` (- for NULL), checking that
  * lens agree with the values. */
 static enum rc collect(void *ctx, const struct ingest_rec *rec)

@@ -526,6 +526,58 @@ Test(snap, killed_run_is_found_interrupted_and_file_is_untouched)
 	free(before);
 }
 
+/* SPEC 5 for a large run: it wrote pages into the file before it was
+ * killed (SQLite's spill, then each statement's changes), and the journal
+ * beside the file gives the last complete run's bytes back at the next
+ * open, before anything is read. */
+Test(snap, killed_large_run_is_rolled_back_to_the_last_complete_run)
+{
+	struct snap *s;
+	struct snap_run_info *runs;
+	long long id;
+	size_t n, len, now_len;
+	char *before, *now;
+	pid_t pid;
+	int status;
+
+	full_run("2024-01-01T00:00:00Z");
+	before = slurp(snap_path, &len);
+
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		struct snap *cs = NULL;
+		if (snap_open(&d, snap_path, SNAP_LOCK, &cs) != RC_OK ||
+		    snap_run_begin(cs, "full", "2024-01-02T00:00:00Z", &id) != RC_OK)
+			_exit(1);
+		/* 4 MB of links, twice the snapshot's cache. */
+		snap_exec(cs, "INSERT INTO links WITH RECURSIVE n(i) AS (SELECT 1"
+			  " UNION ALL SELECT i + 1 FROM n WHERE i < 12000)"
+			  " SELECT printf('003%015d', i), '', printf('%0300d', i), 'Contact', 2, 2"
+			  " FROM n");
+		if (snap_rc(cs) != RC_OK)
+			_exit(1);
+		raise(SIGKILL);
+		_exit(2);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child did not get to the kill");
+	now = slurp(snap_path, &now_len);
+	cr_assert(now_len != len || memcmp(now, before, len) != 0,
+		  "the run wrote nothing into the file before the kill");
+	free(now);
+
+	s = open_ok(SNAP_READONLY);
+	cr_assert_eq(snap_runs(s, &runs, &n), RC_OK, "%s", printed());
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(runs[1].status, "interrupted");
+	snap_runs_free(runs, n);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM links"), 0);
+	snap_close(s);
+	assert_file_is(snap_path, before, len);
+	free(before);
+}
+
 Test(snap, read_only_open_shows_run_in_flight_as_running)
 {
 	struct snap *w, *r;

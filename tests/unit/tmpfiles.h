@@ -40,6 +40,23 @@ static void remove_tmpdir(void)
 	rmdir(tmpdir);
 }
 
+/* Reads the whole file at `path`; fails the test when it cannot. Caller
+ * frees. */
+static inline char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	struct buf b = BUF_INIT;
+	char tmp[4096];
+	size_t n;
+
+	cr_assert_not_null(f, "cannot open %s", path);
+	buf_init(&b);
+	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+		buf_add(&b, tmp, n);
+	fclose(f);
+	return buf_detach(&b, len);
+}
+
 /* Writes `len` bytes to `name` in the temporary directory. Caller frees the path. */
 static inline char *write_file(const char *name, const void *data, size_t len)
 {
