@@ -36,6 +36,7 @@ struct br {
  * last until the read's next step. */
 struct br_person {
 	long long rowid;       /* its row of stage.people */
+	int is_unchanged;      /* R5: an incremental run leaves it alone */
 	const char *crm_id;
 	const char *vals[3];   /* picklist: the record's values; NULL when empty */
 	int src_file;          /* job input of its record */
@@ -109,9 +110,16 @@ static void branch_emit(struct br *b, const char *code, const char *name,
 
 /* Puts person p in branch `code`. Its row of stage.people is written
  * while the read of the people goes on: that read is sorted, so it has
- * read every row before it returns its first. */
+ * read every row before it returns its first. A person an incremental run
+ * leaves alone (R5) is not written: only the people matched read their
+ * branch, and those are the changed ones (rule_people_match). It was still
+ * checked, and its branch still counts as needed, so that a day two
+ * reports and lists what a full run does. At a million contacts with 1%
+ * changed, 990,000 row writes fewer. */
 static void person_place(struct br *b, const struct br_person *p, const char *code)
 {
+	if (p->is_unchanged)
+		return;
 	snap_bind_int(b->st_place, 1, p->rowid);
 	bind_str(b->st_place, 2, code);
 	snap_bind_int(b->st_place, 3, 0);
@@ -141,7 +149,7 @@ static struct snap_stmt *people_open(struct br *b, const char *const exprs[3])
 	struct buf sql = BUF_INIT;
 	struct snap_stmt *st;
 
-	buf_adds(&sql, "SELECT p.crm_id, p.src_file, p.src_line, p.rowid");
+	buf_adds(&sql, "SELECT p.crm_id, p.src_file, p.src_line, p.rowid, p.is_unchanged");
 	for (int k = 0; k < 3; k++) {
 		if (!exprs[k]) {
 			buf_adds(&sql, ", NULL");
@@ -168,8 +176,9 @@ static int people_next(struct snap_stmt *st, struct br_person *p)
 	p->src_file = (int)snap_col_int(st, 1);
 	p->src_line = (unsigned long)snap_col_int(st, 2);
 	p->rowid = snap_col_int(st, 3);
+	p->is_unchanged = snap_col_int(st, 4) != 0;
 	for (int k = 0; k < 3; k++)
-		p->vals[k] = col_or_null(st, 4 + k);
+		p->vals[k] = col_or_null(st, 5 + k);
 	return 1;
 }
 
@@ -510,8 +519,9 @@ static void assign_accounts(struct br *b)
 	 * only from the first contact of an Account. */
 	people = snap_prepare(b->s,
 		"SELECT p.crm_id, p.src_file, p.src_line, p.account_id, p.is_person,"
-		" a.id IS NOT NULL, a.is_person, a.problem, a.reason, a.ids, a.anchor, a.is_needed, p.r"
-		" FROM (SELECT crm_id, src_file, src_line, account_id, is_person, rowid AS r FROM stage.people"
+		" a.id IS NOT NULL, a.is_person, a.problem, a.reason, a.ids, a.anchor, a.is_needed, p.r,"
+		" p.is_unchanged FROM (SELECT crm_id, src_file, src_line, account_id, is_person,"
+		" rowid AS r, is_unchanged FROM stage.people"
 		" WHERE source = ?1 AND is_rejected = 0 ORDER BY src_file, src_line, crm_id LIMIT -1) p"
 		" LEFT JOIN stage.br_acc a ON a.id = p.account_id");
 	if (people)
@@ -525,6 +535,7 @@ static void assign_accounts(struct br *b)
 		p->src_file = (int)snap_col_int(people, 1);
 		p->src_line = (unsigned long)snap_col_int(people, 2);
 		p->rowid = snap_col_int(people, 12);
+		p->is_unchanged = snap_col_int(people, 13) != 0;
 		is_person = snap_col_int(people, 4) != 0;
 		if (!account) {
 			if (is_person)
@@ -915,10 +926,11 @@ enum rc rule_branch_assign(struct diag *d, const struct job *j,
 		break;
 	}
 
-	/* Everyone not placed above goes to the destination branch. */
+	/* Everyone not placed above goes to the destination branch (but for
+	 * those an incremental run leaves alone, as above). */
 	st = snap_prepare(s,
 		"UPDATE stage.people SET branch_code = ?1"
-		" WHERE source = ?2 AND is_rejected = 0 AND branch_code IS NULL");
+		" WHERE source = ?2 AND is_rejected = 0 AND branch_code IS NULL AND is_unchanged = 0");
 	if (st) {
 		bind_str(st, 1, b.dest);
 		bind_str(st, 2, b.source);

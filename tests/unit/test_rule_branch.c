@@ -401,6 +401,49 @@ Test(rule_branch, accounts_no_contact_sits_under_raise_nothing)
 	assert_rows("SELECT code, depth FROM stage.branch_out", 2, "SF-001000000000005AAA|1\n");
 }
 
+/* R5: an incremental run leaves alone the people not modified since the
+ * last run. They are not placed (nothing reads their branch), but they are
+ * still checked and their Accounts' branches still listed, as a full run
+ * does. */
+Test(rule_branch, people_an_incremental_run_leaves_alone_are_checked_but_not_placed)
+{
+	add_account(ACC_A, "Acme Group", NULL, "0", "2");
+	add_account(ACC_B, "Acme Europe", ACC_A, "0", "3");
+	add_account(ACC_C, "Acme France", ACC_A, "0", "4");
+	add_contact("003000000000001AAA", ACC_C, "0", NULL, "2");
+	add_contact("003000000000002AAA", ACC_B, "0", NULL, "3");
+	add_contact("003000000000003AAA", ACC_D, "0", NULL, "4");
+	add_contact("003000000000004AAA", NULL, "0", NULL, "5");
+	exec4("UPDATE stage.people SET is_unchanged = 1 WHERE crm_id <> ?1",
+	      "003000000000001AAA", NULL, NULL, NULL);
+	pe.orgchart = ORG_ACCOUNTS;
+	cr_assert_eq(rule_branch_assign(&d, &job, &pe, s, run_id), RC_OK);
+	assert_rows(PEOPLE, 3,
+		    "003000000000001AAA|SF-" ACC_C "|0\n"
+		    "003000000000002AAA|-|0\n"
+		    "003000000000003AAA|-|1\n"
+		    "003000000000004AAA|-|0\n");
+	assert_rows("SELECT kind, key FROM stage.exceptions ORDER BY rowid", 2,
+		    "account_missing|003000000000003AAA\n");
+	assert_rows("SELECT code, parent_code FROM stage.branch_out ORDER BY depth, code", 2,
+		    "SF-" ACC_A "|CUSTOMERS\n"
+		    "SF-" ACC_B "|SF-" ACC_A "\n"
+		    "SF-" ACC_C "|SF-" ACC_A "\n");
+}
+
+Test(rule_branch, single_leaves_the_people_an_incremental_run_leaves_alone_unplaced)
+{
+	add_contact("003000000000001AAA", NULL, "0", NULL, "2");
+	add_contact("003000000000002AAA", NULL, "0", NULL, "3");
+	exec4("UPDATE stage.people SET is_unchanged = 1 WHERE crm_id = ?1",
+	      "003000000000002AAA", NULL, NULL, NULL);
+	pe.orgchart = ORG_SINGLE;
+	cr_assert_eq(rule_branch_assign(&d, &job, &pe, s, run_id), RC_OK);
+	assert_rows(PEOPLE, 3,
+		    "003000000000001AAA|CUSTOMERS|0\n"
+		    "003000000000002AAA|-|0\n");
+}
+
 /* Account i of a chain: "001000000C" and five digits, then "AAA". */
 static void chain_id(char id[19], int i)
 {
