@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* snap_func: the SQL functions lmsrecon adds to every connection: the
  * digest of an emitted record, the row hash of a learner's inputs and its
- * sum over a group, and the JSON object of a record's fields. */
+ * sum over a group, whether a group repeats a value, and the JSON object of
+ * a record's fields. */
 #include "snap_int.h"
 #include "util.h"
 
@@ -136,6 +137,74 @@ static void sql_hash_final(sqlite3_context *ctx)
 	sqlite3_result_int64(ctx, sum ? (sqlite3_int64)*sum : 0);
 }
 
+/* lmsrecon_repeats(V): over the rows of a group, whether a value comes
+ * twice, told from the order the rows come in: 1 when two rows in a row
+ * have the same value (it comes twice, whatever the rest), 0 when every
+ * value is greater than the one before (none comes twice), -1 when
+ * neither can be told (a value smaller than the one before it, or longer
+ * than REPEATS_MAX bytes). NULLs are skipped. Read through an index whose
+ * order puts V's equal values together, a group answers 0 or 1 in one
+ * pass; the caller looks again at the groups that answer -1. Values are
+ * compared as SQLite's BINARY collation compares texts. */
+#define REPEATS_MAX 256
+struct repeats {
+	int has_prev;
+	int result;
+	int len;
+	unsigned char prev[REPEATS_MAX];
+};
+
+static void sql_repeats_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct repeats *r = sqlite3_aggregate_context(ctx, sizeof *r);
+	const unsigned char *p;
+	int n, cmp;
+
+	(void)argc;
+	if (!r) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	if (r->result == 1 || sqlite3_value_type(argv[0]) == SQLITE_NULL)
+		return;
+	p = sqlite3_value_text(argv[0]);
+	n = sqlite3_value_bytes(argv[0]);
+	if (!p) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	if (r->has_prev) {
+		if (r->len < 0) {
+			cmp = 1; /* the last value is not known: assume an order */
+			r->result = -1;
+		} else {
+			cmp = memcmp(p, r->prev, (size_t)(n < r->len ? n : r->len));
+			if (cmp == 0)
+				cmp = (n > r->len) - (n < r->len);
+		}
+		if (cmp == 0) {
+			r->result = 1;
+			return;
+		}
+		if (cmp < 0)
+			r->result = -1;
+	}
+	r->has_prev = 1;
+	if (n > REPEATS_MAX) {
+		r->len = -1;
+		r->result = -1;
+		return;
+	}
+	memcpy(r->prev, p, (size_t)n);
+	r->len = n;
+}
+
+static void sql_repeats_final(sqlite3_context *ctx)
+{
+	struct repeats *r = sqlite3_aggregate_context(ctx, 0);
+	sqlite3_result_int(ctx, r ? r->result : 0);
+}
+
 /* `v` (text) as a JSON string into `b`, escaped as SQLite's json_object()
  * escapes it. */
 static void add_json_text(struct buf *b, sqlite3_value *v)
@@ -239,5 +308,8 @@ int snap_func_register(struct sqlite3 *db)
 	if (r == SQLITE_OK)
 		r = sqlite3_create_function(db, "lmsrecon_hash_sum", -1, flags, NULL,
 					    NULL, sql_hash_step, sql_hash_final);
+	if (r == SQLITE_OK)
+		r = sqlite3_create_function(db, "lmsrecon_repeats", 1, flags, NULL,
+					    NULL, sql_repeats_step, sql_repeats_final);
 	return r;
 }

@@ -651,6 +651,21 @@ Test(rule_learning, enrollment_listed_twice_in_another_order_is_built_again)
 	assert_rows(FIELD("LMS_Enrollment__c", "Status__c"), 2, "acme:101:SAFE-101:|completed\n");
 }
 
+/* The same for a learning-plan enrollment listed twice. */
+Test(rule_learning, plan_enrollment_listed_twice_in_another_order_is_built_again)
+{
+	add_catalogue();
+	add_user("2", "101", "anna", CONTACT_A, NULL);
+	add_plan_enr("2", "anna", "ONBOARD", "in_progress", NULL, NULL);
+	add_plan_enr("3", "anna", "ONBOARD", "completed", NULL, NULL);
+	built_by_an_earlier_run(1);
+	EXEC("UPDATE stage.stg_plan_enrollment SET src_line = 5 - src_line WHERE username = ?1",
+	     "anna");
+	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
+	assert_rows(FIELD("LMS_Learning_Plan_Enrollment__c", "Status__c"), 2,
+		    "acme:101:plan:ONBOARD|completed\n");
+}
+
 /* Two usernames shared a user id, so its key's record in the CRM may be
  * either's (here the one sent is made another's); bella gone, anna's
  * inputs are what they were, and her record is built to take the key. */

@@ -966,6 +966,48 @@ Test(snap, row_hash_tells_values_and_types_apart)
 	snap_close(s);
 }
 
+/* lmsrecon_repeats() of the values `values` (a VALUES list), in order. */
+static long long repeats(struct snap *s, const char *values)
+{
+	char *sql = xasprintf("SELECT lmsrecon_repeats(column1) FROM (VALUES %s)", values);
+	long long r = snap_query_int(s, sql);
+	free(sql);
+	return r;
+}
+
+/* lmsrecon_repeats() tells from the order of a group's rows whether a
+ * value comes twice: two equal values in a row say yes, rising values no,
+ * and anything else that it cannot tell. */
+Test(snap, repeats_tells_a_value_listed_twice_from_the_order_of_the_rows)
+{
+	struct snap *s = open_ok(SNAP_MEMORY);
+	char *too_long = xasprintf("('%0300d'), ('%0300d')", 1, 2);
+
+	cr_assert_eq(snap_query_int(s, "SELECT lmsrecon_repeats('a') WHERE 0"), 0);
+	cr_assert_eq(repeats(s, "('a')"), 0);
+	cr_assert_eq(repeats(s, "('a'), ('ab'), ('b'), (NULL), ('c')"), 0);
+	cr_assert_eq(repeats(s, "('a'), ('b'), ('b'), ('c')"), 1);
+	/* A repeat seen is a repeat, whatever the order after it. */
+	cr_assert_eq(repeats(s, "('b'), ('b'), ('a')"), 1);
+	/* Out of order: the first 'a' may come again later. */
+	cr_assert_eq(repeats(s, "('a'), ('c'), ('b')"), -1);
+	cr_assert_eq(repeats(s, "('b'), ('a'), ('b')"), -1);
+	/* Byte order, as the BINARY collation sorts: 'B' < 'a' < 'a '. */
+	cr_assert_eq(repeats(s, "('B'), ('a'), ('a ')"), 0);
+	cr_assert_eq(repeats(s, "('a'), ('A')"), -1);
+	/* NULLs are skipped, so two NULLs are no repeat. */
+	cr_assert_eq(repeats(s, "(NULL), ('a'), (NULL)"), 0);
+	/* Values too long to keep cannot be told apart. */
+	cr_assert_eq(repeats(s, too_long), -1);
+	free(too_long);
+	/* Group by group. */
+	cr_assert_eq(snap_query_int(s, "SELECT group_concat(r, ',') = '1,0,-1' FROM (SELECT column1,"
+				    " lmsrecon_repeats(column2) AS r FROM (VALUES (1, 'a'), (1, 'a'),"
+				    " (2, 'a'), (2, 'b'), (3, 'b'), (3, 'a')) GROUP BY column1"
+				    " ORDER BY column1)"), 1);
+	snap_close(s);
+}
+
 /* A snapshot of schema version 2 gets the digest of every emitted record
  * and the key index that holds it. */
 Test(snap, migration_3_fills_the_digests_of_emitted)
