@@ -84,3 +84,31 @@ Test(UNENROLL_SUITE, rebuild_reads_every_username)
 	alice_and_bob(T2, "enrolled");
 	assert_baseline("username || '|' || status", "username", "alice|completed;bob|enrolled");
 }
+
+/* A run of alice and bob in which alice's row of C1 is gone. */
+static void bob_alone(const char *now)
+{
+	begin(now);
+	add_user("alice", "101", CONTACT);
+	add_user("bob", "102", NULL);
+	add_course("C1", "elearning");
+	add_enr("bob", "C1", NULL, "enrolled", "3");
+	unenroll(now);
+}
+
+/* A username whose rows are all gone keeps no hash: when the same rows
+ * come back, they are read and go into the baseline again (with the old
+ * hash kept, they would look unchanged and stay out of it, and their
+ * next unenrollment would go unseen). */
+Test(UNENROLL_SUITE, username_whose_rows_all_went_keeps_no_hash_and_is_read_when_they_return)
+{
+	alice_and_bob(T1, "enrolled");
+	commit(T1);
+	bob_alone(T2);
+	assert_baseline("username || '|' || status", "username", "bob|enrolled");
+	commit(T2);
+	assert_text("SELECT group_concat(kind || ':' || username, ';') FROM"
+		    " (SELECT * FROM enrollment_user ORDER BY kind, username)", "course:bob");
+	alice_and_bob(T3, "enrolled");
+	assert_baseline("username || '|' || status", "username", "alice|completed;bob|enrolled");
+}
