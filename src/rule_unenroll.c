@@ -248,43 +248,31 @@ enum { M_USER, M_ITEM, M_SESSION, M_STATUS, M_ENROLLED, M_COMPLETED, M_UPDATED,
 /* The current course enrollments, item by item of each user in the order
  * of the baseline's key; the rows of one item are put in input order in C
  * (an ORDER BY down to the rowid would sort the index's rows again, one
- * small sort per item). */
-static const char stg_course_sql[] =
-	"SELECT username, course_code, coalesce(session_code, ''), status, enrolled_at,"
-	" completed_at, updated_at, score, src_file, src_line, rowid"
-	" FROM stage.stg_enrollment"
-	" WHERE username IS NOT NULL AND course_code IS NOT NULL ORDER BY username, course_code";
-static const char stg_plan_sql[] =
-	"SELECT username, plan_code, '', status, enrolled_at, completed_at, updated_at, score,"
-	" src_file, src_line, rowid"
-	" FROM stage.stg_plan_enrollment"
-	" WHERE username IS NOT NULL AND plan_code IS NOT NULL ORDER BY username, plan_code";
-static const char base_sql[] =
-	"SELECT username, item_code, session_code, status, enrolled_at, completed_at,"
-	" updated_at, score, NULL, NULL, NULL FROM main.enrollment_baseline"
-	" WHERE lms_instance = ?1 AND kind = ?2 ORDER BY username, item_code, session_code";
-
-/* The same, for the usernames of stage.ue_dirty only: each stream one
- * statement, which walks the usernames in order (the IN list is read
- * through their table's key) and looks each one's rows up. A statement
- * per username, reset and bound for each, paid a statement's start for
- * each of 300,000 look-ups at 1x. As a join, the planner could read every
- * row of the export first, to build a Bloom filter. */
-static const char stg_course_dirty_sql[] =
-	"SELECT username, course_code, coalesce(session_code, ''), status, enrolled_at,"
-	" completed_at, updated_at, score, src_file, src_line, rowid"
-	" FROM stage.stg_enrollment WHERE username IN (SELECT username FROM stage.ue_dirty)"
-	" AND course_code IS NOT NULL ORDER BY username, course_code";
-static const char stg_plan_dirty_sql[] =
-	"SELECT username, plan_code, '', status, enrolled_at, completed_at, updated_at, score,"
-	" src_file, src_line, rowid"
-	" FROM stage.stg_plan_enrollment WHERE username IN (SELECT username FROM stage.ue_dirty)"
-	" AND plan_code IS NOT NULL ORDER BY username, plan_code";
-static const char base_dirty_sql[] =
-	"SELECT username, item_code, session_code, status, enrolled_at, completed_at,"
-	" updated_at, score, NULL, NULL, NULL FROM main.enrollment_baseline"
-	" WHERE lms_instance = ?1 AND kind = ?2 AND username IN (SELECT username FROM stage.ue_dirty)"
-	" ORDER BY username, item_code, session_code";
+ * small sort per item). `users` picks the usernames: ALL_USERS, or
+ * DIRTY_USERS, those of stage.ue_dirty only. */
+#define STG_COURSE_SQL(users) \
+	"SELECT username, course_code, coalesce(session_code, ''), status, enrolled_at," \
+	" completed_at, updated_at, score, src_file, src_line, rowid" \
+	" FROM stage.stg_enrollment" \
+	" WHERE username " users " AND course_code IS NOT NULL ORDER BY username, course_code"
+#define STG_PLAN_SQL(users) \
+	"SELECT username, plan_code, '', status, enrolled_at, completed_at, updated_at, score," \
+	" src_file, src_line, rowid" \
+	" FROM stage.stg_plan_enrollment" \
+	" WHERE username " users " AND plan_code IS NOT NULL ORDER BY username, plan_code"
+#define BASE_SQL(users) \
+	"SELECT username, item_code, session_code, status, enrolled_at, completed_at," \
+	" updated_at, score, NULL, NULL, NULL FROM main.enrollment_baseline" \
+	" WHERE lms_instance = ?1 AND kind = ?2 AND username " users \
+	" ORDER BY username, item_code, session_code"
+#define ALL_USERS "IS NOT NULL"
+/* Each stream stays one statement, which walks the usernames in order (the
+ * IN list is read through their table's key) and looks each one's rows
+ * up. A statement per username, reset and bound for each, paid a
+ * statement's start for each of 300,000 look-ups at 1x. As a join, the
+ * planner could read every row of the export first, to build a Bloom
+ * filter. */
+#define DIRTY_USERS "IN (SELECT username FROM stage.ue_dirty)"
 
 /* ---- only the usernames whose rows changed ----------------------------
  *
@@ -673,7 +661,7 @@ static void run_kind(const struct ue *c, const char *const *steps, size_t n, con
  * username, or over the usernames whose rows changed when the last pass
  * left their hashes; then the hashes for the next run. */
 static void merge(const struct ue *c, const char *kind, const char *object,
-		  const char *stg_sql, const char *stg_dirty_sql, const char *first_sql)
+		  const char *stg_all_sql, const char *stg_dirty_sql, const char *first_sql)
 {
 	struct m_side bs, ex;
 	struct m_ctx m;
@@ -694,8 +682,8 @@ static void merge(const struct ue *c, const char *kind, const char *object,
 		m.gone = snap_prepare(c->s, gone_sql);
 		m.keep = snap_prepare(c->s, keep_sql);
 		m.forget = c->is_mark ? snap_prepare(c->s, forget_sql) : NULL;
-		bs.st = snap_prepare(c->s, by_user ? base_dirty_sql : base_sql);
-		ex.st = snap_prepare(c->s, by_user ? stg_dirty_sql : stg_sql);
+		bs.st = snap_prepare(c->s, by_user ? BASE_SQL(DIRTY_USERS) : BASE_SQL(ALL_USERS));
+		ex.st = snap_prepare(c->s, by_user ? stg_dirty_sql : stg_all_sql);
 		if (bs.st && ex.st && m.gone && m.keep && (m.forget || !c->is_mark)) {
 			snap_bind_text(bs.st, 1, c->instance, strlen(c->instance));
 			snap_bind_text(bs.st, 2, kind, strlen(kind));
@@ -775,11 +763,11 @@ enum rc rule_unenroll(struct diag *d, const struct job *j, struct snap *s,
 	/* An empty baseline (the first run that reads an export) finds
 	 * nothing gone: what vanished before it is not tracked. */
 	if (has_course)
-		merge(&c, "course", "LMS_Enrollment__c", stg_course_sql, stg_course_dirty_sql,
-		      first_course_sql);
+		merge(&c, "course", "LMS_Enrollment__c", STG_COURSE_SQL(ALL_USERS),
+		      STG_COURSE_SQL(DIRTY_USERS), first_course_sql);
 	if (has_plan)
-		merge(&c, "plan", "LMS_Learning_Plan_Enrollment__c", stg_plan_sql,
-		      stg_plan_dirty_sql, first_plan_sql);
+		merge(&c, "plan", "LMS_Learning_Plan_Enrollment__c", STG_PLAN_SQL(ALL_USERS),
+		      STG_PLAN_SQL(DIRTY_USERS), first_plan_sql);
 	RUN_ALL(&c, decide_steps);
 	if (snap_query_int(s, "SELECT EXISTS (SELECT 1 FROM stage.ue_gone"
 			   " WHERE outcome IS NULL AND user_id IS NULL)"))
@@ -790,7 +778,7 @@ enum rc rule_unenroll(struct diag *d, const struct job *j, struct snap *s,
 		snap_exec(s, "CREATE INDEX IF NOT EXISTS stage.stg_lms_user_user_id"
 			  " ON stg_lms_user (user_id)");
 	RUN_ALL(&c, key_steps);
-	run(&c, j->enroll.unenroll == UNENROLL_DELETE_UNFINISHED ? delete_sql : mark_sql);
+	run(&c, c.is_mark ? mark_sql : delete_sql);
 	RUN_ALL(&c, out_steps);
 	/* With 'mark' the pass took every unenrollment out already. */
 	if (!c.is_mark)

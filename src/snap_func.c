@@ -11,6 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The text of `v` and its length in *n; NULL, reported through ctx, when
+ * SQLite is out of memory making it. */
+static const unsigned char *value_text(sqlite3_context *ctx, sqlite3_value *v, int *n)
+{
+	const unsigned char *p = sqlite3_value_text(v);
+
+	*n = sqlite3_value_bytes(v);
+	if (!p)
+		sqlite3_result_error_nomem(ctx);
+	return p;
+}
+
 /* lmsrecon_digest(TEXT): the 64-bit FNV-1a hash of the text's bytes, as
  * a signed integer; NULL for NULL. emitted.digest holds it for the fields
  * of each record, so that a later run finds a record sent unchanged by
@@ -22,14 +34,9 @@ static void sql_digest(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	int n;
 
 	(void)argc;
-	if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
+	    !(p = value_text(ctx, argv[0], &n)))
 		return;
-	p = sqlite3_value_text(argv[0]);
-	n = sqlite3_value_bytes(argv[0]);
-	if (!p) {
-		sqlite3_result_error_nomem(ctx);
-		return;
-	}
 	sqlite3_result_int64(ctx, (sqlite3_int64)fnv1a(FNV1A_BASIS, p, (size_t)n));
 }
 
@@ -165,23 +172,16 @@ static void sql_repeats_step(sqlite3_context *ctx, int argc, sqlite3_value **arg
 		sqlite3_result_error_nomem(ctx);
 		return;
 	}
-	if (r->result == 1 || sqlite3_value_type(argv[0]) == SQLITE_NULL)
+	if (r->result == 1 || sqlite3_value_type(argv[0]) == SQLITE_NULL ||
+	    !(p = value_text(ctx, argv[0], &n)))
 		return;
-	p = sqlite3_value_text(argv[0]);
-	n = sqlite3_value_bytes(argv[0]);
-	if (!p) {
-		sqlite3_result_error_nomem(ctx);
-		return;
-	}
-	if (r->has_prev) {
-		if (r->len < 0) {
-			cmp = 1; /* the last value is not known: assume an order */
-			r->result = -1;
-		} else {
-			cmp = memcmp(p, r->prev, (size_t)(n < r->len ? n : r->len));
-			if (cmp == 0)
-				cmp = (n > r->len) - (n < r->len);
-		}
+	if (r->len < 0) {
+		/* the value before was not kept: no telling */
+		r->result = -1;
+	} else if (r->has_prev) {
+		cmp = memcmp(p, r->prev, (size_t)(n < r->len ? n : r->len));
+		if (cmp == 0)
+			cmp = (n > r->len) - (n < r->len);
 		if (cmp == 0) {
 			r->result = 1;
 			return;
