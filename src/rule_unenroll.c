@@ -241,9 +241,13 @@ static const char *const forget_steps[] = {
  * reading statement's position across writes to rows before it. */
 
 /* The columns both streams give, in this order. */
-enum { M_USER, M_ITEM, M_SESSION, M_STATUS, M_ENROLLED, M_COMPLETED, M_UPDATED,
-       M_SCORE, M_SRC_FILE, M_SRC_LINE, M_ROWID };
-#define M_NTEXT 7 /* M_USER .. M_UPDATED: text or NULL */
+enum { M_USER, M_ITEM, M_SESSION, M_STATUS, M_DIGEST, M_SRC_FILE, M_SRC_LINE, M_ROWID };
+#define M_NTEXT 4 /* M_USER .. M_STATUS: text or NULL */
+
+/* The digest of an enrollment's values besides its key and status, as the
+ * baseline keeps them (its `digest` column): a row is written again when
+ * its status or this changes. */
+#define VALUES_DIGEST "lmsrecon_hash(enrolled_at, completed_at, updated_at, score)"
 
 /* The current course enrollments, item by item of each user in the order
  * of the baseline's key; the rows of one item are put in input order in C
@@ -251,18 +255,17 @@ enum { M_USER, M_ITEM, M_SESSION, M_STATUS, M_ENROLLED, M_COMPLETED, M_UPDATED,
  * small sort per item). `users` picks the usernames: ALL_USERS, or
  * DIRTY_USERS, those of stage.ue_dirty only. */
 #define STG_COURSE_SQL(users) \
-	"SELECT username, course_code, coalesce(session_code, ''), status, enrolled_at," \
-	" completed_at, updated_at, score, src_file, src_line, rowid" \
+	"SELECT username, course_code, coalesce(session_code, ''), status, " VALUES_DIGEST "," \
+	" src_file, src_line, rowid" \
 	" FROM stage.stg_enrollment" \
 	" WHERE username " users " AND course_code IS NOT NULL ORDER BY username, course_code"
 #define STG_PLAN_SQL(users) \
-	"SELECT username, plan_code, '', status, enrolled_at, completed_at, updated_at, score," \
-	" src_file, src_line, rowid" \
+	"SELECT username, plan_code, '', status, " VALUES_DIGEST ", src_file, src_line, rowid" \
 	" FROM stage.stg_plan_enrollment" \
 	" WHERE username " users " AND plan_code IS NOT NULL ORDER BY username, plan_code"
 #define BASE_SQL(users) \
-	"SELECT username, item_code, session_code, status, enrolled_at, completed_at," \
-	" updated_at, score, NULL, NULL, NULL FROM main.enrollment_baseline" \
+	"SELECT username, item_code, session_code, status, digest, NULL, NULL, NULL" \
+	" FROM main.enrollment_baseline" \
 	" WHERE lms_instance = ?1 AND kind = ?2 AND username " users \
 	" ORDER BY username, item_code, session_code"
 #define ALL_USERS "IS NOT NULL"
@@ -342,21 +345,16 @@ static const char forget_sql[] =
  * the last run that changed it, and a row unchanged is not written again
  * (on a day two most are: rewriting them would journal the whole table). */
 #define BASELINE_INTO "INSERT INTO main.enrollment_baseline (lms_instance, kind, username," \
-	" item_code, session_code, status, enrolled_at, completed_at, updated_at, score," \
-	" first_run, last_run)"
+	" item_code, session_code, status, digest, first_run, last_run)"
 #define BASELINE_UPSERT \
 	" ON CONFLICT (lms_instance, kind, username, item_code, session_code) DO UPDATE SET" \
-	" status = excluded.status, enrolled_at = excluded.enrolled_at," \
-	" completed_at = excluded.completed_at, score = excluded.score," \
-	" updated_at = excluded.updated_at, last_run = excluded.last_run" \
-	" WHERE status IS NOT excluded.status OR enrolled_at IS NOT excluded.enrolled_at" \
-	" OR completed_at IS NOT excluded.completed_at OR score IS NOT excluded.score" \
-	" OR updated_at IS NOT excluded.updated_at"
+	" status = excluded.status, digest = excluded.digest, last_run = excluded.last_run" \
+	" WHERE status IS NOT excluded.status OR digest IS NOT excluded.digest"
 
 /* A current enrollment into the baseline: ?1 instance, ?2 kind, ?3 .. ?5
- * the key, ?6 .. ?10 the values, ?11 the run. */
+ * the key, ?6 the status, ?7 the digest of the other values, ?8 the run. */
 static const char keep_sql[] =
-	BASELINE_INTO " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)" BASELINE_UPSERT;
+	BASELINE_INTO " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)" BASELINE_UPSERT;
 
 /* The same for a first run, when the instance has no baseline of the kind:
  * nothing can have vanished, and every current row goes in, in key order,
@@ -364,7 +362,7 @@ static const char keep_sql[] =
  * last row). The pass would write them one statement per row. */
 #define FIRST_SQL(kind, table, item, session, order) \
 	BASELINE_INTO " SELECT ?1, '" kind "', username, " item ", " session ", status," \
-	" enrolled_at, completed_at, updated_at, score, ?2, ?2 FROM stage." table \
+	" " VALUES_DIGEST ", ?2, ?2 FROM stage." table \
 	" WHERE username IS NOT NULL AND " item " IS NOT NULL AND status IS NOT 'unenrolled'" \
 	" ORDER BY " order BASELINE_UPSERT
 static const char first_course_sql[] =
@@ -383,8 +381,8 @@ struct m_text {
 /* One row of either stream. */
 struct m_row {
 	struct m_text t[M_NTEXT];
-	double score;
-	int has_score;
+	long long digest;
+	int has_digest;    /* a baseline row may have none: it equals no export row */
 	long long src_file, src_line, rowid; /* export rows only */
 };
 
@@ -429,8 +427,8 @@ static int m_read(struct m_side *sd, size_t i)
 			buf_add(&sd->text, v, r->t[c].len);
 		buf_addch(&sd->text, '\0');
 	}
-	r->has_score = !snap_col_is_null(sd->st, M_SCORE);
-	r->score = r->has_score ? snap_col_double(sd->st, M_SCORE) : 0;
+	r->has_digest = !snap_col_is_null(sd->st, M_DIGEST);
+	r->digest = r->has_digest ? snap_col_int(sd->st, M_DIGEST) : 0;
 	if (sd->is_export) {
 		r->src_file = snap_col_int(sd->st, M_SRC_FILE);
 		r->src_line = snap_col_int(sd->st, M_SRC_LINE);
@@ -514,14 +512,13 @@ static int m_same_text(const struct m_side *a, const struct m_row *ra,
 	return m_cmp_text(a, ra, b, rb, c) == 0;
 }
 
-/* The export row `e` is the baseline row `b` (SQL's IS on every value). */
+/* The export row `e` is the baseline row `b`: the same status (SQL's IS)
+ * and the same digest of the other values. */
 static int m_same_values(const struct m_side *ex, const struct m_row *e,
 			 const struct m_side *bs, const struct m_row *b)
 {
-	for (int c = M_STATUS; c < M_NTEXT; c++)
-		if (!m_same_text(ex, e, bs, b, c))
-			return 0;
-	return e->has_score == b->has_score && (!e->has_score || e->score == b->score);
+	return m_same_text(ex, e, bs, b, M_STATUS) && e->has_digest && b->has_digest &&
+	       e->digest == b->digest;
 }
 
 /* The export row is current: its status is not 'unenrolled'. */
@@ -545,10 +542,7 @@ static void m_keep(const struct m_ctx *m, const struct m_side *ex, const struct 
 
 	for (int c = M_USER; c < M_NTEXT; c++)
 		snap_bind_text(st, 3 + c, m_str(ex, e, c), e->t[c].len);
-	if (e->has_score)
-		snap_bind_double(st, 10, e->score);
-	else
-		snap_bind_null(st, 10);
+	snap_bind_int(st, 7, e->digest);
 	while (snap_step(st) == 1)
 		;
 }
@@ -691,7 +685,7 @@ static void merge(const struct ue *c, const char *kind, const char *object,
 			snap_bind_text(m.gone, 6, object, strlen(object));
 			snap_bind_text(m.keep, 1, c->instance, strlen(c->instance));
 			snap_bind_text(m.keep, 2, kind, strlen(kind));
-			snap_bind_int(m.keep, 11, c->run_id);
+			snap_bind_int(m.keep, 8, c->run_id);
 			if (m.forget) {
 				snap_bind_text(m.forget, 1, c->instance, strlen(c->instance));
 				snap_bind_text(m.forget, 2, kind, strlen(kind));

@@ -649,6 +649,45 @@ Test(UNENROLL_SUITE, unchanged_enrollment_is_not_rewritten)
 	assert_baseline("item_code || '|' || last_run", "item_code", "C1|1;C2|2");
 }
 
+/* alice passed C1, C2 and C3 (the times and scores as in the first run
+ * below unless given), the rule run in a new run at `now`. */
+static void alice_passed_three(const char *now, const char *c2_score, const char *c3_completed)
+{
+	static const char *const courses[] = { "C1", "C2", "C3" };
+
+	begin(now);
+	add_user("alice", "101", CONTACT);
+	add_course("C1", "elearning");
+	for (int i = 0; i < 3; i++) {
+		const char *completed = i == 2 ? c3_completed : "2024-01-05T10:00:00.000Z";
+		add_enr("alice", courses[i], NULL, "passed", i == 0 ? "2" : i == 1 ? "3" : "4");
+		exec5("UPDATE stage.stg_enrollment SET enrolled_at = '2024-01-02', completed_at = ?2,"
+		      " updated_at = ?2, score = CAST(?3 AS REAL) WHERE course_code = ?1", courses[i],
+		      completed, i == 1 ? c2_score : "85", NULL, NULL);
+	}
+	unenroll(now);
+}
+
+/* The baseline keeps a digest of the times and score: a row whose status
+ * is the same and whose score or time changed is written again; one with
+ * the same values is not. */
+Test(UNENROLL_SUITE, enrollment_changed_only_in_a_time_or_score_is_rewritten)
+{
+	alice_passed_three(T1, "85", "2024-01-05T10:00:00.000Z");
+	commit(T1);
+	assert_baseline("item_code || '|' || (digest = lmsrecon_hash('2024-01-02',"
+			" '2024-01-05T10:00:00.000Z', '2024-01-05T10:00:00.000Z', 85.0))",
+			"item_code", "C1|1;C2|1;C3|1");
+
+	alice_passed_three(T2, "90.5", "2024-01-06T09:00:00.000Z");
+	assert_baseline("item_code || '|' || status || '|' || last_run", "item_code",
+			"C1|passed|1;C2|passed|2;C3|passed|2");
+	assert_baseline("item_code || '|' || (digest = (SELECT lmsrecon_hash(x.enrolled_at,"
+			" x.completed_at, x.updated_at, x.score) FROM stage.stg_enrollment x"
+			" WHERE x.username = 'alice' AND x.course_code = item_code))", "item_code",
+			"C1|1;C2|1;C3|1");
+}
+
 /* Rows of one key on one line (records of a minified XML file) count in
  * their input order: the last one stays in the baseline, on a first run
  * and on a later one. */

@@ -23,6 +23,7 @@
 #include "diag.h"
 #include "entity.h"
 #include "snap.h"
+#include "snap_int.h"
 #include "util.h"
 
 extern const char snap_schema_sql[];
@@ -1008,32 +1009,40 @@ Test(snap, repeats_tells_a_value_listed_twice_from_the_order_of_the_rows)
 	snap_close(s);
 }
 
+/* Writes a snapshot of schema version `version` (the migrations before
+ * it, with lmsrecon's SQL functions, which they may call) and runs `sql`
+ * in it. */
+static void old_snapshot(int version, const char *sql)
+{
+	char marker[32], *old, *err = NULL;
+	const char *m1 = strstr(snap_schema_sql, "-- @migration 1\n"), *next;
+	sqlite3 *db;
+
+	snprintf(marker, sizeof marker, "-- @migration %d\n", version + 1);
+	next = strstr(snap_schema_sql, marker);
+	cr_assert(m1 && next && m1 < next);
+	old = xstrndup(m1, (size_t)(next - m1));
+	cr_assert_eq(sqlite3_open(snap_path, &db), SQLITE_OK);
+	cr_assert_eq(snap_func_register(db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, old, NULL, NULL, &err), SQLITE_OK, "%s", err);
+	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &err), SQLITE_OK, "%s", err);
+	snprintf(marker, sizeof marker, "PRAGMA user_version = %d", version);
+	cr_assert_eq(sqlite3_exec(db, marker, NULL, NULL, &err), SQLITE_OK, "%s", err);
+	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+	free(old);
+}
+
 /* A snapshot of schema version 2 gets the digest of every emitted record
  * and the key index that holds it. */
 Test(snap, migration_3_fills_the_digests_of_emitted)
 {
-	const char *m1 = strstr(snap_schema_sql, "-- @migration 1\n");
-	const char *m3 = strstr(snap_schema_sql, "-- @migration 3\n");
-	char *v2, *err = NULL;
-	sqlite3 *db;
 	struct snap *s;
 
-	cr_assert(m1 && m3 && m1 < m3);
-	v2 = xstrndup(m1, (size_t)(m3 - m1));
-	cr_assert_eq(sqlite3_open(snap_path, &db), SQLITE_OK);
-	cr_assert_eq(sqlite3_exec(db, v2, NULL, NULL, &err), SQLITE_OK, "%s", err);
-	cr_assert_eq(sqlite3_exec(db,
-				  "INSERT INTO runs (id, started_at, ended_at, status, mode)"
-				  " VALUES (1, '2024-01-01T00:00:00Z', '2024-01-01T00:00:01Z',"
-				  " 'complete', 'full');"
-				  "INSERT INTO emitted (run_id, target, object, key, op, fields) VALUES"
-				  " (1, 'crm', 'LMS_Enrollment__c', 'k1', 'upsert', '{\"Status__c\":\"passed\"}'),"
-				  " (1, 'crm', 'LMS_Enrollment__c', 'k2', 'delete', NULL);"
-				  "PRAGMA user_version = 2;",
-				  NULL, NULL, &err), SQLITE_OK, "%s", err);
-	sqlite3_close(db);
-	free(v2);
-
+	old_snapshot(2, "INSERT INTO runs (id, started_at, ended_at, status, mode)"
+		     " VALUES (1, '2024-01-01T00:00:00Z', '2024-01-01T00:00:01Z', 'complete', 'full');"
+		     "INSERT INTO emitted (run_id, target, object, key, op, fields) VALUES"
+		     " (1, 'crm', 'LMS_Enrollment__c', 'k1', 'upsert', '{\"Status__c\":\"passed\"}'),"
+		     " (1, 'crm', 'LMS_Enrollment__c', 'k2', 'delete', NULL);");
 	s = open_ok(SNAP_LOCK);
 	cr_assert_eq(snap_query_int(s, "PRAGMA user_version"), schema_migrations());
 	cr_assert_eq(snap_query_int(s, "SELECT digest FROM emitted WHERE key = 'k1'"),
@@ -1042,6 +1051,40 @@ Test(snap, migration_3_fills_the_digests_of_emitted)
 	cr_assert_eq(snap_query_int(s, "SELECT group_concat(name, ',') = 'target,object,op,key,run_id,digest'"
 				    " FROM (SELECT name FROM pragma_index_info('emitted_key') ORDER BY seqno)"),
 		     1);
+	snap_close(s);
+}
+
+/* A snapshot of schema version 5 keeps its baseline rows, each with the
+ * digest of its times and score in place of them, and the index of the
+ * unenrollments waiting. */
+Test(snap, migration_6_keeps_a_digest_of_the_baselines_values)
+{
+	struct snap *s;
+
+	old_snapshot(5, "INSERT INTO runs (id, started_at, ended_at, status, mode) VALUES"
+		     " (1, '2024-01-01T00:00:00Z', '2024-01-01T00:00:01Z', 'complete', 'full'),"
+		     " (2, '2024-01-02T00:00:00Z', '2024-01-02T00:00:01Z', 'complete', 'incremental');"
+		     "INSERT INTO enrollment_baseline (lms_instance, kind, username, item_code,"
+		     " session_code, status, enrolled_at, completed_at, score, updated_at, first_run,"
+		     " last_run) VALUES ('acme', 'course', 'alice', 'C1', 'S1', 'passed', '2024-01-02',"
+		     " '2024-01-05T10:00:00.000Z', 85.0, '2024-01-05T10:00:00.000Z', 1, 2),"
+		     " ('acme', 'plan', 'bob', 'P1', '', 'unenrolled', NULL, NULL, NULL, NULL, 1, 1);");
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_query_int(s, "PRAGMA user_version"), schema_migrations());
+	cr_assert_eq(snap_query_int(s, "SELECT group_concat(name, ',') = 'lms_instance,kind,username,"
+				    "item_code,session_code,status,digest,first_run,last_run'"
+				    " FROM pragma_table_info('enrollment_baseline')"), 1);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enrollment_baseline WHERE"
+				    " username = 'alice' AND kind = 'course' AND item_code = 'C1'"
+				    " AND session_code = 'S1' AND status = 'passed' AND first_run = 1"
+				    " AND last_run = 2 AND digest = lmsrecon_hash('2024-01-02',"
+				    " '2024-01-05T10:00:00.000Z', '2024-01-05T10:00:00.000Z', 85.0)"), 1);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enrollment_baseline WHERE"
+				    " username = 'bob' AND kind = 'plan' AND status = 'unenrolled'"
+				    " AND digest = lmsrecon_hash(NULL, NULL, NULL, NULL)"), 1);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enrollment_baseline"
+				    " INDEXED BY enrollment_baseline_waiting WHERE lms_instance = 'acme'"
+				    " AND kind = 'plan' AND status = 'unenrolled'"), 1);
 	snap_close(s);
 }
 
