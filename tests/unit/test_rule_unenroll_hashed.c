@@ -112,3 +112,30 @@ Test(UNENROLL_SUITE, username_whose_rows_all_went_keeps_no_hash_and_is_read_when
 	alice_and_bob(T3, "enrolled");
 	assert_baseline("username || '|' || status", "username", "alice|completed;bob|enrolled");
 }
+
+/* A run of alice with a learning plan, and her course enrollment when
+ * `with_course`. */
+static void alice_plan(const char *now, int with_course)
+{
+	begin(now);
+	add_user("alice", "101", CONTACT);
+	add_course("C1", "elearning");
+	if (with_course)
+		add_enr("alice", "C1", NULL, "in_progress", "2");
+	add_plan_enr("alice", "P1", "enrolled");
+	unenroll(now);
+}
+
+/* A username whose course rows all went while a plan row stays still has
+ * its counts, with no hash of courses: its course rows are read, and the
+ * one gone is found. */
+Test(UNENROLL_SUITE, username_left_with_plan_rows_only_has_its_course_rows_read)
+{
+	alice_plan(T1, 1);
+	commit(T1);
+	alice_plan(T2, 0);
+	assert_text("SELECT group_concat(kind || '|' || item_code, ';') FROM stage.ue_gone",
+		    "course|C1");
+	assert_text("SELECT group_concat(kind || ':' || username, ';') FROM"
+		    " (SELECT * FROM enrollment_user ORDER BY kind, username)", "plan:alice");
+}
