@@ -408,41 +408,32 @@ static const char *const steps[] = {
 	" IS NOT d.digest",
 
 	/* -- exceptions (R9, R12) -- */
+	/* The users whose enrollments are not sent, kind after kind (in this
+	 * order), each kind in username order: one pass over the counts and
+	 * the users (at 1x, five statements, one per kind, each read a million
+	 * of both: 1.9 s). */
 	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
-	" SELECT 'not_linked', 'users', u.username, NULL,"
-	" 'user not linked: ' || " PLURAL("n.n_course + n.n_plan") " || ' not sent',"
-	" u.src_file, u.src_line"
-	" FROM stage.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
-	" WHERE n.n_course + n.n_plan > 0 AND u.state = 'not_linked' ORDER BY u.username",
-
-	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
-	" SELECT 'waiting_on_link', 'users', u.username, NULL,"
-	" 'linked in this run; ' || " PLURAL("n.n_course + n.n_plan")
-	" || ' will be sent by the next run', u.src_file, u.src_line"
-	" FROM stage.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
-	" WHERE n.n_course + n.n_plan > 0 AND u.state = 'waiting' ORDER BY u.username",
-
-	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
-	" SELECT 'unlinked', 'users', u.username, NULL,"
-	" 'unlinked in this run: ' || " PLURAL("n.n_course + n.n_plan") " || ' not sent',"
-	" u.src_file, u.src_line"
-	" FROM stage.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
-	" WHERE n.n_course + n.n_plan > 0 AND u.state = 'unlinking' ORDER BY u.username",
-
-	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
-	" SELECT 'link_unsupported', 'users', u.username, u.sfdc_id,"
-	" 'sfdc_id ''' || u.sfdc_id || ''' is neither a Contact (003) nor a User (005): '"
-	" || " PLURAL("n.n_course + n.n_plan") " || ' not sent', u.src_file, u.src_line"
-	" FROM stage.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
-	" WHERE n.n_course + n.n_plan > 0 AND u.state = 'unsupported' ORDER BY u.username",
-
-	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
-	" SELECT 'user_missing', 'enrollments', n.username, NULL,"
-	" 'user not in the users export: ' || " PLURAL("n.n_course + n.n_plan") " || ' not sent',"
-	" n.src_file, n.src_line FROM stage.lrn_count n"
-	" WHERE n.n_course + n.n_plan > 0"
-	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_user u WHERE u.username = n.username)"
-	" ORDER BY n.username",
+	" SELECT x.kind, x.entity, x.key, x.candidates, x.reason, x.src_file, x.src_line"
+	" FROM (SELECT CASE u.state WHEN 'not_linked' THEN 1 WHEN 'waiting' THEN 2"
+	"  WHEN 'unlinking' THEN 3 WHEN 'unsupported' THEN 4 ELSE 5 END AS rank,"
+	"  CASE u.state WHEN 'not_linked' THEN 'not_linked' WHEN 'waiting' THEN 'waiting_on_link'"
+	"  WHEN 'unlinking' THEN 'unlinked' WHEN 'unsupported' THEN 'link_unsupported'"
+	"  ELSE 'user_missing' END AS kind,"
+	"  CASE WHEN u.username IS NULL THEN 'enrollments' ELSE 'users' END AS entity,"
+	"  n.username AS key, CASE u.state WHEN 'unsupported' THEN u.sfdc_id END AS candidates,"
+	"  CASE u.state WHEN 'not_linked' THEN 'user not linked: '"
+	"  WHEN 'waiting' THEN 'linked in this run; '"
+	"  WHEN 'unlinking' THEN 'unlinked in this run: '"
+	"  WHEN 'unsupported' THEN 'sfdc_id ''' || u.sfdc_id || ''' is neither a Contact (003)"
+	" nor a User (005): '"
+	"  ELSE 'user not in the users export: ' END || " PLURAL("n.n_course + n.n_plan")
+	"  || CASE u.state WHEN 'waiting' THEN ' will be sent by the next run'"
+	"  ELSE ' not sent' END AS reason,"
+	"  CASE WHEN u.username IS NULL THEN n.src_file ELSE u.src_file END AS src_file,"
+	"  CASE WHEN u.username IS NULL THEN n.src_line ELSE u.src_line END AS src_line"
+	"  FROM stage.lrn_count n LEFT JOIN stage.lrn_user u ON u.username = n.username"
+	"  WHERE n.n_course + n.n_plan > 0 AND (u.username IS NULL OR u.state <> 'linked')) x"
+	" ORDER BY x.rank, x.key",
 
 };
 
