@@ -13,16 +13,17 @@
 #include "snap.h"
 
 /* Fills stage.people with one row per staged record of the source of `pe`
- * (duplicate ids are exceptions, first row kept). */
+ * (duplicate ids are exceptions, first row kept). R5: with
+ * `is_incremental`, the records not modified since the source's high-water
+ * mark are marked to be left alone (is_unchanged). */
 enum rc rule_people_collect(struct diag *d, const struct job *j,
-			    const struct job_people *pe, struct snap *s);
+			    const struct job_people *pe, struct snap *s,
+			    int is_incremental);
 
-/* R3 (mandatory fields) and R5 (with `is_incremental`, records not modified
- * since the source's high-water mark are left alone). Runs after the list
- * view marked stage.people.in_view and before branches are assigned. */
+/* R3 (mandatory fields). Runs after the list view marked
+ * stage.people.in_view and before branches are assigned. */
 enum rc rule_people_screen(struct diag *d, const struct job *j,
-			   const struct job_people *pe, struct snap *s,
-			   int is_incremental);
+			   const struct job_people *pe, struct snap *s);
 
 /* R1, R2 and the list-view leavers of R4: matches every candidate with the
  * LMS users, fills stage.user_out, the changes and the exceptions, and

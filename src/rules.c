@@ -215,12 +215,12 @@ enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *
 	for (size_t i = 0; i < j->npeople && rc == RC_OK; i++) {
 		const struct job_people *pe = &j->people[i];
 		const struct entity *e = entity_get(pe->source);
-		rc = rule_people_collect(d, j, pe, s);
+		rc = rule_people_collect(d, j, pe, s, is_incremental);
 		timing_mark("people_collect");
 		if (rc == RC_OK && prep->views[e->id])
 			rc = rule_listview_apply(d, prep->views[e->id], s, e->name);
 		if (rc == RC_OK)
-			rc = rule_people_screen(d, j, pe, s, is_incremental);
+			rc = rule_people_screen(d, j, pe, s);
 		timing_mark("people_screen");
 		if (rc == RC_OK)
 			rc = rule_branch_assign(d, j, pe, s, run_id);
