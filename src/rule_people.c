@@ -555,30 +555,35 @@ static void leaver(struct people_ctx *c, struct snap_stmt *user, const char *crm
 	snap_reset(user);
 }
 
-/* One record of a sweep_seen stream: its id and whether it was (is) in
- * the view, with its source row (the staged people only). */
-struct seen_row {
-	char crm_id[64];           /* 18 characters (people_seen checks it) */
-	int in_view;
-	int src_file;
-	unsigned long src_line;
-	int is_eof;
+/* The statements of sweep_seen, for its visit. */
+struct seen_ctx {
+	struct people_ctx *c;
+	struct snap_stmt *user, *del, *put;
 };
 
-/* The next row of `st` into r (is_eof at the end). */
-static void seen_next(struct snap_stmt *st, struct seen_row *r, int has_src)
+/* One record of sweep_seen: `was` its people_seen row (in_view), `now`
+ * its staged row (in_view, src_file, src_line); either may be NULL. */
+static void seen_visit(void *arg, const struct rule_sweep_row *was,
+		       const struct rule_sweep_row *now)
 {
-	const char *id;
+	struct seen_ctx *x = arg;
 
-	if (!st || snap_step(st) != 1) {
-		r->is_eof = 1;
+	if (!now) {
+		if (was->v[0])
+			leaver(x->c, x->user, was->key.buf, 1, -1, 0);
+		snap_bind_text(x->del, 2, was->key.buf, was->key.len);
+		snap_step(x->del);
+		snap_reset(x->del);
 		return;
 	}
-	id = snap_col_text(st, 0);
-	snprintf(r->crm_id, sizeof r->crm_id, "%s", id ? id : "");
-	r->in_view = (int)snap_col_int(st, 1);
-	r->src_file = has_src ? (int)snap_col_int(st, 2) : -1;
-	r->src_line = has_src ? (unsigned long)snap_col_int(st, 3) : 0;
+	if (was && was->v[0] && !now->v[0])
+		leaver(x->c, x->user, now->key.buf, 0, (int)now->v[1], (unsigned long)now->v[2]);
+	if (!was || was->v[0] != now->v[0]) {
+		snap_bind_text(x->put, 2, now->key.buf, now->key.len);
+		snap_bind_int(x->put, 3, now->v[0]);
+		snap_step(x->put);
+		snap_reset(x->put);
+	}
 }
 
 /* What this run saw against what the last run saw, one sweep of both in
@@ -586,73 +591,38 @@ static void seen_next(struct snap_stmt *st, struct seen_row *r, int has_src)
  * date for the next run's leavers and increments: a record no longer in
  * the export leaves it, a new one goes in, and one whose view changed is
  * written again; the rest, most of a day two, is not written. Three
- * statements did this, each reading a million people at 1x (2.5 s).
- * people_seen's rows are written behind its read, which has read one row
- * ahead: SQLite keeps a read's position across writes to rows it has
- * passed. */
+ * statements did this, each reading a million people at 1x (2.5 s). */
 static enum rc sweep_seen(struct people_ctx *c)
 {
-	struct snap_stmt *was, *now, *user, *del, *put;
-	struct seen_row a, a_next, b;
+	struct seen_ctx x = { c, NULL, NULL, NULL };
+	struct snap_stmt *was, *now;
 
-	memset(&a, 0, sizeof a);
-	memset(&a_next, 0, sizeof a_next);
-	memset(&b, 0, sizeof b);
 	was = snap_prepare(c->s, "SELECT crm_id, in_view FROM people_seen WHERE source = ?1"
 			   " ORDER BY crm_id");
 	now = snap_prepare(c->s, "SELECT crm_id, in_view, src_file, src_line FROM stage.people"
 			   " WHERE source = ?1 ORDER BY crm_id");
-	user = snap_prepare(c->s,
+	x.user = snap_prepare(c->s,
 		"SELECT u.username, u.firstname, u.lastname, u.email, u.branch_code, u.extra,"
 		" u.active, u.src_file, u.src_line FROM stage.stg_lms_user AS u"
 		" WHERE u.sfdc_id = ?1 OR u.username = (SELECT lms_username FROM links"
 		"  WHERE crm_id = ?1 AND lms_instance = ?2) ORDER BY u.username");
-	del = snap_prepare(c->s, "DELETE FROM people_seen WHERE source = ?1 AND crm_id = ?2");
-	put = snap_prepare(c->s, "INSERT INTO people_seen (source, crm_id, in_view, last_run)"
-			   " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (source, crm_id) DO UPDATE SET"
-			   " in_view = excluded.in_view, last_run = excluded.last_run");
-	if (!was || !now || !user || !del || !put)
-		goto out;
-	snap_bind_text(was, 1, c->source, strlen(c->source));
-	snap_bind_text(now, 1, c->source, strlen(c->source));
-	snap_bind_text(del, 1, c->source, strlen(c->source));
-	snap_bind_text(put, 1, c->source, strlen(c->source));
-	snap_bind_int(put, 4, c->run_id);
-	seen_next(was, &a, 0);
-	if (!a.is_eof)
-		seen_next(was, &a_next, 0);
-	seen_next(now, &b, 1);
-	while (snap_rc(c->s) == RC_OK && (!a.is_eof || !b.is_eof)) {
-		int cmp = a.is_eof ? 1 : b.is_eof ? -1 : strcmp(a.crm_id, b.crm_id);
-		if (cmp < 0) {
-			if (a.in_view)
-				leaver(c, user, a.crm_id, 1, -1, 0);
-			snap_bind_text(del, 2, a.crm_id, strlen(a.crm_id));
-			snap_step(del);
-			snap_reset(del);
-		} else {
-			if (cmp == 0 && a.in_view && !b.in_view)
-				leaver(c, user, b.crm_id, 0, b.src_file, b.src_line);
-			if (cmp > 0 || a.in_view != b.in_view) {
-				snap_bind_text(put, 2, b.crm_id, strlen(b.crm_id));
-				snap_bind_int(put, 3, b.in_view);
-				snap_step(put);
-				snap_reset(put);
-			}
-			seen_next(now, &b, 1);
-		}
-		if (cmp <= 0) {
-			a = a_next;
-			if (!a.is_eof)
-				seen_next(was, &a_next, 0);
-		}
+	x.del = snap_prepare(c->s, "DELETE FROM people_seen WHERE source = ?1 AND crm_id = ?2");
+	x.put = snap_prepare(c->s, "INSERT INTO people_seen (source, crm_id, in_view, last_run)"
+			     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (source, crm_id) DO UPDATE SET"
+			     " in_view = excluded.in_view, last_run = excluded.last_run");
+	if (was && now && x.user && x.del && x.put) {
+		snap_bind_text(was, 1, c->source, strlen(c->source));
+		snap_bind_text(now, 1, c->source, strlen(c->source));
+		snap_bind_text(x.del, 1, c->source, strlen(c->source));
+		snap_bind_text(x.put, 1, c->source, strlen(c->source));
+		snap_bind_int(x.put, 4, c->run_id);
+		rule_sweep(c->s, was, now, seen_visit, &x);
 	}
-out:
 	snap_finalize(was);
 	snap_finalize(now);
-	snap_finalize(user);
-	snap_finalize(del);
-	snap_finalize(put);
+	snap_finalize(x.user);
+	snap_finalize(x.del);
+	snap_finalize(x.put);
 	return snap_rc(c->s);
 }
 

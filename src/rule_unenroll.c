@@ -631,26 +631,39 @@ static void m_pass(const struct ue *c, const struct m_ctx *m, struct m_side *bs,
 	}
 }
 
-/* One row of a sweep_hashes stream: a username and its hash. */
-struct h_row {
-	struct buf name;
-	long long hash;
-	int has_hash;
-	int is_eof;
+/* The statements of sweep_hashes, for its visit. */
+struct hash_ctx {
+	struct snap_stmt *dirty, *put, *del;
 };
 
-/* The next row of `st` into r; at the end r->is_eof, and *done so that
- * `st` is not stepped again (it would start over). */
-static void h_next(struct snap_stmt *st, int *done, struct h_row *r)
+/* Writes `key` with statement `st` (its other parameters bound). */
+static void step_key(struct snap_stmt *st, int i, const struct buf *key)
 {
-	r->is_eof = *done || snap_step(st) != 1;
-	*done = r->is_eof;
-	if (r->is_eof)
-		return;
-	buf_reset(&r->name);
-	buf_add(&r->name, snap_col_text(st, 0), snap_col_len(st, 0));
-	r->has_hash = !snap_col_is_null(st, 1);
-	r->hash = r->has_hash ? snap_col_int(st, 1) : 0;
+	snap_bind_text(st, i, key->buf, key->len);
+	snap_step(st);
+	snap_reset(st);
+}
+
+/* One username of sweep_hashes: `was` its kept hash, `now` its count row
+ * with this run's hash of the kind (NULL: no row of the kind); either may
+ * be NULL. */
+static void hash_visit(void *arg, const struct rule_sweep_row *was,
+		       const struct rule_sweep_row *now)
+{
+	struct hash_ctx *x = arg;
+	const struct rule_sweep_row *changed = now;
+
+	if (now && !now->is_null[0] && (!was || was->v[0] != now->v[0])) {
+		snap_bind_int(x->put, 4, now->v[0]);
+		step_key(x->put, 3, &now->key);
+	} else if (was && (!now || now->is_null[0])) {
+		/* Rows then, none now. */
+		changed = was;
+		step_key(x->del, 3, &was->key);
+	} else {
+		return; /* the same hash, or none then and none now */
+	}
+	step_key(x->dirty, 1, &changed->key);
 }
 
 /* The usernames whose rows of `kind` changed since the last pass into
@@ -659,80 +672,39 @@ static void h_next(struct snap_stmt *st, int *done, struct h_row *r)
  * sweep of both in username order, which writes only what changed. Two
  * statements that looked each of a million usernames up in the other
  * table, and two more that wrote the hashes of the usernames found,
- * took 3.3 s at 1x for both kinds. The hashes kept are written behind
- * their read, which has read one row ahead. */
+ * took 3.3 s at 1x for both kinds. */
 static void sweep_hashes(const struct ue *c, const char *kind)
 {
-	struct snap_stmt *was, *now, *dirty, *put, *del;
-	struct h_row a = { BUF_INIT, 0, 0, 0 }, a_next = { BUF_INIT, 0, 0, 0 };
-	struct h_row b = { BUF_INIT, 0, 0, 0 };
-	int was_done = 0, now_done = 0;
+	struct hash_ctx x;
+	struct snap_stmt *was, *now;
 
 	snap_exec(c->s, "DELETE FROM stage.ue_dirty");
 	was = snap_prepare(c->s, "SELECT username, digest FROM main.enrollment_user"
 			   " WHERE lms_instance = ?1 AND kind = ?2 ORDER BY username");
 	now = snap_prepare(c->s, "SELECT n.username, " ROWS_HASH("n") " FROM stage.lrn_count n"
 			   " ORDER BY n.username");
-	dirty = snap_prepare(c->s, "INSERT INTO stage.ue_dirty (username) VALUES (?1)");
-	put = snap_prepare(c->s, "INSERT INTO main.enrollment_user (lms_instance, kind, username,"
-			   " digest) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (lms_instance, kind, username)"
-			   " DO UPDATE SET digest = excluded.digest");
-	del = snap_prepare(c->s, "DELETE FROM main.enrollment_user WHERE lms_instance = ?1"
-			   " AND kind = ?2 AND username = ?3");
-	if (!was || !now || !dirty || !put || !del)
-		goto out;
-	snap_bind_text(was, 1, c->instance, strlen(c->instance));
-	snap_bind_text(was, 2, kind, strlen(kind));
-	snap_bind_text(now, 2, kind, strlen(kind));
-	snap_bind_text(put, 1, c->instance, strlen(c->instance));
-	snap_bind_text(put, 2, kind, strlen(kind));
-	snap_bind_text(del, 1, c->instance, strlen(c->instance));
-	snap_bind_text(del, 2, kind, strlen(kind));
-	h_next(was, &was_done, &a);
-	h_next(was, &was_done, &a_next);
-	h_next(now, &now_done, &b);
-	while (snap_rc(c->s) == RC_OK && (!a.is_eof || !b.is_eof)) {
-		int cmp = a.is_eof ? 1 : b.is_eof ? -1 : strcmp(a.name.buf, b.name.buf);
-		const struct h_row *r = cmp < 0 ? &a : &b;
-		if (cmp < 0) {
-			snap_bind_text(del, 3, a.name.buf, a.name.len);
-			snap_step(del);
-			snap_reset(del);
-		} else if (b.has_hash && (cmp > 0 || a.hash != b.hash)) {
-			snap_bind_text(put, 3, b.name.buf, b.name.len);
-			snap_bind_int(put, 4, b.hash);
-			snap_step(put);
-			snap_reset(put);
-		} else if (!b.has_hash && cmp == 0) {
-			snap_bind_text(del, 3, b.name.buf, b.name.len);
-			snap_step(del);
-			snap_reset(del);
-		} else {
-			r = NULL; /* the same hash, or none then and none now */
-		}
-		if (r) {
-			snap_bind_text(dirty, 1, r->name.buf, r->name.len);
-			snap_step(dirty);
-			snap_reset(dirty);
-		}
-		if (cmp >= 0)
-			h_next(now, &now_done, &b);
-		if (cmp <= 0) {
-			struct h_row t = a;
-			a = a_next;
-			a_next = t;
-			h_next(was, &was_done, &a_next);
-		}
+	x.dirty = snap_prepare(c->s, "INSERT INTO stage.ue_dirty (username) VALUES (?1)");
+	x.put = snap_prepare(c->s, "INSERT INTO main.enrollment_user (lms_instance, kind,"
+			     " username, digest) VALUES (?1, ?2, ?3, ?4)"
+			     " ON CONFLICT (lms_instance, kind, username) DO UPDATE SET"
+			     " digest = excluded.digest");
+	x.del = snap_prepare(c->s, "DELETE FROM main.enrollment_user WHERE lms_instance = ?1"
+			     " AND kind = ?2 AND username = ?3");
+	if (was && now && x.dirty && x.put && x.del) {
+		snap_bind_text(was, 1, c->instance, strlen(c->instance));
+		snap_bind_text(was, 2, kind, strlen(kind));
+		snap_bind_text(now, 2, kind, strlen(kind));
+		snap_bind_text(x.put, 1, c->instance, strlen(c->instance));
+		snap_bind_text(x.put, 2, kind, strlen(kind));
+		snap_bind_text(x.del, 1, c->instance, strlen(c->instance));
+		snap_bind_text(x.del, 2, kind, strlen(kind));
+		rule_sweep(c->s, was, now, hash_visit, &x);
 	}
-out:
 	snap_finalize(was);
 	snap_finalize(now);
-	snap_finalize(dirty);
-	snap_finalize(put);
-	snap_finalize(del);
-	buf_release(&a.name);
-	buf_release(&a_next.name);
-	buf_release(&b.name);
+	snap_finalize(x.dirty);
+	snap_finalize(x.put);
+	snap_finalize(x.del);
 }
 
 /* Runs the `n` statements of `steps` with ?1 the instance and ?2 `kind`. */

@@ -82,3 +82,65 @@ int rule_field_expr(struct buf *sql, const struct entity *e, const char *field)
 	buf_addf(sql, "json_extract(extra, '$.\"%s\"')", field);
 	return 0;
 }
+
+/* The next row of `st` into r; 0 at the end, after which `st` is not
+ * stepped again (*done): a finished statement stepped starts over. */
+static int sweep_read(struct snap_stmt *st, int *done, struct rule_sweep_row *r)
+{
+	int ncols;
+
+	if (*done || snap_step(st) != 1) {
+		*done = 1;
+		return 0;
+	}
+	buf_reset(&r->key);
+	buf_add(&r->key, snap_col_text(st, 0), snap_col_len(st, 0));
+	ncols = snap_col_count(st) - 1;
+	for (int i = 0; i < RULE_SWEEP_COLS; i++) {
+		r->is_null[i] = i >= ncols || snap_col_is_null(st, 1 + i);
+		r->v[i] = r->is_null[i] ? 0 : snap_col_int(st, 1 + i);
+	}
+	return 1;
+}
+
+/* Byte order of two keys, as SQLite's BINARY collation sorts texts. */
+static int sweep_cmp(const struct buf *a, const struct buf *b)
+{
+	int r = memcmp(a->buf, b->buf, a->len < b->len ? a->len : b->len);
+	return r ? r : (a->len > b->len) - (a->len < b->len);
+}
+
+void rule_sweep(struct snap *s, struct snap_stmt *was, struct snap_stmt *now,
+		void (*visit)(void *arg, const struct rule_sweep_row *w,
+			      const struct rule_sweep_row *n),
+		void *arg)
+{
+	struct rule_sweep_row a, a_next, b, t;
+	int was_done = 0, now_done = 0, has_a, has_next, has_b;
+
+	memset(&a, 0, sizeof a);
+	memset(&a_next, 0, sizeof a_next);
+	memset(&b, 0, sizeof b);
+	buf_init(&a.key);
+	buf_init(&a_next.key);
+	buf_init(&b.key);
+	has_a = sweep_read(was, &was_done, &a);
+	has_next = has_a && sweep_read(was, &was_done, &a_next);
+	has_b = sweep_read(now, &now_done, &b);
+	while (snap_rc(s) == RC_OK && (has_a || has_b)) {
+		int cmp = !has_a ? 1 : !has_b ? -1 : sweep_cmp(&a.key, &b.key);
+		visit(arg, cmp <= 0 ? &a : NULL, cmp >= 0 ? &b : NULL);
+		if (cmp >= 0)
+			has_b = sweep_read(now, &now_done, &b);
+		if (cmp <= 0) {
+			t = a;
+			a = a_next;
+			a_next = t;
+			has_a = has_next;
+			has_next = has_a && sweep_read(was, &was_done, &a_next);
+		}
+	}
+	buf_release(&a.key);
+	buf_release(&a_next.key);
+	buf_release(&b.key);
+}

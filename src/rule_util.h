@@ -22,6 +22,29 @@ enum rc rule_change(struct snap *s, const char *entity, const char *key,
 		    const char *after, int src_file, unsigned long src_line,
 		    const char *rule);
 
+/* One row of a rule_sweep stream: its key (the first column, a text) and
+ * the integer columns after it, up to RULE_SWEEP_COLS (0 where NULL). */
+#define RULE_SWEEP_COLS 3
+struct rule_sweep_row {
+	struct buf key;
+	long long v[RULE_SWEEP_COLS];
+	int is_null[RULE_SWEEP_COLS];
+};
+
+/* What a run saw against what the snapshot kept, one sweep of both: `was`
+ * and `now` give their rows in the order of their key (SQLite's BINARY
+ * order), and visit(arg, w, n) is called once per key, in that order, with
+ * the row of each side that has it (NULL for a side that has not). A
+ * table read by `was` may be written by `visit` at the key it is given:
+ * `was` is read one row ahead, and SQLite keeps a read's position across
+ * writes to rows it has passed. Stops when the snapshot's status is not
+ * RC_OK. A merge of two ordered reads, where a statement that looked
+ * each row up in the other table read a million rows at random. */
+void rule_sweep(struct snap *s, struct snap_stmt *was, struct snap_stmt *now,
+		void (*visit)(void *arg, const struct rule_sweep_row *w,
+			      const struct rule_sweep_row *n),
+		void *arg);
+
 /* SQL: column `col` of the row the latest earlier run (run_id below
  * `before`) emitted to the CRM for `key` of `object` and `op` (each an SQL
  * expression), NULL when none did: one look-up in emitted's key index

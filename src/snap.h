@@ -139,6 +139,7 @@ size_t snap_col_len(struct snap_stmt *st, int i);
 long long snap_col_int(struct snap_stmt *st, int i);
 double snap_col_double(struct snap_stmt *st, int i);
 int snap_col_is_null(struct snap_stmt *st, int i);
+int snap_col_count(struct snap_stmt *st); /* columns of a row of the statement */
 void snap_reset(struct snap_stmt *st);
 /* A statement prepared once per run and kept: `sql` must be a string
  * literal (it is found again by its address). The snapshot owns it — never

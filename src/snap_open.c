@@ -683,6 +683,13 @@ double snap_col_double(struct snap_stmt *st, int i)
 	return sqlite3_column_double(st->st, i);
 }
 
+int snap_col_count(struct snap_stmt *st)
+{
+	if (!stmt_ok(st))
+		return 0;
+	return sqlite3_column_count(st->st);
+}
+
 int snap_col_is_null(struct snap_stmt *st, int i)
 {
 	if (!stmt_ok(st))
