@@ -210,6 +210,16 @@ static enum rc pipe_replay(struct diag *d, const struct buf *b, ingest_cb cb, vo
 	return rc;
 }
 
+/* The read in the caller's thread, by the reader of the input's kind. */
+static enum rc ingest_read_direct(struct diag *d, const char *path, const char *name,
+				  const struct ingest_fmt *fmt, const struct ingest_cols *cols,
+				  ingest_cb cb, void *ctx, struct ingest_stats *st)
+{
+	if (fmt->kind == INGEST_CSV)
+		return ingest_csv_read(d, path, name, fmt, cols, cb, ctx, st);
+	return ingest_xml_read(d, path, name, fmt, cols, cb, ctx, st);
+}
+
 enum rc ingest_read_piped(struct diag *d, const char *path, const char *name,
 			  const struct ingest_fmt *fmt, const struct ingest_cols *cols,
 			  ingest_cb cb, void *ctx, struct ingest_stats *st)
@@ -237,9 +247,13 @@ enum rc ingest_read_piped(struct diag *d, const char *path, const char *name,
 		xmlInitParser();
 	err = thread_start(&th, pipe_thread, &p);
 	if (err != 0) {
-		rc = diag_err(d, RC_OSERR, "%s: cannot start a thread to read it: %s", name,
-			      strerror(err));
-		goto out;
+		/* No thread to be had (a process or memory limit): the same
+		 * read in the caller's thread, nothing having been read yet. */
+		for (unsigned i = 0; i < PIPE_NBATCH; i++)
+			buf_release(&p.batch[i]);
+		handoff_destroy(&p.ho);
+		diag_release(&p.wd);
+		return ingest_read_direct(d, path, name, fmt, cols, cb, ctx, st);
 	}
 
 	for (;;) {
@@ -258,7 +272,6 @@ enum rc ingest_read_piped(struct diag *d, const char *path, const char *name,
 			break;
 	}
 	pthread_join(th, NULL);
-out:
 	if (st) {
 		*st = p.st;
 		st->nrecords = nrecords;
@@ -281,7 +294,5 @@ enum rc ingest_read(struct diag *d, const char *path, const char *name,
 				(int)fmt->kind);
 	if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= (off_t)PIPE_MIN_FILE)
 		return ingest_read_piped(d, path, name, fmt, cols, cb, ctx, st);
-	if (fmt->kind == INGEST_CSV)
-		return ingest_csv_read(d, path, name, fmt, cols, cb, ctx, st);
-	return ingest_xml_read(d, path, name, fmt, cols, cb, ctx, st);
+	return ingest_read_direct(d, path, name, fmt, cols, cb, ctx, st);
 }

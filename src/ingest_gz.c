@@ -64,6 +64,7 @@ struct ingest_src {
 	/* Parser's side. */
 	pthread_t th;
 	int th_started;           /* th is running or not yet joined */
+	int is_inline;            /* no thread: the slots are filled here */
 	long cur;                 /* the slot being taken from, or -1 */
 	size_t cur_pos;           /* bytes taken from it */
 	unsigned long long nout;  /* bytes handed to the caller */
@@ -289,32 +290,30 @@ static void *src_thread(void *arg)
 	return NULL;
 }
 
-/* Stops the reading thread and waits for it. */
+/* Stops the reading thread and waits for it; or, inline, stops filling. */
 static void src_join(struct ingest_src *s)
 {
-	if (!s->th_started)
+	if (!s->th_started && !s->is_inline)
 		return;
-	handoff_stop(&s->ho);
-	pthread_join(s->th, NULL);
-	s->th_started = 0;
+	if (s->th_started) {
+		handoff_stop(&s->ho);
+		pthread_join(s->th, NULL);
+		s->th_started = 0;
+	}
+	s->is_inline = 0;
 	/* A read after this finds the end, not a wait for a thread gone. */
 	s->ho.is_done = 1;
 }
 
-/* Starts the reading thread. */
-static enum rc src_start(struct ingest_src *s)
+/* Starts the reading thread. Without one (a process or memory limit),
+ * the parser's thread fills each slot itself when it needs it
+ * (ingest_src_read): the same bytes, one slot at a time. */
+static void src_start(struct ingest_src *s)
 {
-	int err = thread_start(&s->th, src_thread, s);
-
-	if (err != 0) {
-		char msg[128];
-
-		lower_strerror(err, msg, sizeof msg);
-		return diag_err(s->d, RC_OSERR, "%s: cannot start a thread to read it: %s",
-				s->name, msg);
-	}
-	s->th_started = 1;
-	return RC_OK;
+	if (thread_start(&s->th, src_thread, s) == 0)
+		s->th_started = 1;
+	else
+		s->is_inline = 1;
 }
 
 enum rc ingest_src_open(struct diag *d, const char *path, const char *name,
@@ -378,7 +377,7 @@ enum rc ingest_src_open(struct diag *d, const char *path, const char *name,
 		s->first_cap = SRC_SLOT;
 	/* The first slot here: an input that ends within it needs no thread. */
 	if (!src_fill_slot(s))
-		rc = src_start(s);
+		src_start(s);
 out:
 	if (rc != RC_OK) {
 		ingest_src_close(s);
@@ -396,6 +395,9 @@ enum rc ingest_src_read(struct ingest_src *s, void *p, size_t len, size_t *got)
 	if (len == 0)
 		return RC_OK;
 	if (s->cur < 0) {
+		/* Inline, every slot handed over has been given back. */
+		if (s->is_inline && !s->ho.is_done)
+			src_fill_slot(s);
 		s->cur = handoff_get(&s->ho);
 		s->cur_pos = 0;
 		if (s->cur < 0) {

@@ -11,7 +11,7 @@
 static int state;
 static char point[32];
 static unsigned long at, passes;
-static int is_pause;
+static enum { ACT_KILL, ACT_PAUSE, ACT_FAIL } action;
 
 static void arm(void)
 {
@@ -28,19 +28,37 @@ static void arm(void)
 	memcpy(point, spec, len);
 	point[len] = '\0';
 	at = strtoul(c1 + 1, NULL, 10);
-	is_pause = strcmp(c2 + 1, "pause") == 0;
-	if (at && (is_pause || strcmp(c2 + 1, "kill") == 0))
+	if (strcmp(c2 + 1, "kill") == 0)
+		action = ACT_KILL;
+	else if (strcmp(c2 + 1, "pause") == 0)
+		action = ACT_PAUSE;
+	else if (strcmp(c2 + 1, "fail") == 0)
+		action = ACT_FAIL;
+	else
+		return;
+	if (at)
 		state = 2;
+}
+
+/* Counts a pass of `name`; 1 when it is the one LMSRECON_TEST_AT names. */
+static int is_hit(const char *name)
+{
+	if (state == 0)
+		arm();
+	return state == 2 && strcmp(name, point) == 0 && ++passes == at;
 }
 
 void testhook(const char *name)
 {
-	if (state == 0)
-		arm();
-	if (state != 2 || strcmp(name, point) != 0 || ++passes != at)
+	if (!is_hit(name))
 		return;
-	if (is_pause)
+	if (action == ACT_PAUSE)
 		sleep(2);
-	else
+	else if (action == ACT_KILL)
 		raise(SIGKILL);
+}
+
+int testhook_fails(const char *name)
+{
+	return is_hit(name) && action == ACT_FAIL;
 }

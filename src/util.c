@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* util: allocation wrappers, struct buf, path helpers. */
 #include "util.h"
+#include "testhook.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -279,6 +280,8 @@ int thread_start(pthread_t *th, void *(*fn)(void *), void *arg)
 	sigset_t all, old;
 	int err;
 
+	if (testhook_fails("thread"))
+		return EAGAIN;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = pthread_create(th, NULL, fn, arg);

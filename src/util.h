@@ -86,7 +86,8 @@ struct dropbehind {
 int dropbehind_advance(struct dropbehind *w, off_t end);
 
 /* Starts a thread running fn(arg) with every signal blocked in it, so that
- * signals reach the main thread. Returns 0 or the error number. */
+ * signals reach the main thread. Returns 0 or the error number (EAGAIN at
+ * the test point "thread", see testhook.h). */
 int thread_start(pthread_t *th, void *(*fn)(void *), void *arg);
 
 /* A ring of `n` buffers handed from one producing thread to one consuming

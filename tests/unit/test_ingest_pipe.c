@@ -294,3 +294,59 @@ Test(ingest_pipe, parser_stops_with_the_caller_on_bad_records_alone)
 	cr_assert_eq(compare(path, &fmt, &abc), 8);
 	free(path);
 }
+
+/* Reads `path` piped with the N-th thread start failing (LMSRECON_TEST_AT
+ * "thread:N:fail", see testhook.h), then directly, and asserts the same
+ * outcome: no thread to be had is no reason to fail a read. Each Test
+ * runs in a process of its own, where the hook counts from the start. */
+static void compare_without_thread(const char *spec, const char *path,
+				   const struct ingest_fmt *fmt, const struct ingest_cols *cols)
+{
+	struct result a = { 0 }, b = { 0 };
+
+	cr_assert_eq(setenv("LMSRECON_TEST_AT", spec, 1), 0);
+	run(1, path, fmt, cols, 0, &b);
+	cr_assert_eq(unsetenv("LMSRECON_TEST_AT"), 0);
+	run(0, path, fmt, cols, 0, &a);
+	cr_assert_eq(a.rc, RC_OK);
+	cr_assert_eq(b.rc, RC_OK, "%s: %s", spec, b.msgs);
+	cr_assert_str_eq(b.msgs, a.msgs);
+	cr_assert(strcmp(b.recs, a.recs) == 0, "%s: records differ", spec);
+	cr_assert_eq(b.nrecords, a.nrecords);
+	cr_assert_eq(memcmp(b.sha256, a.sha256, 32), 0);
+	result_release(&a);
+	result_release(&b);
+}
+
+/* The CSV rows of csv_clean_and_gzip, plain or gzip, read as
+ * compare_without_thread does. */
+static void rows_without_thread(const char *spec, int gz)
+{
+	static const size_t none[] = { 0 };
+	struct ingest_fmt fmt = { INGEST_CSV, ',', '"', NULL, 0 };
+	size_t len;
+	char *data = csv_rows(100000, none, &len);
+	char *path = write_input(gz ? "t.csv.gz" : "t.csv", data, len, gz);
+
+	compare_without_thread(spec, path, &fmt, &abc);
+	free(path);
+	free(data);
+}
+
+/* The parser's thread cannot start: the read runs in the caller's thread. */
+Test(ingest_pipe, no_parser_thread_reads_in_the_callers_thread)
+{
+	rows_without_thread("thread:1:fail", 0);
+}
+
+/* The byte source's thread cannot start (the second thread a piped read
+ * starts): the parser fills each slot itself, plain and gzip. */
+Test(ingest_pipe, no_reading_thread_fills_the_slots_inline)
+{
+	rows_without_thread("thread:2:fail", 0);
+}
+
+Test(ingest_pipe, no_reading_thread_inflates_inline)
+{
+	rows_without_thread("thread:2:fail", 1);
+}
