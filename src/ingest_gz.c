@@ -395,7 +395,9 @@ enum rc ingest_src_read(struct ingest_src *s, void *p, size_t len, size_t *got)
 	if (len == 0)
 		return RC_OK;
 	if (s->cur < 0) {
-		/* Inline, every slot handed over has been given back. */
+		/* Inline: the next slot is filled here, one ahead of the
+		 * reads (at most two of SRC_NSLOT are out at a time, so
+		 * handoff_put never waits). */
 		if (s->is_inline && !s->ho.is_done)
 			src_fill_slot(s);
 		s->cur = handoff_get(&s->ho);
