@@ -571,9 +571,7 @@ static void seen_visit(void *arg, const struct rule_sweep_row *was,
 	if (!now) {
 		if (was->v[0])
 			leaver(x->c, x->user, was->key.buf, 1, -1, 0);
-		snap_bind_text(x->del, 2, was->key.buf, was->key.len);
-		snap_step(x->del);
-		snap_reset(x->del);
+		rule_sweep_write(x->del, 2, &was->key);
 		return;
 	}
 	if (was && was->v[0] && !now->v[0])
@@ -581,10 +579,8 @@ static void seen_visit(void *arg, const struct rule_sweep_row *was,
 	if (!was || was->v[0] != now->v[0]) {
 		struct snap_stmt *st = was ? x->set : x->add;
 
-		snap_bind_text(st, 2, now->key.buf, now->key.len);
 		snap_bind_int(st, 3, now->v[0]);
-		snap_step(st);
-		snap_reset(st);
+		rule_sweep_write(st, 2, &now->key);
 	}
 }
 
@@ -610,12 +606,9 @@ static enum rc sweep_seen(struct people_ctx *c)
 		"  WHERE crm_id = ?1 AND lms_instance = ?2) ORDER BY u.username");
 	x.del = snap_prepare(c->s, "DELETE FROM people_seen WHERE source = ?1 AND crm_id = ?2");
 	/* A new record and a record seen before are written by statements
-	 * of their own, not one upsert: SQLite gives an upsert (as any
-	 * statement that may write more than one row and stop half way) a
-	 * statement journal, a copy of each page it changes, and once a run's
-	 * statement journal has outgrown memory, every such statement writes
-	 * its copies to a file. A first run at 1x wrote 7.9 GB of copies for
-	 * its million new records (7.4 s). A plain one-row insert needs none. */
+	 * of their own, not one upsert (rule_sweep_write): as an upsert, a
+	 * first run at 1x wrote 7.9 GB of page copies to the statement
+	 * journal for its million new records (7.4 s). */
 	x.add = snap_prepare(c->s, "INSERT INTO people_seen (source, crm_id, in_view, last_run)"
 			     " VALUES (?1, ?2, ?3, ?4)");
 	x.set = snap_prepare(c->s, "UPDATE people_seen SET in_view = ?3, last_run = ?4"

@@ -246,7 +246,8 @@ enum { M_USER, M_ITEM, M_SESSION, M_STATUS, M_DIGEST, M_SRC_FILE, M_SRC_LINE, M_
 
 /* The digest of an enrollment's values besides its key and status, as the
  * baseline keeps them (its `digest` column): a row is written again when
- * its status or this changes. */
+ * its status or this changes. Migration 6 (snap_schema.sql) computed it
+ * the same way from the values the baseline kept before. */
 #define VALUES_DIGEST "lmsrecon_hash(enrolled_at, completed_at, updated_at, score)"
 
 /* The current course enrollments, item by item of each user in the order
@@ -633,16 +634,8 @@ static void m_pass(const struct ue *c, const struct m_ctx *m, struct m_side *bs,
 
 /* The statements of sweep_hashes, for its visit. */
 struct hash_ctx {
-	struct snap_stmt *dirty, *put, *del;
+	struct snap_stmt *dirty, *add, *set, *del;
 };
-
-/* Writes `key` with statement `st` (its other parameters bound). */
-static void step_key(struct snap_stmt *st, int i, const struct buf *key)
-{
-	snap_bind_text(st, i, key->buf, key->len);
-	snap_step(st);
-	snap_reset(st);
-}
 
 /* One username of sweep_hashes: `was` its kept hash, `now` its count row
  * with this run's hash of the kind (NULL: no row of the kind); either may
@@ -654,16 +647,18 @@ static void hash_visit(void *arg, const struct rule_sweep_row *was,
 	const struct rule_sweep_row *changed = now;
 
 	if (now && !now->is_null[0] && (!was || was->v[0] != now->v[0])) {
-		snap_bind_int(x->put, 4, now->v[0]);
-		step_key(x->put, 3, &now->key);
+		struct snap_stmt *st = was ? x->set : x->add;
+
+		snap_bind_int(st, 4, now->v[0]);
+		rule_sweep_write(st, 3, &now->key);
 	} else if (was && (!now || now->is_null[0])) {
 		/* Rows then, none now. */
 		changed = was;
-		step_key(x->del, 3, &was->key);
+		rule_sweep_write(x->del, 3, &was->key);
 	} else {
 		return; /* the same hash, or none then and none now */
 	}
-	step_key(x->dirty, 1, &changed->key);
+	rule_sweep_write(x->dirty, 1, &changed->key);
 }
 
 /* The usernames whose rows of `kind` changed since the last pass into
@@ -684,26 +679,29 @@ static void sweep_hashes(const struct ue *c, const char *kind)
 	now = snap_prepare(c->s, "SELECT n.username, " ROWS_HASH("n") " FROM stage.lrn_count n"
 			   " ORDER BY n.username");
 	x.dirty = snap_prepare(c->s, "INSERT INTO stage.ue_dirty (username) VALUES (?1)");
-	x.put = snap_prepare(c->s, "INSERT INTO main.enrollment_user (lms_instance, kind,"
-			     " username, digest) VALUES (?1, ?2, ?3, ?4)"
-			     " ON CONFLICT (lms_instance, kind, username) DO UPDATE SET"
-			     " digest = excluded.digest");
+	x.add = snap_prepare(c->s, "INSERT INTO main.enrollment_user (lms_instance, kind,"
+			     " username, digest) VALUES (?1, ?2, ?3, ?4)");
+	x.set = snap_prepare(c->s, "UPDATE main.enrollment_user SET digest = ?4"
+			     " WHERE lms_instance = ?1 AND kind = ?2 AND username = ?3");
 	x.del = snap_prepare(c->s, "DELETE FROM main.enrollment_user WHERE lms_instance = ?1"
 			     " AND kind = ?2 AND username = ?3");
-	if (was && now && x.dirty && x.put && x.del) {
+	if (was && now && x.dirty && x.add && x.set && x.del) {
+		struct snap_stmt *const keyed[] = { x.add, x.set, x.del };
+
 		snap_bind_text(was, 1, c->instance, strlen(c->instance));
 		snap_bind_text(was, 2, kind, strlen(kind));
 		snap_bind_text(now, 2, kind, strlen(kind));
-		snap_bind_text(x.put, 1, c->instance, strlen(c->instance));
-		snap_bind_text(x.put, 2, kind, strlen(kind));
-		snap_bind_text(x.del, 1, c->instance, strlen(c->instance));
-		snap_bind_text(x.del, 2, kind, strlen(kind));
+		for (size_t i = 0; i < sizeof keyed / sizeof *keyed; i++) {
+			snap_bind_text(keyed[i], 1, c->instance, strlen(c->instance));
+			snap_bind_text(keyed[i], 2, kind, strlen(kind));
+		}
 		rule_sweep(c->s, was, now, hash_visit, &x);
 	}
 	snap_finalize(was);
 	snap_finalize(now);
 	snap_finalize(x.dirty);
-	snap_finalize(x.put);
+	snap_finalize(x.add);
+	snap_finalize(x.set);
 	snap_finalize(x.del);
 }
 

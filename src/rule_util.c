@@ -144,3 +144,10 @@ void rule_sweep(struct snap *s, struct snap_stmt *was, struct snap_stmt *now,
 	buf_release(&a_next.key);
 	buf_release(&b.key);
 }
+
+void rule_sweep_write(struct snap_stmt *st, int i, const struct buf *key)
+{
+	snap_bind_text(st, i, key->buf, key->len);
+	snap_step(st);
+	snap_reset(st);
+}

@@ -45,6 +45,15 @@ void rule_sweep(struct snap *s, struct snap_stmt *was, struct snap_stmt *now,
 			      const struct rule_sweep_row *n),
 		void *arg);
 
+/* For a rule_sweep visit: binds `key` to parameter `i` of `st` (its other
+ * parameters bound), runs it once and resets it. A visit writes a row it
+ * was given with a plain one-row INSERT, UPDATE or DELETE, as `was` says
+ * whether the row is there, not with an upsert: SQLite gives an upsert a
+ * statement journal, and once a run's has outgrown memory every upsert
+ * copies the page it changes to a file (docs/performance.md, sixteenth
+ * round). */
+void rule_sweep_write(struct snap_stmt *st, int i, const struct buf *key);
+
 /* SQL: column `col` of the row the latest earlier run (run_id below
  * `before`) emitted to the CRM for `key` of `object` and `op` (each an SQL
  * expression), NULL when none did: one look-up in emitted's key index

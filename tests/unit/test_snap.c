@@ -1032,14 +1032,17 @@ static void old_snapshot(int version, const char *sql)
 	free(old);
 }
 
+/* The first run of the old snapshots below, complete. */
+#define OLD_RUN_1 "INSERT INTO runs (id, started_at, ended_at, status, mode)" \
+	" VALUES (1, '2024-01-01T00:00:00Z', '2024-01-01T00:00:01Z', 'complete', 'full');"
+
 /* A snapshot of schema version 2 gets the digest of every emitted record
  * and the key index that holds it. */
 Test(snap, migration_3_fills_the_digests_of_emitted)
 {
 	struct snap *s;
 
-	old_snapshot(2, "INSERT INTO runs (id, started_at, ended_at, status, mode)"
-		     " VALUES (1, '2024-01-01T00:00:00Z', '2024-01-01T00:00:01Z', 'complete', 'full');"
+	old_snapshot(2, OLD_RUN_1
 		     "INSERT INTO emitted (run_id, target, object, key, op, fields) VALUES"
 		     " (1, 'crm', 'LMS_Enrollment__c', 'k1', 'upsert', '{\"Status__c\":\"passed\"}'),"
 		     " (1, 'crm', 'LMS_Enrollment__c', 'k2', 'delete', NULL);");
@@ -1061,8 +1064,8 @@ Test(snap, migration_6_keeps_a_digest_of_the_baselines_values)
 {
 	struct snap *s;
 
-	old_snapshot(5, "INSERT INTO runs (id, started_at, ended_at, status, mode) VALUES"
-		     " (1, '2024-01-01T00:00:00Z', '2024-01-01T00:00:01Z', 'complete', 'full'),"
+	old_snapshot(5, OLD_RUN_1
+		     "INSERT INTO runs (id, started_at, ended_at, status, mode) VALUES"
 		     " (2, '2024-01-02T00:00:00Z', '2024-01-02T00:00:01Z', 'complete', 'incremental');"
 		     "INSERT INTO enrollment_baseline (lms_instance, kind, username, item_code,"
 		     " session_code, status, enrolled_at, completed_at, score, updated_at, first_run,"
