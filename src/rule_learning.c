@@ -120,11 +120,11 @@ struct lrn {
  * user id index of such a table. */
 #define PLAN_DONE_SQL "INSERT INTO stage.lrn_plan_done (username, plan_code, n)" \
 	" SELECT u.username, e.plan_code, (SELECT count(*) FROM stage.lrn_plan_course pc" \
-	" WHERE pc.plan_code = e.plan_code AND EXISTS (SELECT 1 FROM stage.stg_enrollment x" \
+	" WHERE pc.plan_code = e.plan_code AND EXISTS (SELECT 1 FROM enr.stg_enrollment x" \
 	" WHERE x.username = u.username AND x.course_code = pc.course_code" \
 	" AND x.status IN ('completed', 'passed')))" \
 	" FROM stage.lrn_user u INDEXED BY sqlite_autoindex_lrn_user_1" \
-	" CROSS JOIN stage.stg_plan_enrollment e" \
+	" CROSS JOIN enr.stg_plan_enrollment e" \
 	" ON e.username = u.username" \
 	" WHERE (?4 & 2) <> 0 AND u.state = 'linked' AND u.user_id IS NOT NULL" \
 	" AND " BUILT("LMS_Learning_Plan_Enrollment__c") " AND e.plan_code IS NOT NULL" \
@@ -360,7 +360,7 @@ static const char *const steps[] = {
 	" count(*) FILTER (WHERE " COURSE_SENT " AND e.session_code <> ''"
 	"  AND NOT EXISTS (SELECT 1 FROM stage.stg_session s WHERE s.code = e.session_code)),"
 	" e.src_file, min(e.src_line) FILTER (WHERE " COURSE_SENT ")"
-	" FROM stage.stg_enrollment e LEFT JOIN stage.lrn_course c ON c.code = e.course_code"
+	" FROM enr.stg_enrollment e LEFT JOIN stage.lrn_course c ON c.code = e.course_code"
 	" WHERE e.username IS NOT NULL GROUP BY e.username",
 
 	"INSERT INTO stage.lrn_count (username, n_plan, plan_rows, plan_twice, src_file, src_line)"
@@ -368,7 +368,7 @@ static const char *const steps[] = {
 	" lmsrecon_hash_sum(e.plan_code, e.status, e.enrolled_at, e.completed_at, e.score,"
 	" e.updated_at, p.ncourses, p.courses), lmsrecon_repeats(e.plan_code),"
 	" e.src_file, min(e.src_line) FILTER (WHERE " PLAN_SENT ")"
-	" FROM stage.stg_plan_enrollment e LEFT JOIN stage.lrn_plan p ON p.code = e.plan_code"
+	" FROM enr.stg_plan_enrollment e LEFT JOIN stage.lrn_plan p ON p.code = e.plan_code"
 	" WHERE e.username IS NOT NULL GROUP BY e.username"
 	" ON CONFLICT (username) DO UPDATE SET n_plan = excluded.n_plan,"
 	" plan_rows = excluded.plan_rows, plan_twice = excluded.plan_twice,"
@@ -382,11 +382,11 @@ static const char *const steps[] = {
 	 * statement of its own read all five million rows again, 1.4 s). */
 	"INSERT INTO stage.lrn_twice (kind, name, item)"
 	" SELECT 'course', e.username, e.course_code FROM stage.lrn_count n"
-	" CROSS JOIN stage.stg_enrollment e ON e.username = n.username"
+	" CROSS JOIN enr.stg_enrollment e ON e.username = n.username"
 	" WHERE n.course_twice <> 0 AND e.course_code IS NOT NULL"
 	" GROUP BY e.username, e.course_code HAVING count(*) > 1"
 	" UNION SELECT 'plan', e.username, e.plan_code FROM stage.lrn_count n"
-	" CROSS JOIN stage.stg_plan_enrollment e ON e.username = n.username"
+	" CROSS JOIN enr.stg_plan_enrollment e ON e.username = n.username"
 	" WHERE n.plan_twice <> 0 AND e.plan_code IS NOT NULL"
 	" GROUP BY e.username, e.plan_code HAVING count(*) > 1"
 	" UNION SELECT 'user_id', user_id, '' FROM stage.lrn_user WHERE user_id IS NOT NULL"
@@ -442,7 +442,7 @@ static const char *const record_steps[] = {
 	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
 	" SELECT 'plan_missing', 'plan_enrollments', e.plan_code, NULL,"
 	" 'learning plan not in the plans export: ' || " PLURAL("count(*)") " || ' not sent',"
-	" e.src_file, min(e.src_line) FROM stage.stg_plan_enrollment e NOT INDEXED"
+	" e.src_file, min(e.src_line) FROM enr.stg_plan_enrollment e NOT INDEXED"
 	" WHERE (?4 & 2) <> 0 AND " SENT_STATUS("e") " AND e.plan_code IS NOT NULL"
 	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_plan p WHERE p.code = e.plan_code)"
 	" GROUP BY e.plan_code ORDER BY e.plan_code",
@@ -493,7 +493,7 @@ static const char *const record_steps[] = {
 	"  e.src_file AS src_file, e.src_line AS src_line, e.rowid AS id, u.user_id AS user_id,"
 	"  u.username AS username, e.course_code AS course_code, e.session_code AS session_code"
 	"  FROM stage.lrn_user u INDEXED BY lrn_user_id"
-	"  CROSS JOIN stage.stg_enrollment e ON e.username = u.username"
+	"  CROSS JOIN enr.stg_enrollment e ON e.username = u.username"
 	"  JOIN stage.lrn_course c ON c.code = e.course_code"
 	"  WHERE u.state = 'linked' AND u.user_id IS NOT NULL"
 	"  AND " BUILT("LMS_Enrollment__c") " AND c.is_sent AND " SENT_STATUS("e")
@@ -517,12 +517,12 @@ static const char *const record_steps[] = {
 	" e.username || ':' || e.course_code || ':' || coalesce(e.session_code, ''), NULL,"
 	" 'enrollment listed more than once: the first row is sent', e.src_file, e.src_line"
 	" FROM stage.lrn_twice g"
-	" JOIN stage.stg_enrollment e ON g.kind = 'course' AND e.username = g.name"
+	" JOIN enr.stg_enrollment e ON g.kind = 'course' AND e.username = g.name"
 	" AND e.course_code = g.item"
 	" JOIN stage.lrn_user u ON u.username = e.username"
 	" JOIN stage.lrn_course c ON c.code = e.course_code"
 	" WHERE u.state = 'linked' AND c.is_sent AND " SENT_STATUS("e")
-	" AND EXISTS (SELECT 1 FROM stage.stg_enrollment x WHERE x.username = e.username"
+	" AND EXISTS (SELECT 1 FROM enr.stg_enrollment x WHERE x.username = e.username"
 	" AND x.course_code = e.course_code"
 	" AND coalesce(x.session_code, '') = coalesce(e.session_code, '')"
 	" AND " SENT_STATUS("x") " AND x.rowid < e.rowid) ORDER BY e.rowid",
@@ -538,7 +538,7 @@ static const char *const record_steps[] = {
 	"  e.src_file AS src_file, e.src_line AS src_line, e.rowid AS id,"
 	"  u.user_id AS user_id, u.username AS username, e.plan_code AS plan_code"
 	"  FROM stage.lrn_user u INDEXED BY lrn_user_id"
-	"  CROSS JOIN stage.stg_plan_enrollment e ON e.username = u.username"
+	"  CROSS JOIN enr.stg_plan_enrollment e ON e.username = u.username"
 	"  JOIN stage.lrn_plan p ON p.code = e.plan_code"
 	"  WHERE (?4 & 2) <> 0 AND u.state = 'linked' AND u.user_id IS NOT NULL"
 	"  AND " BUILT("LMS_Learning_Plan_Enrollment__c") " AND " SENT_STATUS("e")
@@ -583,7 +583,7 @@ static const char course_missing_sql[] =
 	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
 	" SELECT 'course_missing', 'enrollments', e.course_code, NULL,"
 	" 'course not in the courses export: ' || " PLURAL("count(*)") " || ' not sent',"
-	" e.src_file, min(e.src_line) FROM stage.stg_enrollment e NOT INDEXED"
+	" e.src_file, min(e.src_line) FROM enr.stg_enrollment e NOT INDEXED"
 	" WHERE (?4 & 13) <> 0 AND " SENT_STATUS("e") " AND e.course_code IS NOT NULL"
 	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_course c WHERE c.code = e.course_code)"
 	" GROUP BY e.course_code ORDER BY e.course_code";
@@ -597,7 +597,7 @@ static const char session_missing_sql[] =
 	" SELECT 'session_missing', 'enrollments', e.session_code, NULL,"
 	" 'session not in the sessions export: ' || " PLURAL("count(*)") " || ' not sent',"
 	" e.src_file, min(e.src_line)"
-	" FROM stage.stg_enrollment e JOIN stage.lrn_course c ON c.code = e.course_code"
+	" FROM enr.stg_enrollment e JOIN stage.lrn_course c ON c.code = e.course_code"
 	" WHERE c.is_sent AND coalesce(e.session_code, '') <> '' AND " SENT_STATUS("e")
 	" AND NOT EXISTS (SELECT 1 FROM stage.stg_session s WHERE s.code = e.session_code)"
 	" GROUP BY e.session_code ORDER BY e.session_code";
@@ -606,7 +606,7 @@ static const char session_missing_sql[] =
  * counts saw a row of one (`n` a column of stage.lrn_count), or there is a
  * row of no username, which they do not count. */
 #define MISSING(n) "SELECT EXISTS (SELECT 1 FROM stage.lrn_count WHERE " n " > 0)" \
-	" OR EXISTS (SELECT 1 FROM stage.stg_enrollment WHERE username IS NULL)"
+	" OR EXISTS (SELECT 1 FROM enr.stg_enrollment WHERE username IS NULL)"
 
 /* Runs `sql` to the end with the parameters of struct lrn. Sticky. */
 static void run(const struct lrn *c, const char *sql)

@@ -130,13 +130,13 @@ static const char *const key_steps[] = {
 	/* A user renamed in the LMS keeps its user id, and so the key: the
 	 * enrollment is still there under the new username, not gone. */
 	"UPDATE stage.ue_gone SET outcome = 'renamed' WHERE outcome IS NULL AND kind = 'course'"
-	" AND EXISTS (SELECT 1 FROM stage.stg_lms_user u JOIN stage.stg_enrollment e"
+	" AND EXISTS (SELECT 1 FROM stage.stg_lms_user u JOIN enr.stg_enrollment e"
 	"  ON e.username = u.username WHERE u.user_id = ue_gone.user_id"
 	"  AND u.username <> ue_gone.username AND e.course_code = ue_gone.item_code"
 	"  AND coalesce(e.session_code, '') = ue_gone.session_code"
 	"  AND e.status IS NOT 'unenrolled')",
 	"UPDATE stage.ue_gone SET outcome = 'renamed' WHERE outcome IS NULL AND kind = 'plan'"
-	" AND EXISTS (SELECT 1 FROM stage.stg_lms_user u JOIN stage.stg_plan_enrollment e"
+	" AND EXISTS (SELECT 1 FROM stage.stg_lms_user u JOIN enr.stg_plan_enrollment e"
 	"  ON e.username = u.username WHERE u.user_id = ue_gone.user_id"
 	"  AND u.username <> ue_gone.username AND e.plan_code = ue_gone.item_code"
 	"  AND e.status IS NOT 'unenrolled')",
@@ -258,11 +258,11 @@ enum { M_USER, M_ITEM, M_SESSION, M_STATUS, M_DIGEST, M_SRC_FILE, M_SRC_LINE, M_
 #define STG_COURSE_SQL(users) \
 	"SELECT username, course_code, coalesce(session_code, ''), status, " VALUES_DIGEST "," \
 	" src_file, src_line, rowid" \
-	" FROM stage.stg_enrollment" \
+	" FROM enr.stg_enrollment" \
 	" WHERE username " users " AND course_code IS NOT NULL ORDER BY username, course_code"
 #define STG_PLAN_SQL(users) \
 	"SELECT username, plan_code, '', status, " VALUES_DIGEST ", src_file, src_line, rowid" \
-	" FROM stage.stg_plan_enrollment" \
+	" FROM enr.stg_plan_enrollment" \
 	" WHERE username " users " AND plan_code IS NOT NULL ORDER BY username, plan_code"
 #define BASE_SQL(users) \
 	"SELECT username, item_code, session_code, status, digest, NULL, NULL, NULL" \
@@ -352,7 +352,7 @@ static const char keep_sql[] =
  * last row). The pass would write them one statement per row. */
 #define FIRST_SQL(kind, table, item, session, order) \
 	BASELINE_INTO " SELECT ?1, '" kind "', username, " item ", " session ", status," \
-	" " VALUES_DIGEST ", ?2, ?2 FROM stage." table \
+	" " VALUES_DIGEST ", ?2, ?2 FROM enr." table \
 	" WHERE username IS NOT NULL AND " item " IS NOT NULL AND status IS NOT 'unenrolled'" \
 	" ORDER BY " order BASELINE_UPSERT
 static const char first_course_sql[] =

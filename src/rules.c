@@ -200,10 +200,11 @@ enum rc rules_finish(struct snap *s)
  * the unenrollments). */
 static const char *const after_people[] = { "people", "people_links", "people_keyed",
 	"sb_contact", NULL };
-/* After the unenrollments: the enrollments' staging and the learning
- * rule's per-learner tables. */
-static const char *const after_learning[] = { "stg_enrollment", "stg_plan_enrollment",
-	"lrn_user", "lrn_count", "lrn_dirty", "lrn_linking", "lrn_plan_done", NULL };
+/* After the unenrollments: the learning rule's per-learner tables. (The
+ * enrollments' staging is a database of its own, `enr`, whose pages the
+ * stage cannot reuse; it is deleted with the stage.) */
+static const char *const after_learning[] = { "lrn_user", "lrn_count", "lrn_dirty",
+	"lrn_linking", "lrn_plan_done", NULL };
 
 enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *prep,
 		  struct snap *s, long long run_id, const char *now, unsigned flags)
@@ -243,6 +244,10 @@ enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *
 	if (rc == RC_OK && !(flags & RULES_AUDIT))
 		rc = rule_crmdiff_prev(j, s, run_id);
 	timing_mark("crmdiff_prev");
+	/* The enrollments' index, built in a thread since the load. */
+	if (rc == RC_OK)
+		rc = snap_enr_wait(s);
+	timing_mark("enr_wait");
 	if (rc == RC_OK)
 		rc = rule_learning(d, j, s, run_id);
 	timing_mark("learning");

@@ -118,8 +118,13 @@ enum rc snap_stage_row(struct snap_stage *st, unsigned long src_line,
 		       const char *extra, size_t extra_len);
 /* Finishes the insert and frees st. NULL is fine. */
 enum rc snap_stage_close(struct snap_stage *st);
-/* Builds the indexes the rules use on the staging tables (after the load). */
+/* Builds the indexes the rules use on the staging tables (after the load).
+ * The index of the enrollments' tables (`enr`, which the people rules do
+ * not read) goes on being built in a thread of its own after it returns. */
 enum rc snap_stage_index(struct snap *s);
+/* Waits until the enrollments' tables are indexed: before a rule reads
+ * `enr`. Their build's failure is the sticky status. */
+enum rc snap_enr_wait(struct snap *s);
 
 /* ---- statements, for rule_* and emit_* ---- */
 

@@ -64,6 +64,17 @@ struct snap {
 	struct snap_cached *cache; /* statements kept by snap_prepare_cached; owned */
 	size_t ncache, cache_alloc;
 
+	/* The enrollments' stage (snap_enr.c): a second scratch database,
+	 * attached as `enr`, whose index is built by a thread of its own. */
+	char *enr_path;          /* its file; owned; NULL when there is none */
+	int is_enr_attached;     /* attached to `db` as `enr` */
+	struct sqlite3 *enr_db;  /* the second connection, until the index is built; owned */
+	int is_enr_staging;      /* enr_db is in a transaction of staged rows */
+	int is_enr_building;     /* enr_th is building the index: join it */
+	pthread_t enr_th;
+	int enr_rc;              /* the index build's SQLite result code */
+	char *enr_err;           /* and its message when it failed; owned */
+
 	/* The snapshot's pages in the page cache during the first run (snap_pages.c). */
 	struct dropbehind pages; /* fd: the file, read-only, from the first run's begin until the
 				  * connection is closed; -1 when none */
@@ -98,6 +109,26 @@ void snap_cache_clear(struct snap *s);
  * and makes it the sticky status. Later failures are not printed. Returns
  * the sticky status. */
 enum rc snap_fail(struct snap *s, int sqlite_rc, const char *sql);
+/* The same for a failed call on connection `db` (the enrollments' stage's
+ * second connection, or s->db). */
+enum rc snap_fail_db(struct snap *s, struct sqlite3 *db, int sqlite_rc, const char *sql);
+
+/* The enrollments' stage (snap_enr.c). Creates its file and the second
+ * connection with its tables, and attaches it to s->db as `enr`: before the
+ * run's transaction begins. */
+enum rc snap_enr_attach(struct snap *s);
+/* The connection entity `e` is staged through: the second one for the
+ * tables of `enr` (in a transaction begun on first use), else s->db; and
+ * the schema name of its table. */
+struct sqlite3 *snap_enr_stage_db(struct snap *s, const struct entity *e, const char **schema);
+/* After the load: commits the staged rows and starts building the
+ * index of `enr` in a thread (in the caller's when none can be started). */
+enum rc snap_enr_index(struct snap *s);
+/* Ends what snap_enr_attach began, whatever state the run is in (the
+ * build is interrupted and joined): after the run's transaction, before
+ * `stage` is detached. Deletes the file unless the stage is kept. */
+void snap_enr_detach(struct snap *s);
+
 /* Records a failure of our own (not SQLite's) the same way: prints `msg`
  * once and makes `rc` the sticky status. Returns the sticky status. */
 enum rc snap_fail_msg(struct snap *s, enum rc rc, const char *fmt, ...)

@@ -165,7 +165,12 @@ static int sql_excerpt_len(const char *sql)
 
 enum rc snap_fail(struct snap *s, int sqlite_rc, const char *sql)
 {
-	const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(sqlite_rc);
+	return snap_fail_db(s, s->db, sqlite_rc, sql);
+}
+
+enum rc snap_fail_db(struct snap *s, struct sqlite3 *db, int sqlite_rc, const char *sql)
+{
+	const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(sqlite_rc);
 
 	while (sql && (*sql == ' ' || *sql == '\t' || *sql == '\n'))
 		sql++;
@@ -523,6 +528,7 @@ void snap_close(struct snap *s)
 		snap_reset_all(s);
 		if (!sqlite3_get_autocommit(s->db))
 			exec_raw(s, "ROLLBACK");
+		snap_enr_detach(s);
 		sqlite3_close_v2(s->db);
 	}
 	snap_pages_close(s); /* after the connection: it drops the file's locks */

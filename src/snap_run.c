@@ -275,6 +275,7 @@ static void run_unwind(struct snap *s)
 	    (r = sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL)) != SQLITE_OK)
 		snap_fail(s, r, "ROLLBACK");
 	snap_cache_clear(s);
+	snap_enr_detach(s);
 	if (s->is_attached) {
 		if ((r = sqlite3_exec(s->db, "DETACH stage", NULL, NULL, NULL)) != SQLITE_OK)
 			snap_fail(s, r, "DETACH stage");
@@ -327,7 +328,10 @@ static enum rc stage_attach(struct snap *s)
 	snap_exec(s, "PRAGMA threads = 0");
 	if (snap_schema_section("stage", &sql, &len) != 0)
 		return snap_fail_msg(s, RC_INTERNAL, "the compiled-in schema has no staging tables");
-	return snap_exec_n(s, sql, len);
+	if (snap_exec_n(s, sql, len) != RC_OK)
+		return s->rc;
+	/* The enrollments' tables, in a database of their own. */
+	return snap_enr_attach(s);
 }
 
 enum rc snap_run_begin(struct snap *s, const char *mode, const char *now, long long *run_id)
@@ -360,11 +364,14 @@ enum rc snap_run_begin(struct snap *s, const char *mode, const char *now, long l
 	if (lock_write(s, r) != RC_OK)
 		return snap_fail_msg(s, RC_IO, "cannot record the run");
 	s->is_in_run = 1;
-	/* ATTACH cannot run inside a transaction, so the scratch database
-	 * comes before BEGIN; IMMEDIATE takes the write lock now rather than
-	 * failing at the first write after the inputs are loaded. */
+	/* ATTACH cannot run inside a transaction, so the scratch databases
+	 * come before BEGIN. Not BEGIN IMMEDIATE, which would take the write
+	 * lock of every attached database, the enrollments' stage's too, that
+	 * its second connection writes (snap_enr.c): the write to `runs` just
+	 * below takes the snapshot's now rather than at the first write after
+	 * the inputs are loaded. */
 	stage_attach(s);
-	snap_exec(s, "BEGIN IMMEDIATE");
+	snap_exec(s, "BEGIN");
 	/* The run's row, so that the rows it writes can refer to it; it is
 	 * seen by others only once the run commits as complete. */
 	snap_run(s, "INSERT INTO runs (id, started_at, status, mode) VALUES (?1, ?2, 'running', ?3)",
@@ -426,6 +433,7 @@ enum rc snap_run_commit(struct snap *s, const char *now, const char *counts_json
 	s->recs = NULL;
 	s->nrecs = 0;
 	snap_cache_clear(s);
+	snap_enr_detach(s);
 	if (s->is_attached) {
 		if ((r = sqlite3_exec(s->db, "DETACH stage", NULL, NULL, NULL)) != SQLITE_OK)
 			snap_fail(s, r, "DETACH stage");

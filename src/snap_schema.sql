@@ -280,18 +280,6 @@ CREATE TABLE stage.stg_plan_course (
 	plan_code TEXT, course_code TEXT
 );
 
-CREATE TABLE stage.stg_enrollment (
-	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
-	username TEXT, course_code TEXT, session_code TEXT, status TEXT,
-	enrolled_at TEXT, completed_at TEXT, score REAL, updated_at TEXT
-);
-
-CREATE TABLE stage.stg_plan_enrollment (
-	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
-	username TEXT, plan_code TEXT, status TEXT,
-	enrolled_at TEXT, completed_at TEXT, score REAL, updated_at TEXT
-);
-
 -- The CRM exports of the objects lmsrecon writes (read back for R9's
 -- "only changes" and R10's deletes by Id).
 CREATE TABLE stage.stg_x_lms_user (
@@ -467,17 +455,43 @@ CREATE INDEX stage.stg_session_code ON stg_session (code);
 CREATE INDEX stage.stg_session_course ON stg_session (course_code);
 CREATE INDEX stage.stg_plan_code ON stg_plan (code);
 CREATE INDEX stage.stg_plan_course_plan ON stg_plan_course (plan_code);
+
+-- Statistics for the query planner, from a sample so it stays cheap.
+PRAGMA stage.analysis_limit = 1000;
+ANALYZE stage;
+
+-- @enr
+
+-- The enrollments' stage (src/snap_enr.c): the staging tables of the two
+-- largest inputs, in a scratch database of their own (`enr`), so that their
+-- index is built by a second connection while the run's goes on with the
+-- people rules. Rows as in `stage`.
+
+CREATE TABLE enr.stg_enrollment (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	username TEXT, course_code TEXT, session_code TEXT, status TEXT,
+	enrolled_at TEXT, completed_at TEXT, score REAL, updated_at TEXT
+);
+
+CREATE TABLE enr.stg_plan_enrollment (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	username TEXT, plan_code TEXT, status TEXT,
+	enrolled_at TEXT, completed_at TEXT, score REAL, updated_at TEXT
+);
+
+-- @enr-index
+
 -- The enrollments by user and item, with every column the rules read: the
 -- rules walk it in order next to the tables keyed by username (the users,
 -- their counts, the baseline), so a million users cost sequential reads,
 -- not a random read of the enrollment table per row. Within one user,
 -- course and session the rows keep their input order (src_line).
-CREATE INDEX stage.stg_enrollment_user ON stg_enrollment (username, course_code,
+CREATE INDEX enr.stg_enrollment_user ON stg_enrollment (username, course_code,
 	session_code, src_line, status, enrolled_at, completed_at, score, updated_at, src_file);
 -- The same for learning-plan enrollments.
-CREATE INDEX stage.stg_plan_enrollment_user ON stg_plan_enrollment (username, plan_code,
+CREATE INDEX enr.stg_plan_enrollment_user ON stg_plan_enrollment (username, plan_code,
 	src_line, status, enrolled_at, completed_at, score, updated_at, src_file);
 
--- Statistics for the query planner, from a sample so it stays cheap.
-PRAGMA stage.analysis_limit = 1000;
-ANALYZE stage;
+-- Statistics for the query planner, sampled as the stage's are.
+PRAGMA enr.analysis_limit = 400;
+ANALYZE enr;

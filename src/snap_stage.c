@@ -16,7 +16,8 @@ struct snap_stage {
 	struct snap *s;          /* borrowed */
 	const struct entity *e;  /* entity staged; static */
 	int src_file;            /* index of the input in the job, stored with each row */
-	sqlite3_stmt *ins;       /* INSERT INTO stage.<table>; owned */
+	sqlite3 *db;             /* the connection it goes through (snap_enr_stage_db); borrowed */
+	sqlite3_stmt *ins;       /* INSERT INTO stage.<table> or enr.<table>; owned */
 	struct buf num;          /* NUL-terminated copy of a number for strtod, reused */
 };
 
@@ -31,6 +32,8 @@ enum rc snap_stage_open(struct snap *s, const struct entity *e, int src_file,
 {
 	struct buf sql = BUF_INIT;
 	struct snap_stage *st;
+	const char *schema;
+	sqlite3 *db;
 	size_t nparams;
 	int r;
 
@@ -39,12 +42,14 @@ enum rc snap_stage_open(struct snap *s, const struct entity *e, int src_file,
 		return s->rc;
 	if (!s->is_attached)
 		return snap_fail_msg(s, RC_INTERNAL, "no run in progress to stage '%s' into", e->name);
+	if (!(db = snap_enr_stage_db(s, e, &schema)))
+		return s->rc;
 	/* Identifiers cannot be bound, so the statement names the table and
 	 * its columns in the text. They come from the static entity table of
 	 * src/entity.c, never from an input or the job file; the values are
 	 * all bound. */
 	buf_init(&sql);
-	buf_addf(&sql, "INSERT INTO stage.\"%s\" (src_file, src_line", e->table);
+	buf_addf(&sql, "INSERT INTO %s.\"%s\" (src_file, src_line", schema, e->table);
 	for (size_t i = 0; i < e->ncols; i++)
 		buf_addf(&sql, ", \"%s\"", e->cols[i].key);
 	if (e->has_extra)
@@ -59,11 +64,12 @@ enum rc snap_stage_open(struct snap *s, const struct entity *e, int src_file,
 	st->s = s;
 	st->e = e;
 	st->src_file = src_file;
+	st->db = db;
 	buf_init(&st->num);
-	r = sqlite3_prepare_v3(s->db, sql.buf, (int)sql.len, SQLITE_PREPARE_PERSISTENT,
+	r = sqlite3_prepare_v3(db, sql.buf, (int)sql.len, SQLITE_PREPARE_PERSISTENT,
 			       &st->ins, NULL);
 	if (r != SQLITE_OK) {
-		snap_fail(s, r, sql.buf);
+		snap_fail_db(s, db, r, sql.buf);
 		buf_release(&sql);
 		snap_stage_close(st);
 		return s->rc;
@@ -131,7 +137,7 @@ enum rc snap_stage_row(struct snap_stage *st, unsigned long src_line,
 		sqlite3_reset(st->ins);
 		return RC_OK;
 	}
-	snap_fail(s, r, sqlite3_sql(st->ins));
+	snap_fail_db(s, st->db, r, sqlite3_sql(st->ins));
 	sqlite3_reset(st->ins);
 	return s->rc;
 }
@@ -144,6 +150,14 @@ enum rc snap_stage_close(struct snap_stage *st)
 		return RC_OK;
 	rc = st->s->rc;
 	sqlite3_finalize(st->ins);
+	/* The enrollments' stage commits input by input: what is staged is
+	 * there for the run's connection to read. */
+	if (st->db != st->s->db && st->s->is_enr_staging) {
+		int r = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+		st->s->is_enr_staging = 0;
+		if (r != SQLITE_OK && rc == RC_OK)
+			rc = snap_fail_db(st->s, st->db, r, "COMMIT");
+	}
 	buf_release(&st->num);
 	free(st);
 	return rc;
@@ -158,6 +172,9 @@ enum rc snap_stage_index(struct snap *s)
 		return s->rc;
 	if (!s->is_attached)
 		return snap_fail_msg(s, RC_INTERNAL, "no run in progress to index");
+	/* First: the enrollments' index is built alongside the stage's. */
+	if (snap_enr_index(s) != RC_OK)
+		return s->rc;
 	if (snap_schema_section("stage-index", &sql, &len) != 0)
 		return snap_fail_msg(s, RC_INTERNAL, "the compiled-in schema has no staging indexes");
 	if (snap_exec_n(s, sql, len) != RC_OK)

@@ -261,7 +261,7 @@ Test(rule_crmdiff, learning_records_of_a_second_identical_run_are_all_dropped)
 		" VALUES (3, 2, 'SAFE', 'Safety', 'elearning');"
 		"INSERT INTO stage.stg_lms_user (src_file, src_line, user_id, username, sfdc_id)"
 		" VALUES (4, 2, '7', 'ann', '" CONTACT_A "');"
-		"INSERT INTO stage.stg_enrollment (src_file, src_line, username, course_code, status,"
+		"INSERT INTO enr.stg_enrollment (src_file, src_line, username, course_code, status,"
 		" enrolled_at, score) VALUES (5, 2, 'ann', 'SAFE', 'passed', '2024-03-01', 80);";
 	job.ninputs = 0;
 	snap_exec(s, stage_sql);

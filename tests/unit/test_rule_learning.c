@@ -98,7 +98,7 @@ static void add_enr(const char *line, const char *user, const char *course,
 		    const char *session, const char *status, const char *enrolled,
 		    const char *completed, const char *score, const char *updated)
 {
-	EXEC("INSERT INTO stage.stg_enrollment (src_file, src_line, username, course_code,"
+	EXEC("INSERT INTO enr.stg_enrollment (src_file, src_line, username, course_code,"
 	     " session_code, status, enrolled_at, completed_at, score, updated_at)"
 	     " VALUES (5, ?1, ?2, ?3, ?4, ?5, ?6, ?7, CAST(?8 AS REAL), ?9)",
 	     line, user, course, session, status, enrolled, completed, score, updated);
@@ -107,7 +107,7 @@ static void add_enr(const char *line, const char *user, const char *course,
 static void add_plan_enr(const char *line, const char *user, const char *plan,
 			 const char *status, const char *enrolled, const char *updated)
 {
-	EXEC("INSERT INTO stage.stg_plan_enrollment (src_file, src_line, username, plan_code,"
+	EXEC("INSERT INTO enr.stg_plan_enrollment (src_file, src_line, username, plan_code,"
 	     " status, enrolled_at, updated_at) VALUES (6, ?1, ?2, ?3, ?4, ?5, ?6)",
 	     line, user, plan, status, enrolled, updated);
 }
@@ -470,7 +470,7 @@ Test(rule_learning, record_sent_before_is_left_out_unless_forced_or_changed)
 	assert_rows(KEYS("LMS_Enrollment__c"), 2, "");
 
 	job.enroll.since = "1970-01-01";
-	EXEC("UPDATE stage.stg_enrollment SET updated_at = ?1", "2024-03-01T00:00:00.000Z");
+	EXEC("UPDATE enr.stg_enrollment SET updated_at = ?1", "2024-03-01T00:00:00.000Z");
 	cr_assert_eq(snap_exec(s, "DELETE FROM emitted"), RC_OK);
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
 	sent_before("LMS_Enrollment__c");
@@ -479,7 +479,7 @@ Test(rule_learning, record_sent_before_is_left_out_unless_forced_or_changed)
 	assert_rows(KEYS("LMS_Enrollment__c"), 2, "acme:101:SAFE-101:|1\n");
 
 	job.enroll.since = NULL;
-	EXEC("UPDATE stage.stg_enrollment SET status = ?1", "completed");
+	EXEC("UPDATE enr.stg_enrollment SET status = ?1", "completed");
 	cr_assert_eq(snap_exec(s, "DELETE FROM stage.crm_out"), RC_OK);
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
 	assert_rows(KEYS("LMS_Enrollment__c"), 2, "acme:101:SAFE-101:|0\n");
@@ -599,13 +599,13 @@ Test(rule_learning, learner_is_built_again_when_any_of_its_inputs_changes)
 		"UPDATE stage.stg_lms_user SET last_access = '2024-04-02T08:00:00.000Z'",
 		"UPDATE stage.stg_lms_user SET sfdc_id = '" CONTACT_D "'",
 		"UPDATE stage.stg_lms_user SET user_id = '111'",
-		"UPDATE stage.stg_enrollment SET status = 'completed' WHERE course_code = 'FORK-1'",
-		"UPDATE stage.stg_enrollment SET enrolled_at = '2024-02-02' WHERE course_code = 'FORK-1'",
-		"UPDATE stage.stg_enrollment SET completed_at = '2024-01-06' WHERE course_code = 'SAFE-101'",
-		"UPDATE stage.stg_enrollment SET score = 91 WHERE course_code = 'SAFE-101'",
-		"UPDATE stage.stg_enrollment SET session_code = 'FORK-1-S2' WHERE course_code = 'FORK-1'",
-		"DELETE FROM stage.stg_enrollment WHERE course_code = 'QA-LIVE'",
-		"INSERT INTO stage.stg_enrollment (src_file, src_line, username, course_code, status)"
+		"UPDATE enr.stg_enrollment SET status = 'completed' WHERE course_code = 'FORK-1'",
+		"UPDATE enr.stg_enrollment SET enrolled_at = '2024-02-02' WHERE course_code = 'FORK-1'",
+		"UPDATE enr.stg_enrollment SET completed_at = '2024-01-06' WHERE course_code = 'SAFE-101'",
+		"UPDATE enr.stg_enrollment SET score = 91 WHERE course_code = 'SAFE-101'",
+		"UPDATE enr.stg_enrollment SET session_code = 'FORK-1-S2' WHERE course_code = 'FORK-1'",
+		"DELETE FROM enr.stg_enrollment WHERE course_code = 'QA-LIVE'",
+		"INSERT INTO enr.stg_enrollment (src_file, src_line, username, course_code, status)"
 		" VALUES (5, 9, 'anna', 'QA-LIVE', 'completed')",
 		"UPDATE stage.stg_course SET name = 'Safety, second edition' WHERE code = 'SAFE-101'",
 		"UPDATE stage.stg_course SET type = 'webinar' WHERE code = 'SAFE-101'",
@@ -613,9 +613,9 @@ Test(rule_learning, learner_is_built_again_when_any_of_its_inputs_changes)
 		" VALUES (4, 9, 'ONBOARD', 'QA-LIVE')",
 		/* As many courses, one more of them passed. */
 		"UPDATE stage.stg_plan_course SET course_code = 'QA-LIVE' WHERE course_code = 'FORK-1'",
-		"UPDATE stage.stg_plan_enrollment SET status = 'completed'",
-		"UPDATE stage.stg_plan_enrollment SET enrolled_at = '2024-01-03'",
-		"DELETE FROM stage.stg_plan_enrollment",
+		"UPDATE enr.stg_plan_enrollment SET status = 'completed'",
+		"UPDATE enr.stg_plan_enrollment SET enrolled_at = '2024-01-03'",
+		"DELETE FROM enr.stg_plan_enrollment",
 		"ITEMS",
 	};
 	for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++) {
@@ -646,7 +646,7 @@ Test(rule_learning, enrollment_listed_twice_in_another_order_is_built_again)
 	add_enr("2", "anna", "SAFE-101", NULL, "in_progress", NULL, NULL, NULL, NULL);
 	add_enr("3", "anna", "SAFE-101", NULL, "completed", NULL, NULL, NULL, NULL);
 	built_by_an_earlier_run(1);
-	EXEC("UPDATE stage.stg_enrollment SET src_line = 5 - src_line WHERE username = ?1", "anna");
+	EXEC("UPDATE enr.stg_enrollment SET src_line = 5 - src_line WHERE username = ?1", "anna");
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
 	assert_rows(FIELD("LMS_Enrollment__c", "Status__c"), 2, "acme:101:SAFE-101:|completed\n");
 }
@@ -659,7 +659,7 @@ Test(rule_learning, plan_enrollment_listed_twice_in_another_order_is_built_again
 	add_plan_enr("2", "anna", "ONBOARD", "in_progress", NULL, NULL);
 	add_plan_enr("3", "anna", "ONBOARD", "completed", NULL, NULL);
 	built_by_an_earlier_run(1);
-	EXEC("UPDATE stage.stg_plan_enrollment SET src_line = 5 - src_line WHERE username = ?1",
+	EXEC("UPDATE enr.stg_plan_enrollment SET src_line = 5 - src_line WHERE username = ?1",
 	     "anna");
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
 	assert_rows(FIELD("LMS_Learning_Plan_Enrollment__c", "Status__c"), 2,
@@ -679,7 +679,7 @@ Test(rule_learning, learner_who_shared_a_user_id_is_built_when_the_sharing_ends)
 	built_by_an_earlier_run(1);
 	assert_rows("SELECT count(*) FROM learner_state", 1, "0\n");
 	EXEC("DELETE FROM stage.stg_lms_user WHERE username = ?1", "bella");
-	EXEC("DELETE FROM stage.stg_enrollment WHERE username = ?1", "bella");
+	EXEC("DELETE FROM enr.stg_enrollment WHERE username = ?1", "bella");
 	EXEC("UPDATE emitted SET fields = json_set(fields, '$.Status__c', 'completed'),"
 	     " digest = lmsrecon_digest(json_set(fields, '$.Status__c', 'completed'))"
 	     " WHERE object = ?1", "LMS_Enrollment__c");
@@ -719,7 +719,7 @@ Test(rule_learning, learner_state_follows_the_linked_learners)
 		    "emea|anna|0\n");
 	cr_assert_eq(snap_exec(s, "UPDATE stage.stg_lms_user SET sfdc_id = NULL"
 			       " WHERE username = 'anna';"
-			       "UPDATE stage.stg_enrollment SET status = 'completed'"
+			       "UPDATE enr.stg_enrollment SET status = 'completed'"
 			       " WHERE username = 'bob';"
 			       "UPDATE learner_state SET digest = 7 WHERE lms_instance = 'emea'"), RC_OK);
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
@@ -928,7 +928,7 @@ Test(rule_learning, plan_record_built_again_counts_the_course_just_finished)
 	add_enr("5", "bob", "SAFE-101", NULL, "completed", NULL, NULL, NULL, NULL);
 	add_plan_enr("3", "bob", "ONBOARD", "in_progress", NULL, NULL);
 	built_by_an_earlier_run(0);
-	EXEC("UPDATE stage.stg_enrollment SET status = ?1 WHERE course_code = 'FORK-1'",
+	EXEC("UPDATE enr.stg_enrollment SET status = ?1 WHERE course_code = 'FORK-1'",
 	     "completed");
 	cr_assert_eq(rule_learning(&d, &job, s, run_id), RC_OK);
 	assert_rows(FIELD("LMS_Learning_Plan_Enrollment__c", "Completed_Course_Count__c"), 2,

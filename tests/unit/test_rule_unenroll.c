@@ -182,14 +182,14 @@ static void add_course(const char *code, const char *type)
 static void add_enr(const char *username, const char *course, const char *session,
 		    const char *status, const char *line)
 {
-	exec5("INSERT INTO stage.stg_enrollment (src_file, src_line, username, course_code,"
+	exec5("INSERT INTO enr.stg_enrollment (src_file, src_line, username, course_code,"
 	      " session_code, status) VALUES (1, ?5, ?1, ?2, ?3, ?4)",
 	      username, course, session, status, line);
 }
 
 static void add_plan_enr(const char *username, const char *plan, const char *status)
 {
-	exec5("INSERT INTO stage.stg_plan_enrollment (src_file, src_line, username, plan_code,"
+	exec5("INSERT INTO enr.stg_plan_enrollment (src_file, src_line, username, plan_code,"
 	      " status) VALUES (2, 2, ?1, ?2, ?3)", username, plan, status, NULL, NULL);
 }
 
@@ -661,7 +661,7 @@ static void alice_passed_three(const char *now, const char *c2_score, const char
 	for (int i = 0; i < 3; i++) {
 		const char *completed = i == 2 ? c3_completed : "2024-01-05T10:00:00.000Z";
 		add_enr("alice", courses[i], NULL, "passed", i == 0 ? "2" : i == 1 ? "3" : "4");
-		exec5("UPDATE stage.stg_enrollment SET enrolled_at = '2024-01-02', completed_at = ?2,"
+		exec5("UPDATE enr.stg_enrollment SET enrolled_at = '2024-01-02', completed_at = ?2,"
 		      " updated_at = ?2, score = CAST(?3 AS REAL) WHERE course_code = ?1", courses[i],
 		      completed, i == 1 ? c2_score : "85", NULL, NULL);
 	}
@@ -683,7 +683,7 @@ Test(UNENROLL_SUITE, enrollment_changed_only_in_a_time_or_score_is_rewritten)
 	assert_baseline("item_code || '|' || status || '|' || last_run", "item_code",
 			"C1|passed|1;C2|passed|2;C3|passed|2");
 	assert_baseline("item_code || '|' || (digest = (SELECT lmsrecon_hash(x.enrolled_at,"
-			" x.completed_at, x.updated_at, x.score) FROM stage.stg_enrollment x"
+			" x.completed_at, x.updated_at, x.score) FROM enr.stg_enrollment x"
 			" WHERE x.username = 'alice' AND x.course_code = item_code))", "item_code",
 			"C1|1;C2|1;C3|1");
 }

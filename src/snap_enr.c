@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/* snap_enr: the enrollments' stage. The LMS exports of enrollments and
+ * learning-plan enrollments, the largest inputs by far, are staged into a
+ * scratch database of their own, `enr`, through a second connection. Their
+ * index (a sort of every row) is then built by a thread on that connection
+ * while the run's connection goes on with the stage's indexes and the
+ * people rules, which never read them: the machine's second core does the
+ * sort instead of waiting. The run's connection has `enr` attached from
+ * before its transaction and reads it from the learning rule on, once
+ * snap_enr_wait has joined the thread.
+ *
+ * SQLite lets one connection write a database file at a time, so the rows
+ * are staged through the second connection too (its own transaction,
+ * committed before the build starts); the run's connection holds no lock
+ * on `enr` until it reads it. Like `stage`, the database has no journal and
+ * is never synced: a failed run's is discarded. Its file is a temporary
+ * one, unlinked once both connections have it open, or `<stage>-enr` next
+ * to a stage kept with --stage. */
+#include "snap.h"
+#include "snap_int.h"
+#include "entity.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The second connection's cache: the load appends rows and the build reads
+ * the table in order and appends the index, so a little does. The run's
+ * connection reads `enr` with a cache of its own (ENR_READ_CACHE) after
+ * the build, when the second connection and its sort are gone. */
+#define ENR_BUILD_CACHE "-2048"
+#define ENR_READ_CACHE "-8192"
+
+/* Whether entity `e` is staged into `enr`. */
+static int is_enr_entity(const struct entity *e)
+{
+	return strcmp(e->table, "stg_enrollment") == 0 ||
+	       strcmp(e->table, "stg_plan_enrollment") == 0;
+}
+
+/* Runs `len` bytes of SQL on the second connection; an SQLite code. */
+static int enr_exec(struct snap *s, const char *sql, size_t len)
+{
+	char *owned = xstrndup(sql, len);
+	int r = sqlite3_exec(s->enr_db, owned, NULL, NULL, NULL);
+	free(owned);
+	return r;
+}
+
+/* The directory SQLite puts its own temporary files in. */
+static const char *temp_dir(void)
+{
+	static const char *const dirs[] = { "/var/tmp", "/usr/tmp", "/tmp", NULL };
+	const char *env[] = { getenv("SQLITE_TMPDIR"), getenv("TMPDIR") };
+	struct stat st;
+
+	for (size_t i = 0; i < 2; i++)
+		if (env[i] && stat(env[i], &st) == 0 && S_ISDIR(st.st_mode) &&
+		    access(env[i], W_OK | X_OK) == 0)
+			return env[i];
+	for (size_t i = 0; dirs[i]; i++)
+		if (stat(dirs[i], &st) == 0 && S_ISDIR(st.st_mode) && access(dirs[i], W_OK | X_OK) == 0)
+			return dirs[i];
+	return ".";
+}
+
+/* Creates the empty file of the database: an empty file is a new database
+ * to SQLite. Sets s->enr_path. */
+static enum rc create_file(struct snap *s)
+{
+	int fd;
+
+	if (s->stage_path) {
+		s->enr_path = xasprintf("%s-enr", s->stage_path);
+		if (unlink(s->enr_path) != 0 && errno != ENOENT)
+			return snap_fail_msg(s, RC_CANTCREAT, "cannot replace stage database '%s': %s",
+					     s->enr_path, strerror(errno));
+		fd = open(s->enr_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	} else {
+		s->enr_path = xasprintf("%s/lmsrecon-enr-XXXXXX", temp_dir());
+		fd = mkostemp(s->enr_path, O_CLOEXEC);
+	}
+	if (fd < 0)
+		return snap_fail_msg(s, RC_CANTCREAT, "cannot create stage database '%s': %s",
+				     s->enr_path, strerror(errno));
+	close(fd);
+	return RC_OK;
+}
+
+enum rc snap_enr_attach(struct snap *s)
+{
+	const char *sql;
+	size_t len;
+	int r;
+
+	if (s->rc != RC_OK)
+		return s->rc;
+	if (create_file(s) != RC_OK)
+		return s->rc;
+	/* One thread at a time uses it: the loader's, then the builder's. */
+	r = sqlite3_open_v2(s->enr_path, &s->enr_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (r == SQLITE_OK) {
+		sqlite3_extended_result_codes(s->enr_db, 1);
+		/* Its main database goes by the name the SQL uses. */
+		r = sqlite3_db_config(s->enr_db, SQLITE_DBCONFIG_MAINDBNAME, "enr");
+	}
+	if (r == SQLITE_OK) {
+		/* As `stage` (snap_run.c), with a small cache and sorts on this
+		 * thread alone: a helper thread would hold a sorted run of its
+		 * own. The page size is also what sizes a sort's runs
+		 * (SNAP_SORT_RUN_PAGES). */
+		static const char pragmas[] =
+			"PRAGMA enr.page_size = " SNAP_PAGE_SIZE "; PRAGMA enr.journal_mode = OFF;"
+			" PRAGMA enr.synchronous = OFF; PRAGMA enr.cache_size = " ENR_BUILD_CACHE ";"
+			" PRAGMA enr.secure_delete = OFF; PRAGMA temp_store = FILE; PRAGMA threads = 0";
+		r = enr_exec(s, pragmas, sizeof pragmas - 1);
+	}
+	if (r == SQLITE_OK) {
+		if (snap_schema_section("enr", &sql, &len) != 0)
+			return snap_fail_msg(s, RC_INTERNAL, "the compiled-in schema has no enrollments' stage");
+		r = enr_exec(s, sql, len);
+	}
+	if (r != SQLITE_OK)
+		return snap_fail_db(s, s->enr_db, r, "the enrollments' stage");
+	if (snap_run(s, "ATTACH ?1 AS enr", "t", s->enr_path) != RC_OK)
+		return s->rc;
+	s->is_enr_attached = 1;
+	snap_exec(s, "PRAGMA enr.journal_mode = OFF; PRAGMA enr.synchronous = OFF;"
+		  " PRAGMA enr.cache_size = " ENR_READ_CACHE "; PRAGMA enr.secure_delete = OFF");
+	/* Both connections have it open: a killed run leaves no file behind. */
+	if (!s->stage_path && unlink(s->enr_path) == 0) {
+		free(s->enr_path);
+		s->enr_path = NULL;
+	}
+	return s->rc;
+}
+
+struct sqlite3 *snap_enr_stage_db(struct snap *s, const struct entity *e, const char **schema)
+{
+	*schema = "stage";
+	if (!s->enr_db || !is_enr_entity(e))
+		return s->db;
+	*schema = "enr";
+	if (!s->is_enr_staging) {
+		int r = enr_exec(s, "BEGIN", 5);
+		if (r != SQLITE_OK) {
+			snap_fail_db(s, s->enr_db, r, "BEGIN");
+			return NULL;
+		}
+		s->is_enr_staging = 1;
+	}
+	return s->enr_db;
+}
+
+/* The build: the index section in one transaction, its result in
+ * s->enr_rc and s->enr_err. The thread's function, or the caller's. */
+static void *build(void *arg)
+{
+	struct snap *s = arg;
+	const char *sql;
+	size_t len;
+	int r;
+
+	if (snap_schema_section("enr-index", &sql, &len) != 0) {
+		s->enr_rc = SQLITE_INTERNAL;
+		s->enr_err = xstrdup("the compiled-in schema has no enrollments' index");
+		return NULL;
+	}
+	r = enr_exec(s, "BEGIN", 5);
+	if (r == SQLITE_OK)
+		r = enr_exec(s, sql, len);
+	if (r == SQLITE_OK)
+		r = enr_exec(s, "COMMIT", 6);
+	if (r != SQLITE_OK) {
+		s->enr_rc = r;
+		s->enr_err = xstrdup(sqlite3_errmsg(s->enr_db));
+		if (!sqlite3_get_autocommit(s->enr_db))
+			(void)sqlite3_exec(s->enr_db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	return NULL;
+}
+
+/* Closes the second connection (its statements are the loader's, closed
+ * before). */
+static void close_enr_db(struct snap *s)
+{
+	if (!s->enr_db)
+		return;
+	if (!sqlite3_get_autocommit(s->enr_db))
+		(void)sqlite3_exec(s->enr_db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close_v2(s->enr_db);
+	s->enr_db = NULL;
+	s->is_enr_staging = 0;
+}
+
+enum rc snap_enr_index(struct snap *s)
+{
+	const char *sql;
+	size_t len;
+	int r;
+
+	if (s->rc != RC_OK || !s->is_enr_attached)
+		return s->rc;
+	if (s->is_enr_staging) {
+		s->is_enr_staging = 0;
+		if ((r = enr_exec(s, "COMMIT", 6)) != SQLITE_OK)
+			return snap_fail_db(s, s->enr_db, r, "COMMIT");
+	}
+	/* Rows the run's connection wrote into `enr` itself (the unit tests
+	 * do) keep its write lock until the run ends: the index is built
+	 * there. */
+	if (!s->enr_db || sqlite3_txn_state(s->db, "enr") == SQLITE_TXN_WRITE) {
+		close_enr_db(s);
+		if (snap_schema_section("enr-index", &sql, &len) != 0)
+			return snap_fail_msg(s, RC_INTERNAL, "the compiled-in schema has no enrollments' index");
+		return snap_exec_n(s, sql, len);
+	}
+	s->enr_rc = SQLITE_OK;
+	if (thread_start(&s->enr_th, build, s) == 0) {
+		s->is_enr_building = 1;
+		return RC_OK;
+	}
+	/* No thread to be had: the build runs here, before the rules. */
+	build(s);
+	return snap_enr_wait(s);
+}
+
+enum rc snap_enr_wait(struct snap *s)
+{
+	if (s->is_enr_building) {
+		pthread_join(s->enr_th, NULL);
+		s->is_enr_building = 0;
+	}
+	if (s->enr_rc != SQLITE_OK) {
+		/* The second connection's message, kept by the thread. */
+		int r = s->enr_rc;
+		s->enr_rc = SQLITE_OK;
+		if (s->rc == RC_OK) {
+			snap_fail_msg(s, (r & 0xff) == SQLITE_FULL || (r & 0xff) == SQLITE_IOERR ? RC_IO
+				      : (r & 0xff) == SQLITE_NOMEM ? RC_OSERR : RC_INTERNAL,
+				      "cannot index the staged enrollments: %s", s->enr_err);
+		}
+		free(s->enr_err);
+		s->enr_err = NULL;
+	}
+	close_enr_db(s);
+	return s->rc;
+}
+
+void snap_enr_detach(struct snap *s)
+{
+	if (s->is_enr_building) {
+		/* The run ends early: the build stops at its next step. */
+		sqlite3_interrupt(s->enr_db);
+		pthread_join(s->enr_th, NULL);
+		s->is_enr_building = 0;
+	}
+	s->enr_rc = SQLITE_OK;
+	free(s->enr_err);
+	s->enr_err = NULL;
+	close_enr_db(s);
+	if (s->is_enr_attached && s->db && sqlite3_get_autocommit(s->db)) {
+		int r = sqlite3_exec(s->db, "DETACH enr", NULL, NULL, NULL);
+		if (r != SQLITE_OK)
+			snap_fail(s, r, "DETACH enr");
+		else
+			s->is_enr_attached = 0;
+	}
+	if (s->enr_path && !s->stage_path)
+		(void)unlink(s->enr_path);
+	free(s->enr_path);
+	s->enr_path = NULL;
+}
