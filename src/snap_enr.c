@@ -19,6 +19,8 @@
 #include "snap.h"
 #include "snap_int.h"
 #include "entity.h"
+#include "testhook.h"
+#include "timing.h"
 #include "util.h"
 
 #include <errno.h>
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The second connection's cache: the load appends rows and the build reads
@@ -35,7 +38,7 @@
  * connection reads `enr` with a cache of its own (ENR_READ_CACHE) after
  * the build, when the second connection and its sort are gone. */
 #define ENR_BUILD_CACHE "-2048"
-#define ENR_READ_CACHE "-8192"
+#define ENR_READ_CACHE "-2048"
 
 /* Whether entity `e` is staged into `enr`. */
 static int is_enr_entity(const struct entity *e)
@@ -163,10 +166,12 @@ struct sqlite3 *snap_enr_stage_db(struct snap *s, const struct entity *e, const 
 static void *build(void *arg)
 {
 	struct snap *s = arg;
+	struct timespec t0, t1;
 	const char *sql;
 	size_t len;
 	int r;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (snap_schema_section("enr-index", &sql, &len) != 0) {
 		s->enr_rc = SQLITE_INTERNAL;
 		s->enr_err = xstrdup("the compiled-in schema has no enrollments' index");
@@ -174,15 +179,18 @@ static void *build(void *arg)
 	}
 	r = enr_exec(s, "BEGIN", 5);
 	if (r == SQLITE_OK)
-		r = enr_exec(s, sql, len);
+		r = testhook_fails("enr_index") ? SQLITE_IOERR_WRITE : enr_exec(s, sql, len);
 	if (r == SQLITE_OK)
 		r = enr_exec(s, "COMMIT", 6);
 	if (r != SQLITE_OK) {
 		s->enr_rc = r;
-		s->enr_err = xstrdup(sqlite3_errmsg(s->enr_db));
+		s->enr_err = xstrdup(r == SQLITE_IOERR_WRITE && sqlite3_errcode(s->enr_db) == SQLITE_OK
+				     ? sqlite3_errstr(r) : sqlite3_errmsg(s->enr_db));
 		if (!sqlite3_get_autocommit(s->enr_db))
 			(void)sqlite3_exec(s->enr_db, "ROLLBACK", NULL, NULL, NULL);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	s->enr_seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	return NULL;
 }
 
@@ -236,6 +244,8 @@ enum rc snap_enr_wait(struct snap *s)
 	if (s->is_enr_building) {
 		pthread_join(s->enr_th, NULL);
 		s->is_enr_building = 0;
+		if (s->enr_rc == SQLITE_OK)
+			timing_thread("the enrollments' index", s->enr_seconds);
 	}
 	if (s->enr_rc != SQLITE_OK) {
 		/* The second connection's message, kept by the thread. */

@@ -74,6 +74,7 @@ struct snap {
 	pthread_t enr_th;
 	int enr_rc;              /* the index build's SQLite result code */
 	char *enr_err;           /* and its message when it failed; owned */
+	double enr_seconds;      /* and how long it took */
 
 	/* The snapshot's pages in the page cache during the first run (snap_pages.c). */
 	struct dropbehind pages; /* fd: the file, read-only, from the first run's begin until the

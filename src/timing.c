@@ -158,6 +158,12 @@ void timing_sql(const char *sql, unsigned long long ns)
 	sums[i].count++;
 }
 
+void timing_thread(const char *what, double seconds)
+{
+	if (timing_level())
+		fprintf(stderr, "lmsrecon: timing:   %8.3f s  in a thread: %s\n", seconds, what);
+}
+
 void timing_mark(const char *name)
 {
 	static int is_started;

@@ -19,6 +19,10 @@ int timing_level(void);
  * more. */
 void timing_sql(const char *sql, unsigned long long ns);
 
+/* Notes work that took `seconds` in a thread of its own, alongside the
+ * phases (printed at once, at level 1 and up). */
+void timing_thread(const char *what, double seconds);
+
 /* Ends the phase called `name` (a static string); NULL starts the clock. */
 void timing_mark(const char *name);
 

@@ -1412,3 +1412,163 @@ Test(snap, json_object_refuses_what_sqlite_refuses)
 	}
 	snap_close(s);
 }
+
+/* ---- the enrollments' stage (snap_enr.c) ---- */
+
+/* Stages `n` course enrollments, usernames counting down (the input is
+ * not in the index's order). */
+static void stage_enrollments(struct snap *s, int n)
+{
+	const struct entity *e = entity_get(ENT_ENROLLMENT);
+	struct snap_stage *st = NULL;
+	cr_assert_eq(snap_stage_open(s, e, 1, &st), RC_OK, "%s", printed());
+	for (int i = 0; i < n; i++) {
+		char name[32];
+		const char *v[8] = { name, "C-1", NULL, "completed", "2024-01-01", NULL, "87.5", NULL };
+		snprintf(name, sizeof name, "u%07d", n - i);
+		cr_assert_eq(snap_stage_row(st, (unsigned long)i + 2, v, NULL, NULL, 0), RC_OK);
+	}
+	cr_assert_eq(snap_stage_close(st), RC_OK, "%s", printed());
+}
+
+/* The files in tmpdir whose names start with `prefix`. */
+static int files_named(const char *prefix)
+{
+	char *cmd = xasprintf("ls -a %s | grep -c '^%s' || true", tmpdir, prefix);
+	FILE *f = popen(cmd, "r");
+	int n = -1;
+	cr_assert_not_null(f);
+	cr_assert_eq(fscanf(f, "%d", &n), 1);
+	pclose(f);
+	free(cmd);
+	return n;
+}
+
+/* The enrollments go to `enr`, are indexed and analysed there, and the
+ * run's connection reads them through the index once it has waited. */
+Test(snap, enrollments_are_indexed_in_their_own_stage_and_read_after_the_wait)
+{
+	struct snap *s = open_ok(SNAP_CREATE | SNAP_LOCK);
+	long long id;
+
+	cr_assert_eq(setenv("TMPDIR", tmpdir, 1), 0);
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
+	/* Its file is open and already unlinked: a killed run leaves none. */
+	cr_assert_eq(files_named("lmsrecon-enr-"), 0);
+	stage_enrollments(s, 3000);
+	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	cr_assert_eq(snap_enr_wait(s), RC_OK, "%s", printed());
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enr.sqlite_master WHERE type = 'index'"
+				       " AND name IN ('stg_enrollment_user', 'stg_plan_enrollment_user')"), 2);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enr.sqlite_stat1"
+				       " WHERE idx = 'stg_enrollment_user'"), 1);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM stage.sqlite_master WHERE name IN"
+				       " ('stg_enrollment', 'stg_plan_enrollment', 'stg_enrollment_user',"
+				       " 'stg_plan_enrollment_user')"), 0);
+	/* In username order through the index: u0000001 first. */
+	cr_assert_eq(snap_query_int(s, "SELECT src_line FROM enr.stg_enrollment"
+				       " INDEXED BY stg_enrollment_user ORDER BY username LIMIT 1"), 3001);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enr.stg_enrollment"), 3000);
+	cr_assert_eq(snap_run_commit(s, "2024-01-01T00:00:01Z", "{}"), RC_OK, "%s", printed());
+	cr_assert_eq(files_named("lmsrecon-enr-"), 0);
+	cr_assert_str_eq(printed(), "");
+	snap_close(s);
+}
+
+/* With no thread to be had, the index is built before snap_stage_index
+ * returns, and the rows read the same. */
+Test(snap, enrollments_index_without_a_thread_is_built_in_place)
+{
+	struct snap *s = open_ok(SNAP_CREATE | SNAP_LOCK);
+	long long id;
+
+	cr_assert_eq(setenv("LMSRECON_TEST_AT", "thread:1:fail", 1), 0);
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
+	stage_enrollments(s, 500);
+	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	cr_assert_eq(s->is_enr_building, 0);
+	cr_assert_null(s->enr_db);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enr.sqlite_master WHERE type = 'index'"
+				       " AND name = 'stg_enrollment_user'"), 1);
+	cr_assert_eq(snap_enr_wait(s), RC_OK, "%s", printed());
+	cr_assert_eq(snap_query_int(s, "SELECT src_line FROM enr.stg_enrollment"
+				       " INDEXED BY stg_enrollment_user ORDER BY username LIMIT 1"), 501);
+	cr_assert_eq(snap_run_commit(s, "2024-01-01T00:00:01Z", "{}"), RC_OK, "%s", printed());
+	cr_assert_eq(unsetenv("LMSRECON_TEST_AT"), 0);
+	snap_close(s);
+}
+
+/* A build that fails fails the run when it is waited for: an I/O error
+ * (exit 74), the message printed once, and the snapshot as it was. */
+Test(snap, enrollments_index_that_fails_fails_the_wait)
+{
+	struct snap *s = open_ok(SNAP_CREATE | SNAP_LOCK);
+	long long id;
+
+	cr_assert_eq(setenv("LMSRECON_TEST_AT", "enr_index:1:fail", 1), 0);
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
+	stage_enrollments(s, 10);
+	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	cr_assert_eq(snap_enr_wait(s), RC_IO);
+	cr_assert(strstr(printed(), "cannot index the staged enrollments: disk I/O error") != NULL,
+		  "%s", printed());
+	cr_assert_eq(snap_run_abort(s, 1), RC_IO);
+	cr_assert_eq(unsetenv("LMSRECON_TEST_AT"), 0);
+	snap_close(s);
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM runs"), 0);
+	snap_close(s);
+}
+
+/* A run that ends while the index is being built (a rule failed, say)
+ * stops the build and joins it: nothing is left running or open. */
+Test(snap, run_aborted_while_enrollments_are_indexed_stops_the_build)
+{
+	struct snap *s = open_ok(SNAP_CREATE | SNAP_LOCK);
+	long long id;
+
+	cr_assert_eq(setenv("TMPDIR", tmpdir, 1), 0);
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
+	stage_enrollments(s, 50000);
+	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	cr_assert_eq(snap_run_abort(s, 0), RC_OK, "%s", printed());
+	cr_assert_eq(s->is_enr_building, 0);
+	cr_assert_null(s->enr_db);
+	cr_assert_eq(s->is_enr_attached, 0);
+	cr_assert_eq(files_named("lmsrecon-enr-"), 0);
+	/* The next run attaches a new one. */
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-02T00:00:00Z", &id), RC_OK, "%s", printed());
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enr.stg_enrollment"), 0);
+	cr_assert_eq(snap_run_abort(s, 0), RC_OK, "%s", printed());
+	snap_close(s);
+}
+
+/* A stage kept with --stage keeps the enrollments' stage next to it. */
+Test(snap, kept_stage_keeps_the_enrollments_stage_beside_it)
+{
+	struct snap *s = open_ok(SNAP_CREATE | SNAP_LOCK);
+	char *stage = path_join(tmpdir, "stage.db");
+	char *enr = xasprintf("%s-enr", stage);
+	sqlite3 *db;
+	long long id;
+
+	snap_set_stage_path(s, stage);
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
+	stage_enrollments(s, 20);
+	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	cr_assert_eq(snap_enr_wait(s), RC_OK, "%s", printed());
+	cr_assert_eq(snap_run_commit(s, "2024-01-01T00:00:01Z", "{}"), RC_OK, "%s", printed());
+	snap_close(s);
+	cr_assert_eq(sqlite3_open_v2(enr, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	{
+		sqlite3_stmt *q;
+		cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM stg_enrollment", -1, &q, NULL),
+			     SQLITE_OK);
+		cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+		cr_assert_eq(sqlite3_column_int(q, 0), 20);
+		sqlite3_finalize(q);
+	}
+	sqlite3_close(db);
+	free(enr);
+	free(stage);
+}
