@@ -12,6 +12,7 @@
 #include "load.h"
 #include "rule_audit.h"
 #include "rule_jobcheck.h"
+#include "rule_learning.h"
 #include "rule_util.h"
 #include "rules.h"
 #include "snap.h"
@@ -304,8 +305,10 @@ static int run_job(const char *cmd, const struct run_opts *o, enum run_kind kind
 	if (!o->is_quiet && isatty(2))
 		flags |= LOAD_PROGRESS;
 	rc = rules_prepare(&d, j, &prep);
-	if (rc == RC_OK)
+	if (rc == RC_OK) {
+		rule_learning_early(j, s);
 		rc = load_inputs(&d, j, s, &prep->need, flags, &res);
+	}
 	if (rc == RC_OK)
 		rc = rule_jobcheck(&d, j, s);
 	if (rc != RC_OK)

@@ -119,7 +119,7 @@ struct lrn {
  * index, as SQLite 3.40 does not keep `NOT INDEXED` from walking the
  * user id index of such a table. */
 #define PLAN_DONE_SQL "INSERT INTO stage.lrn_plan_done (username, plan_code, n)" \
-	" SELECT u.username, e.plan_code, (SELECT count(*) FROM stage.lrn_plan_course pc" \
+	" SELECT u.username, e.plan_code, (SELECT count(*) FROM enr.lrn_plan_course pc" \
 	" WHERE pc.plan_code = e.plan_code AND EXISTS (SELECT 1 FROM enr.stg_enrollment x" \
 	" WHERE x.username = u.username AND x.course_code = pc.course_code" \
 	" AND x.status IN ('completed', 'passed')))" \
@@ -176,36 +176,25 @@ struct lrn {
 
 /* ---- statements ------------------------------------------------------ */
 
-/* The rule's scratch tables: the first staged row of each course, plan and
- * user code, each user's state, and per-user enrollment counts. Keyed
- * without a rowid: a look-up by code or username is one tree, not two. */
-static const char scratch_sql[] =
-	"DROP TABLE IF EXISTS stage.lrn_course;"
-	"DROP TABLE IF EXISTS stage.lrn_plan;"
-	"DROP TABLE IF EXISTS stage.lrn_plan_course;"
-	"DROP TABLE IF EXISTS stage.lrn_user;"
-	"DROP TABLE IF EXISTS stage.lrn_count;"
-	"DROP TABLE IF EXISTS stage.lrn_twice;"
-	"DROP TABLE IF EXISTS stage.lrn_dirty;"
-	"DROP TABLE IF EXISTS stage.lrn_linking;"
-	"DROP TABLE IF EXISTS stage.lrn_plan_done;"
+/* The catalogue and the counts, in the enrollments' stage (`enr`): they
+ * read nothing else, so the thread that indexes the enrollments builds
+ * them while the people rules run (snap_enr_then), or this rule does. */
+static const char count_scratch_sql[] =
+	"DROP TABLE IF EXISTS enr.lrn_course;"
+	"DROP TABLE IF EXISTS enr.lrn_plan;"
+	"DROP TABLE IF EXISTS enr.lrn_plan_course;"
+	"DROP TABLE IF EXISTS enr.lrn_count;"
 	/* Courses by code; is_sent when the job sends the course's type. */
-	"CREATE TABLE stage.lrn_course (code TEXT PRIMARY KEY, name TEXT, type TEXT,"
+	"CREATE TABLE enr.lrn_course (code TEXT PRIMARY KEY, name TEXT, type TEXT,"
 	" is_sent INTEGER NOT NULL, src_file INTEGER, src_line INTEGER) WITHOUT ROWID;"
 	/* Learning plans by code with the number of their courses and the
 	 * hash of their course codes (lmsrecon_hash_sum). */
-	"CREATE TABLE stage.lrn_plan (code TEXT PRIMARY KEY, name TEXT,"
+	"CREATE TABLE enr.lrn_plan (code TEXT PRIMARY KEY, name TEXT,"
 	" ncourses INTEGER NOT NULL, courses INTEGER NOT NULL, src_file INTEGER,"
 	" src_line INTEGER) WITHOUT ROWID;"
 	/* The distinct courses of each plan. */
-	"CREATE TABLE stage.lrn_plan_course (plan_code TEXT NOT NULL, course_code TEXT NOT NULL,"
+	"CREATE TABLE enr.lrn_plan_course (plan_code TEXT NOT NULL, course_code TEXT NOT NULL,"
 	" PRIMARY KEY (plan_code, course_code)) WITHOUT ROWID;"
-	/* LMS users by username: 'linked' (sfdc_id of a Contact or User),
-	 * 'unsupported' (another kind of id), 'not_linked', or 'waiting' (being
-	 * linked or created by this run, R12), or 'unlinking' (sync back
-	 * removes its link this run). */
-	"CREATE TABLE stage.lrn_user (username TEXT PRIMARY KEY, user_id TEXT, sfdc_id TEXT,"
-	" last_access TEXT, state TEXT NOT NULL, src_file INTEGER, src_line INTEGER) WITHOUT ROWID;"
 	/* Per username with enrollments: the enrollments this rule would
 	 * send, by status (all zero when none would be), the hashes of every
 	 * course and learning-plan enrollment row (all the columns the rules
@@ -215,14 +204,30 @@ static const char scratch_sql[] =
 	 * (lmsrecon_repeats: 0 no, 1 yes, -1 to be looked at), and the first
 	 * row sent. rule_unenroll reads the hashes too, to compare only the
 	 * usernames whose rows changed. */
-	"CREATE TABLE stage.lrn_count (username TEXT PRIMARY KEY,"
+	"CREATE TABLE enr.lrn_count (username TEXT PRIMARY KEY,"
 	" n_course INTEGER NOT NULL DEFAULT 0, n_plan INTEGER NOT NULL DEFAULT 0,"
 	" n_completed INTEGER NOT NULL DEFAULT 0, n_passed INTEGER NOT NULL DEFAULT 0,"
 	" n_failed INTEGER NOT NULL DEFAULT 0, n_in_progress INTEGER NOT NULL DEFAULT 0,"
 	" n_pending INTEGER NOT NULL DEFAULT 0, course_rows INTEGER, plan_rows INTEGER,"
 	" n_no_course INTEGER NOT NULL DEFAULT 0, n_no_session INTEGER NOT NULL DEFAULT 0,"
 	" course_twice INTEGER NOT NULL DEFAULT 0, plan_twice INTEGER NOT NULL DEFAULT 0,"
-	" src_file INTEGER, src_line INTEGER) WITHOUT ROWID;"
+	" src_file INTEGER, src_line INTEGER) WITHOUT ROWID;";
+
+/* The rest of the rule's scratch tables, in the stage: each user's state
+ * and what follows from it. Keyed without a rowid, as those above: a
+ * look-up by code or username is one tree, not two. */
+static const char scratch_sql[] =
+	"DROP TABLE IF EXISTS stage.lrn_user;"
+	"DROP TABLE IF EXISTS stage.lrn_twice;"
+	"DROP TABLE IF EXISTS stage.lrn_dirty;"
+	"DROP TABLE IF EXISTS stage.lrn_linking;"
+	"DROP TABLE IF EXISTS stage.lrn_plan_done;"
+	/* LMS users by username: 'linked' (sfdc_id of a Contact or User),
+	 * 'unsupported' (another kind of id), 'not_linked', or 'waiting' (being
+	 * linked or created by this run, R12), or 'unlinking' (sync back
+	 * removes its link this run). */
+	"CREATE TABLE stage.lrn_user (username TEXT PRIMARY KEY, user_id TEXT, sfdc_id TEXT,"
+	" last_access TEXT, state TEXT NOT NULL, src_file INTEGER, src_line INTEGER) WITHOUT ROWID;"
 	/* Keys that may be given by more than one row: a user and item listed
 	 * twice (kind 'course' or 'plan'), or a user id two usernames share
 	 * (kind 'user_id', item ''). Their rows skip "only changes" before the
@@ -242,29 +247,65 @@ static const char scratch_sql[] =
 	"CREATE TABLE stage.lrn_plan_done (username TEXT NOT NULL, plan_code TEXT NOT NULL,"
 	" n INTEGER NOT NULL, PRIMARY KEY (username, plan_code)) WITHOUT ROWID;";
 
-/* The statements of the rule, in order. */
-static const char *const steps[] = {
-	/* -- the catalogue (R8) -- */
-	"INSERT OR IGNORE INTO stage.lrn_course (code, name, type, is_sent, src_file, src_line)"
+/* The catalogue (R8) and what each user has to send (R9), from `enr` alone
+ * (count_scratch_sql); ?4 the item types sent. */
+static const char *const count_steps[] = {
+	"INSERT OR IGNORE INTO enr.lrn_course (code, name, type, is_sent, src_file, src_line)"
 	" SELECT code, name, type, (CASE type WHEN 'elearning' THEN ?4 & 1"
 	" WHEN 'classroom' THEN ?4 & 4 WHEN 'webinar' THEN ?4 & 8 ELSE 0 END) <> 0,"
-	" src_file, src_line FROM stage.stg_course WHERE code IS NOT NULL ORDER BY rowid",
+	" src_file, src_line FROM enr.stg_course WHERE code IS NOT NULL ORDER BY rowid",
 
-	"INSERT OR IGNORE INTO stage.lrn_plan_course (plan_code, course_code)"
-	" SELECT plan_code, course_code FROM stage.stg_plan_course"
+	"INSERT OR IGNORE INTO enr.lrn_plan_course (plan_code, course_code)"
+	" SELECT plan_code, course_code FROM enr.stg_plan_course"
 	" WHERE plan_code IS NOT NULL AND course_code IS NOT NULL",
 
-	"INSERT OR IGNORE INTO stage.lrn_plan (code, name, ncourses, courses, src_file, src_line)"
-	" SELECT p.code, p.name, (SELECT count(*) FROM stage.lrn_plan_course pc"
+	"INSERT OR IGNORE INTO enr.lrn_plan (code, name, ncourses, courses, src_file, src_line)"
+	" SELECT p.code, p.name, (SELECT count(*) FROM enr.lrn_plan_course pc"
 	" WHERE pc.plan_code = p.code), (SELECT lmsrecon_hash_sum(pc.course_code)"
-	" FROM stage.lrn_plan_course pc WHERE pc.plan_code = p.code), p.src_file, p.src_line"
-	" FROM stage.stg_plan p WHERE p.code IS NOT NULL ORDER BY p.rowid",
+	" FROM enr.lrn_plan_course pc WHERE pc.plan_code = p.code), p.src_file, p.src_line"
+	" FROM enr.stg_plan p WHERE p.code IS NOT NULL ORDER BY p.rowid",
 
+	/* Every row of the user is read: the counts take the rows sent, the
+	 * hash all of them (a plan record counts courses of any type). The
+	 * source row is the first row sent (the one min() picks). */
+	"INSERT INTO enr.lrn_count (username, n_course, n_completed, n_passed, n_failed,"
+	" n_in_progress, n_pending, course_rows, course_twice, n_no_course, n_no_session,"
+	" src_file, src_line)"
+	" SELECT e.username, count(*) FILTER (WHERE " COURSE_SENT "),"
+	" " COUNT_OF("completed") ", " COUNT_OF("passed") ", " COUNT_OF("failed") ","
+	" " COUNT_OF("in_progress") ", " COUNT_OF("pending_review") ","
+	" lmsrecon_hash_sum(e.course_code, e.session_code, e.status, e.enrolled_at, e.completed_at,"
+	" e.score, e.updated_at, c.name, c.type, c.is_sent),"
+	" lmsrecon_repeats(e.course_code),"
+	" count(*) FILTER (WHERE c.code IS NULL AND e.course_code IS NOT NULL"
+	"  AND " SENT_STATUS("e") "),"
+	" count(*) FILTER (WHERE " COURSE_SENT " AND e.session_code <> ''"
+	"  AND NOT EXISTS (SELECT 1 FROM enr.stg_session s WHERE s.code = e.session_code)),"
+	" e.src_file, min(e.src_line) FILTER (WHERE " COURSE_SENT ")"
+	" FROM enr.stg_enrollment e LEFT JOIN enr.lrn_course c ON c.code = e.course_code"
+	" WHERE e.username IS NOT NULL GROUP BY e.username",
+
+	"INSERT INTO enr.lrn_count (username, n_plan, plan_rows, plan_twice, src_file, src_line)"
+	" SELECT e.username, count(*) FILTER (WHERE " PLAN_SENT "),"
+	" lmsrecon_hash_sum(e.plan_code, e.status, e.enrolled_at, e.completed_at, e.score,"
+	" e.updated_at, p.ncourses, p.courses), lmsrecon_repeats(e.plan_code),"
+	" e.src_file, min(e.src_line) FILTER (WHERE " PLAN_SENT ")"
+	" FROM enr.stg_plan_enrollment e LEFT JOIN enr.lrn_plan p ON p.code = e.plan_code"
+	" WHERE e.username IS NOT NULL GROUP BY e.username"
+	" ON CONFLICT (username) DO UPDATE SET n_plan = excluded.n_plan,"
+	" plan_rows = excluded.plan_rows, plan_twice = excluded.plan_twice,"
+	" src_file = CASE WHEN n_course = 0 THEN excluded.src_file ELSE src_file END,"
+	" src_line = CASE WHEN n_course = 0 THEN excluded.src_line ELSE src_line END",
+};
+
+/* The statements of the rule, in order. */
+static const char *const steps[] = {
+	/* -- the catalogue's records (R8) -- */
 	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
 	" SELECT 'LMS_Course__c', 'upsert', ?1 || ':' || code,"
 	" lmsrecon_json_object('LMS_Course_Key__c', ?1 || ':' || code, 'Name', substr(name, 1, 80),"
 	" 'Code__c', code, 'Type__c', type, 'LMS_Instance__c', ?1),"
-	" 'R8', src_file, src_line FROM stage.lrn_course WHERE is_sent",
+	" 'R8', src_file, src_line FROM enr.lrn_course WHERE is_sent",
 
 	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
 	" SELECT 'LMS_Session__c', 'upsert', ?1 || ':' || s.code,"
@@ -273,15 +314,15 @@ static const char *const steps[] = {
 	" 'Course__r.LMS_Course_Key__c', ?1 || ':' || s.course_code,"
 	" 'Start_Date__c', " DT("s.start_date") ", 'LMS_Instance__c', ?1),"
 	" 'R8', s.src_file, s.src_line"
-	" FROM stage.stg_session s JOIN stage.lrn_course c ON c.code = s.course_code"
+	" FROM enr.stg_session s JOIN enr.lrn_course c ON c.code = s.course_code"
 	" WHERE s.code IS NOT NULL AND c.is_sent ORDER BY s.rowid",
 
 	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
 	" SELECT 'course_missing', 'sessions', s.code, NULL,"
 	" 'course ''' || s.course_code || ''' is not in the courses export',"
-	" s.src_file, s.src_line FROM stage.stg_session s"
+	" s.src_file, s.src_line FROM enr.stg_session s"
 	" WHERE (?4 & 12) <> 0 AND s.code IS NOT NULL"
-	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_course c WHERE c.code = s.course_code)"
+	" AND NOT EXISTS (SELECT 1 FROM enr.lrn_course c WHERE c.code = s.course_code)"
 	" ORDER BY s.rowid",
 
 	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
@@ -289,7 +330,7 @@ static const char *const steps[] = {
 	" lmsrecon_json_object('LMS_Learning_Plan_Key__c', ?1 || ':' || code,"
 	" 'Name', substr(name, 1, 80), 'Code__c', code, 'Course_Count__c', ncourses,"
 	" 'LMS_Instance__c', ?1), 'R8', src_file, src_line"
-	" FROM stage.lrn_plan WHERE (?4 & 2) <> 0",
+	" FROM enr.lrn_plan WHERE (?4 & 2) <> 0",
 
 	/* -- the users and their state (R9, R12) -- */
 	"INSERT OR IGNORE INTO stage.lrn_user (username, user_id, sfdc_id, last_access, state,"
@@ -343,49 +384,17 @@ static const char *const steps[] = {
 	"CREATE INDEX stage.lrn_user_id ON lrn_user (user_id, username, state)",
 
 	/* -- what each user has to send -- */
-	/* Every row of the user is read: the counts take the rows sent, the
-	 * hash all of them (a plan record counts courses of any type). The
-	 * source row is the first row sent (the one min() picks). */
-	"INSERT INTO stage.lrn_count (username, n_course, n_completed, n_passed, n_failed,"
-	" n_in_progress, n_pending, course_rows, course_twice, n_no_course, n_no_session,"
-	" src_file, src_line)"
-	" SELECT e.username, count(*) FILTER (WHERE " COURSE_SENT "),"
-	" " COUNT_OF("completed") ", " COUNT_OF("passed") ", " COUNT_OF("failed") ","
-	" " COUNT_OF("in_progress") ", " COUNT_OF("pending_review") ","
-	" lmsrecon_hash_sum(e.course_code, e.session_code, e.status, e.enrolled_at, e.completed_at,"
-	" e.score, e.updated_at, c.name, c.type, c.is_sent),"
-	" lmsrecon_repeats(e.course_code),"
-	" count(*) FILTER (WHERE c.code IS NULL AND e.course_code IS NOT NULL"
-	"  AND " SENT_STATUS("e") "),"
-	" count(*) FILTER (WHERE " COURSE_SENT " AND e.session_code <> ''"
-	"  AND NOT EXISTS (SELECT 1 FROM stage.stg_session s WHERE s.code = e.session_code)),"
-	" e.src_file, min(e.src_line) FILTER (WHERE " COURSE_SENT ")"
-	" FROM enr.stg_enrollment e LEFT JOIN stage.lrn_course c ON c.code = e.course_code"
-	" WHERE e.username IS NOT NULL GROUP BY e.username",
-
-	"INSERT INTO stage.lrn_count (username, n_plan, plan_rows, plan_twice, src_file, src_line)"
-	" SELECT e.username, count(*) FILTER (WHERE " PLAN_SENT "),"
-	" lmsrecon_hash_sum(e.plan_code, e.status, e.enrolled_at, e.completed_at, e.score,"
-	" e.updated_at, p.ncourses, p.courses), lmsrecon_repeats(e.plan_code),"
-	" e.src_file, min(e.src_line) FILTER (WHERE " PLAN_SENT ")"
-	" FROM enr.stg_plan_enrollment e LEFT JOIN stage.lrn_plan p ON p.code = e.plan_code"
-	" WHERE e.username IS NOT NULL GROUP BY e.username"
-	" ON CONFLICT (username) DO UPDATE SET n_plan = excluded.n_plan,"
-	" plan_rows = excluded.plan_rows, plan_twice = excluded.plan_twice,"
-	" src_file = CASE WHEN n_course = 0 THEN excluded.src_file ELSE src_file END,"
-	" src_line = CASE WHEN n_course = 0 THEN excluded.src_line ELSE src_line END",
-
 	/* The keys listed more than once. The counts read every row in the
 	 * order of the enrollments' index, where a user's rows of one item
 	 * are next to each other: only the users they did not find free of a
 	 * key listed twice are looked at here (at a million contacts a
 	 * statement of its own read all five million rows again, 1.4 s). */
 	"INSERT INTO stage.lrn_twice (kind, name, item)"
-	" SELECT 'course', e.username, e.course_code FROM stage.lrn_count n"
+	" SELECT 'course', e.username, e.course_code FROM enr.lrn_count n"
 	" CROSS JOIN enr.stg_enrollment e ON e.username = n.username"
 	" WHERE n.course_twice <> 0 AND e.course_code IS NOT NULL"
 	" GROUP BY e.username, e.course_code HAVING count(*) > 1"
-	" UNION SELECT 'plan', e.username, e.plan_code FROM stage.lrn_count n"
+	" UNION SELECT 'plan', e.username, e.plan_code FROM enr.lrn_count n"
 	" CROSS JOIN enr.stg_plan_enrollment e ON e.username = n.username"
 	" WHERE n.plan_twice <> 0 AND e.plan_code IS NOT NULL"
 	" GROUP BY e.username, e.plan_code HAVING count(*) > 1"
@@ -401,7 +410,7 @@ static const char *const steps[] = {
 	" SELECT d.username, CASE WHEN d.is_twice THEN NULL ELSE d.digest END"
 	" FROM (SELECT u.username AS username, " USER_DIGEST " AS digest,"
 	"  " LISTED_TWICE " AS is_twice"
-	"  FROM stage.lrn_user u LEFT JOIN stage.lrn_count n ON n.username = u.username"
+	"  FROM stage.lrn_user u LEFT JOIN enr.lrn_count n ON n.username = u.username"
 	"  WHERE u.state = 'linked' AND u.user_id IS NOT NULL ORDER BY u.username " ONCE ") d"
 	" WHERE d.is_twice OR (SELECT ls.digest FROM main.learner_state ls"
 	" WHERE ls.lms_instance = ?1 AND ls.username = d.username AND ls.run_id < ?5)"
@@ -431,7 +440,7 @@ static const char *const steps[] = {
 	"  ELSE ' not sent' END AS reason,"
 	"  CASE WHEN u.username IS NULL THEN n.src_file ELSE u.src_file END AS src_file,"
 	"  CASE WHEN u.username IS NULL THEN n.src_line ELSE u.src_line END AS src_line"
-	"  FROM stage.lrn_count n LEFT JOIN stage.lrn_user u ON u.username = n.username"
+	"  FROM enr.lrn_count n LEFT JOIN stage.lrn_user u ON u.username = n.username"
 	"  WHERE n.n_course + n.n_plan > 0 AND (u.username IS NULL OR u.state <> 'linked')) x"
 	" ORDER BY x.rank, x.key",
 
@@ -444,7 +453,7 @@ static const char *const record_steps[] = {
 	" 'learning plan not in the plans export: ' || " PLURAL("count(*)") " || ' not sent',"
 	" e.src_file, min(e.src_line) FROM enr.stg_plan_enrollment e NOT INDEXED"
 	" WHERE (?4 & 2) <> 0 AND " SENT_STATUS("e") " AND e.plan_code IS NOT NULL"
-	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_plan p WHERE p.code = e.plan_code)"
+	" AND NOT EXISTS (SELECT 1 FROM enr.lrn_plan p WHERE p.code = e.plan_code)"
 	" GROUP BY e.plan_code ORDER BY e.plan_code",
 
 	/* -- the records (R9, R11) -- */
@@ -458,7 +467,7 @@ static const char *const record_steps[] = {
 	" FROM (SELECT " USER_KEY " AS key, " USER_FIELDS(COUNTS) " AS fields,"
 	"  u.username AS username, u.user_id AS user_id, u.src_file AS src_file,"
 	"  u.src_line AS src_line"
-	"  FROM stage.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
+	"  FROM enr.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
 	"  WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND n.n_course + n.n_plan > 0"
 	"  AND " BUILT("LMS_User__c") " ORDER BY n.username " ONCE ") r"
 	" WHERE " NOT_SENT_AS("LMS_User__c", "r.key", "r.fields")
@@ -474,7 +483,7 @@ static const char *const record_steps[] = {
 	" 'R9', u.src_file, u.src_line"
 	" FROM stage.lrn_user u"
 	" WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND " BUILT("LMS_User__c")
-	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_count n WHERE n.username = u.username"
+	" AND NOT EXISTS (SELECT 1 FROM enr.lrn_count n WHERE n.username = u.username"
 	"  AND n.n_course + n.n_plan > 0)"
 	" AND (EXISTS (SELECT 1 FROM stage.stg_x_lms_user x"
 	"   WHERE x.LMS_User_Id__c = ?1 || ':' || u.user_id)"
@@ -494,7 +503,7 @@ static const char *const record_steps[] = {
 	"  u.username AS username, e.course_code AS course_code, e.session_code AS session_code"
 	"  FROM stage.lrn_user u INDEXED BY lrn_user_id"
 	"  CROSS JOIN enr.stg_enrollment e ON e.username = u.username"
-	"  JOIN stage.lrn_course c ON c.code = e.course_code"
+	"  JOIN enr.lrn_course c ON c.code = e.course_code"
 	"  WHERE u.state = 'linked' AND u.user_id IS NOT NULL"
 	"  AND " BUILT("LMS_Enrollment__c") " AND c.is_sent AND " SENT_STATUS("e")
 	/* User by user in user id order (the join order is fixed: the
@@ -520,7 +529,7 @@ static const char *const record_steps[] = {
 	" JOIN enr.stg_enrollment e ON g.kind = 'course' AND e.username = g.name"
 	" AND e.course_code = g.item"
 	" JOIN stage.lrn_user u ON u.username = e.username"
-	" JOIN stage.lrn_course c ON c.code = e.course_code"
+	" JOIN enr.lrn_course c ON c.code = e.course_code"
 	" WHERE u.state = 'linked' AND c.is_sent AND " SENT_STATUS("e")
 	" AND EXISTS (SELECT 1 FROM enr.stg_enrollment x WHERE x.username = e.username"
 	" AND x.course_code = e.course_code"
@@ -539,7 +548,7 @@ static const char *const record_steps[] = {
 	"  u.user_id AS user_id, u.username AS username, e.plan_code AS plan_code"
 	"  FROM stage.lrn_user u INDEXED BY lrn_user_id"
 	"  CROSS JOIN enr.stg_plan_enrollment e ON e.username = u.username"
-	"  JOIN stage.lrn_plan p ON p.code = e.plan_code"
+	"  JOIN enr.lrn_plan p ON p.code = e.plan_code"
 	"  WHERE (?4 & 2) <> 0 AND u.state = 'linked' AND u.user_id IS NOT NULL"
 	"  AND " BUILT("LMS_Learning_Plan_Enrollment__c") " AND " SENT_STATUS("e")
 	"  ORDER BY u.user_id, u.username, e.plan_code, e.src_line, e.rowid " ONCE ") r"
@@ -585,7 +594,7 @@ static const char course_missing_sql[] =
 	" 'course not in the courses export: ' || " PLURAL("count(*)") " || ' not sent',"
 	" e.src_file, min(e.src_line) FROM enr.stg_enrollment e NOT INDEXED"
 	" WHERE (?4 & 13) <> 0 AND " SENT_STATUS("e") " AND e.course_code IS NOT NULL"
-	" AND NOT EXISTS (SELECT 1 FROM stage.lrn_course c WHERE c.code = e.course_code)"
+	" AND NOT EXISTS (SELECT 1 FROM enr.lrn_course c WHERE c.code = e.course_code)"
 	" GROUP BY e.course_code ORDER BY e.course_code";
 
 /* Enrollments of a session the sessions export lacks, by session code:
@@ -597,15 +606,15 @@ static const char session_missing_sql[] =
 	" SELECT 'session_missing', 'enrollments', e.session_code, NULL,"
 	" 'session not in the sessions export: ' || " PLURAL("count(*)") " || ' not sent',"
 	" e.src_file, min(e.src_line)"
-	" FROM enr.stg_enrollment e JOIN stage.lrn_course c ON c.code = e.course_code"
+	" FROM enr.stg_enrollment e JOIN enr.lrn_course c ON c.code = e.course_code"
 	" WHERE c.is_sent AND coalesce(e.session_code, '') <> '' AND " SENT_STATUS("e")
-	" AND NOT EXISTS (SELECT 1 FROM stage.stg_session s WHERE s.code = e.session_code)"
+	" AND NOT EXISTS (SELECT 1 FROM enr.stg_session s WHERE s.code = e.session_code)"
 	" GROUP BY e.session_code ORDER BY e.session_code";
 
 /* Whether a scan for missing courses or sessions can find anything: the
- * counts saw a row of one (`n` a column of stage.lrn_count), or there is a
+ * counts saw a row of one (`n` a column of enr.lrn_count), or there is a
  * row of no username, which they do not count. */
-#define MISSING(n) "SELECT EXISTS (SELECT 1 FROM stage.lrn_count WHERE " n " > 0)" \
+#define MISSING(n) "SELECT EXISTS (SELECT 1 FROM enr.lrn_count WHERE " n " > 0)" \
 	" OR EXISTS (SELECT 1 FROM enr.stg_enrollment WHERE username IS NULL)"
 
 /* Runs `sql` to the end with the parameters of struct lrn. Sticky. */
@@ -643,6 +652,17 @@ static void window_bound(char out[25], const char *v, int is_end)
 		snprintf(out, 25, "%s", v);
 }
 
+void rule_learning_early(const struct job *j, struct snap *s)
+{
+	static const char *then[1 + sizeof count_steps / sizeof count_steps[0]];
+
+	then[0] = count_scratch_sql;
+	for (size_t i = 0; i < sizeof count_steps / sizeof count_steps[0]; i++)
+		then[i + 1] = count_steps[i];
+	snap_enr_then(s, then, sizeof then / sizeof then[0],
+		      (long long)(j->enroll.items ? j->enroll.items : ITEM_ALL));
+}
+
 enum rc rule_learning(struct diag *d, const struct job *j, struct snap *s,
 		      long long run_id)
 {
@@ -659,6 +679,13 @@ enum rc rule_learning(struct diag *d, const struct job *j, struct snap *s,
 	c.may_skip = !j->enroll.rebuild && !c.since[0] && !c.until[0];
 	c.build_hash = build_hash();
 
+	/* The catalogue and the counts, unless the enrollments' thread built
+	 * them (rule_learning_early). */
+	if (!snap_enr_then_done(s)) {
+		snap_exec(s, count_scratch_sql);
+		for (size_t i = 0; i < sizeof count_steps / sizeof count_steps[0]; i++)
+			run(&c, count_steps[i]);
+	}
 	snap_exec(s, scratch_sql);
 	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
 		run(&c, steps[i]);

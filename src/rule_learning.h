@@ -35,4 +35,10 @@
 enum rc rule_learning(struct diag *d, const struct job *j, struct snap *s,
 		      long long run_id);
 
+/* Before the load: gives the thread that indexes the enrollments' stage
+ * the rule's catalogue and per-user counts to build (snap_enr_then), which
+ * read only the LMS exports; rule_learning then builds them only when the
+ * thread did not. */
+void rule_learning_early(const struct job *j, struct snap *s);
+
 #endif

@@ -27,7 +27,7 @@ struct ue {
 	long long items;      /* enum job_item bits */
 	int has_x_course;     /* the job reads the CRM export of LMS_Enrollment__c */
 	int has_x_plan;       /* ... and of LMS_Learning_Plan_Enrollment__c */
-	int has_rows_hash;    /* stage.lrn_count holds each username's rows hashed */
+	int has_rows_hash;    /* enr.lrn_count holds each username's rows hashed */
 	int is_rebuild;       /* run --full: every username is read */
 	int is_mark;          /* the policy is 'mark': no unenrollment waits */
 };
@@ -70,7 +70,7 @@ static const char *const decide_steps[] = {
 	"UPDATE stage.ue_gone SET outcome = 'unselected' WHERE outcome IS NULL"
 	" AND ((CASE WHEN kind = 'plan' THEN 2 ELSE coalesce("
 	" (SELECT CASE c.type WHEN 'elearning' THEN 1 WHEN 'classroom' THEN 4"
-	" WHEN 'webinar' THEN 8 END FROM stage.stg_course c WHERE c.code = ue_gone.item_code"
+	" WHEN 'webinar' THEN 8 END FROM enr.stg_course c WHERE c.code = ue_gone.item_code"
 	" ORDER BY c.rowid LIMIT 1),"
 	" CASE WHEN session_code <> '' THEN 12 ELSE 1 END) END) & ?4) = 0",
 
@@ -281,7 +281,7 @@ enum { M_USER, M_ITEM, M_SESSION, M_STATUS, M_DIGEST, M_SRC_FILE, M_SRC_LINE, M_
 /* ---- only the usernames whose rows changed ----------------------------
  *
  * main.enrollment_user keeps, per username and kind, the hash of the
- * export rows the last pass saw (stage.lrn_count has this run's, made by
+ * export rows the last pass saw (enr.lrn_count has this run's, made by
  * rule_learning as it counts the rows). A username whose hash is the same
  * has the same rows: the pass over them would find nothing gone and write
  * nothing (every current row is in the baseline as it is). So the pass
@@ -307,7 +307,7 @@ static const char *const dirty_steps[] = {
 /* The hashes for the next run after a pass over every username (after a
  * pass over the changed ones, sweep_hashes wrote them). */
 #define HASH_INTO "INSERT INTO main.enrollment_user (lms_instance, kind, username, digest)" \
-	" SELECT ?1, ?2, n.username, " ROWS_HASH("n") " FROM stage.lrn_count n" \
+	" SELECT ?1, ?2, n.username, " ROWS_HASH("n") " FROM enr.lrn_count n" \
 	" WHERE " ROWS_HASH("n") " IS NOT NULL"
 #define FORGET_HASHES "DELETE FROM main.enrollment_user WHERE lms_instance = ?1 AND kind = ?2"
 static const char *const hash_all_steps[] = {
@@ -676,7 +676,7 @@ static void sweep_hashes(const struct ue *c, const char *kind)
 	snap_exec(c->s, "DELETE FROM stage.ue_dirty");
 	was = snap_prepare(c->s, "SELECT username, digest FROM main.enrollment_user"
 			   " WHERE lms_instance = ?1 AND kind = ?2 ORDER BY username");
-	now = snap_prepare(c->s, "SELECT n.username, " ROWS_HASH("n") " FROM stage.lrn_count n"
+	now = snap_prepare(c->s, "SELECT n.username, " ROWS_HASH("n") " FROM enr.lrn_count n"
 			   " ORDER BY n.username");
 	x.dirty = snap_prepare(c->s, "INSERT INTO stage.ue_dirty (username) VALUES (?1)");
 	x.add = snap_prepare(c->s, "INSERT INTO main.enrollment_user (lms_instance, kind,"
@@ -813,7 +813,7 @@ enum rc rule_unenroll(struct diag *d, const struct job *j, struct snap *s,
 	 * runs alone, as in its tests: then every username is read). */
 	c.is_rebuild = j->enroll.rebuild;
 	c.is_mark = j->enroll.unenroll == UNENROLL_MARK;
-	c.has_rows_hash = snap_query_int(s, "SELECT EXISTS (SELECT 1 FROM stage.sqlite_master"
+	c.has_rows_hash = snap_query_int(s, "SELECT EXISTS (SELECT 1 FROM enr.sqlite_master"
 					 " WHERE type = 'table' AND name = 'lrn_count')") != 0;
 
 	snap_exec(s, scratch_sql);

@@ -201,10 +201,11 @@ enum rc rules_finish(struct snap *s)
 static const char *const after_people[] = { "people", "people_links", "people_keyed",
 	"sb_contact", NULL };
 /* After the unenrollments: the learning rule's per-learner tables. (The
- * enrollments' staging is a database of its own, `enr`, whose pages the
- * stage cannot reuse; it is deleted with the stage.) */
-static const char *const after_learning[] = { "lrn_user", "lrn_count", "lrn_dirty",
-	"lrn_linking", "lrn_plan_done", NULL };
+ * enrollments' staging and the counts are in a database of their own,
+ * `enr`, whose pages the stage cannot reuse; it is deleted with the
+ * stage.) */
+static const char *const after_learning[] = { "lrn_user", "lrn_dirty", "lrn_linking",
+	"lrn_plan_done", NULL };
 
 enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *prep,
 		  struct snap *s, long long run_id, const char *now, unsigned flags)

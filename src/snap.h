@@ -125,6 +125,17 @@ enum rc snap_stage_index(struct snap *s);
 /* Waits until the enrollments' tables are indexed: before a rule reads
  * `enr`. Their build's failure is the sticky status. */
 enum rc snap_enr_wait(struct snap *s);
+/* Gives the thread that indexes `enr` the `n` statements `sql` (static,
+ * borrowed) to run after the index, in its transaction, each with its
+ * parameter ?4 bound to `p4`: work that reads only `enr` and writes only
+ * to it, taken off the run's connection. After the run's begin and before
+ * the load; forgotten when the run ends. A failure of theirs fails
+ * snap_enr_wait. After it, snap_enr_then_done tells whether the thread
+ * ran them: without a second connection (rows written into `enr` by the
+ * run's connection itself, as unit tests do) it did not, and the caller
+ * runs them. */
+void snap_enr_then(struct snap *s, const char *const *sql, size_t n, long long p4);
+int snap_enr_then_done(const struct snap *s);
 
 /* ---- statements, for rule_* and emit_* ---- */
 

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* snap_enr: the enrollments' stage. The LMS exports of enrollments and
- * learning-plan enrollments, the largest inputs by far, are staged into a
- * scratch database of their own, `enr`, through a second connection. Their
- * index (a sort of every row) is then built by a thread on that connection
- * while the run's connection goes on with the stage's indexes and the
- * people rules, which never read them: the machine's second core does the
- * sort instead of waiting. The run's connection has `enr` attached from
- * before its transaction and reads it from the learning rule on, once
- * snap_enr_wait has joined the thread.
+ * learning-plan enrollments, the largest inputs by far, and the catalogue
+ * (courses, sessions, plans and their courses) are staged into a scratch
+ * database of their own, `enr`, through a second connection. Their index
+ * (a sort of every enrollment) is then built by a thread on that
+ * connection, followed by what the rules gave it (snap_enr_then: the
+ * learning rule's per-user counts), while the run's connection goes on
+ * with the stage's indexes and the people rules, which never read them:
+ * the machine's second core works instead of waiting. The run's
+ * connection has `enr` attached from before its transaction and reads it
+ * from the learning rule on, once snap_enr_wait has joined the thread.
  *
  * SQLite lets one connection write a database file at a time, so the rows
  * are staged through the second connection too (its own transaction,
@@ -40,11 +42,51 @@
 #define ENR_BUILD_CACHE "-2048"
 #define ENR_READ_CACHE "-2048"
 
-/* Whether entity `e` is staged into `enr`. */
+/* Whether entity `e` is staged into `enr`: the enrollments and the
+ * catalogue the learning rule's counts read with them. */
 static int is_enr_entity(const struct entity *e)
 {
-	return strcmp(e->table, "stg_enrollment") == 0 ||
-	       strcmp(e->table, "stg_plan_enrollment") == 0;
+	static const char *const tables[] = { "stg_enrollment", "stg_plan_enrollment",
+		"stg_course", "stg_session", "stg_plan", "stg_plan_course", NULL };
+	for (size_t i = 0; tables[i]; i++)
+		if (strcmp(e->table, tables[i]) == 0)
+			return 1;
+	return 0;
+}
+
+void snap_enr_then(struct snap *s, const char *const *sql, size_t n, long long p4)
+{
+	s->enr_then = sql;
+	s->enr_nthen = n;
+	s->enr_p4 = p4;
+	s->is_enr_then_done = 0;
+}
+
+int snap_enr_then_done(const struct snap *s)
+{
+	return s->is_enr_then_done;
+}
+
+/* Runs the statements of `sql` to their end on the second connection,
+ * each with ?4 bound to s->enr_p4; an SQLite code. */
+static int enr_run(struct snap *s, const char *sql)
+{
+	int r = SQLITE_OK;
+
+	while (r == SQLITE_OK && *sql) {
+		sqlite3_stmt *st = NULL;
+		r = sqlite3_prepare_v2(s->enr_db, sql, -1, &st, &sql);
+		if (r != SQLITE_OK || !st)
+			break; /* an error, or only white space and comments left */
+		if (sqlite3_bind_parameter_count(st) >= 4)
+			r = sqlite3_bind_int64(st, 4, s->enr_p4);
+		while (r == SQLITE_OK && (r = sqlite3_step(st)) == SQLITE_ROW)
+			r = SQLITE_OK;
+		if (r == SQLITE_DONE)
+			r = SQLITE_OK;
+		sqlite3_finalize(st);
+	}
+	return r;
 }
 
 /* Runs `len` bytes of SQL on the second connection; an SQLite code. */
@@ -180,8 +222,15 @@ static void *build(void *arg)
 	r = enr_exec(s, "BEGIN", 5);
 	if (r == SQLITE_OK)
 		r = testhook_fails("enr_index") ? SQLITE_IOERR_WRITE : enr_exec(s, sql, len);
+	/* Then what the rules gave it to do (snap_enr_then). */
+	if (r == SQLITE_OK && s->enr_nthen)
+		r = snap_func_register(s->enr_db);
+	for (size_t i = 0; i < s->enr_nthen && r == SQLITE_OK; i++)
+		r = enr_run(s, s->enr_then[i]);
 	if (r == SQLITE_OK)
 		r = enr_exec(s, "COMMIT", 6);
+	if (r == SQLITE_OK && s->enr_nthen)
+		s->is_enr_then_done = 1;
 	if (r != SQLITE_OK) {
 		s->enr_rc = r;
 		s->enr_err = xstrdup(r == SQLITE_IOERR_WRITE && sqlite3_errcode(s->enr_db) == SQLITE_OK
@@ -254,7 +303,7 @@ enum rc snap_enr_wait(struct snap *s)
 		if (s->rc == RC_OK) {
 			snap_fail_msg(s, (r & 0xff) == SQLITE_FULL || (r & 0xff) == SQLITE_IOERR ? RC_IO
 				      : (r & 0xff) == SQLITE_NOMEM ? RC_OSERR : RC_INTERNAL,
-				      "cannot index the staged enrollments: %s", s->enr_err);
+				      "cannot index and count the staged enrollments: %s", s->enr_err);
 		}
 		free(s->enr_err);
 		s->enr_err = NULL;
@@ -274,6 +323,9 @@ void snap_enr_detach(struct snap *s)
 	s->enr_rc = SQLITE_OK;
 	free(s->enr_err);
 	s->enr_err = NULL;
+	s->enr_then = NULL;
+	s->enr_nthen = 0;
+	s->is_enr_then_done = 0;
 	close_enr_db(s);
 	if (s->is_enr_attached && s->db && sqlite3_get_autocommit(s->db)) {
 		int r = sqlite3_exec(s->db, "DETACH enr", NULL, NULL, NULL);

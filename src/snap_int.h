@@ -75,6 +75,10 @@ struct snap {
 	int enr_rc;              /* the index build's SQLite result code */
 	char *enr_err;           /* and its message when it failed; owned */
 	double enr_seconds;      /* and how long it took */
+	const char *const *enr_then; /* statements the thread runs after it (snap_enr_then); borrowed */
+	size_t enr_nthen;
+	long long enr_p4;        /* their parameter ?4 */
+	int is_enr_then_done;    /* the thread ran them */
 
 	/* The snapshot's pages in the page cache during the first run (snap_pages.c). */
 	struct dropbehind pages; /* fd: the file, read-only, from the first run's begin until the

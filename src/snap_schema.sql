@@ -260,26 +260,6 @@ CREATE TABLE stage.stg_branch (
 	code TEXT, name TEXT, parent_code TEXT
 );
 
-CREATE TABLE stage.stg_course (
-	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
-	course_id TEXT, code TEXT, name TEXT, type TEXT
-);
-
-CREATE TABLE stage.stg_session (
-	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
-	session_id TEXT, code TEXT, course_code TEXT, name TEXT, start_date TEXT
-);
-
-CREATE TABLE stage.stg_plan (
-	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
-	code TEXT, name TEXT
-);
-
-CREATE TABLE stage.stg_plan_course (
-	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
-	plan_code TEXT, course_code TEXT
-);
-
 -- The CRM exports of the objects lmsrecon writes (read back for R9's
 -- "only changes" and R10's deletes by Id).
 CREATE TABLE stage.stg_x_lms_user (
@@ -450,11 +430,6 @@ CREATE INDEX stage.stg_x_session_key ON stg_x_session (LMS_Session_Key__c);
 CREATE INDEX stage.stg_x_plan_key ON stg_x_plan (LMS_Learning_Plan_Key__c);
 CREATE INDEX stage.stg_x_enrollment_id ON stg_x_enrollment (Id);
 CREATE INDEX stage.stg_x_plan_enrollment_id ON stg_x_plan_enrollment (Id);
-CREATE INDEX stage.stg_course_code ON stg_course (code);
-CREATE INDEX stage.stg_session_code ON stg_session (code);
-CREATE INDEX stage.stg_session_course ON stg_session (course_code);
-CREATE INDEX stage.stg_plan_code ON stg_plan (code);
-CREATE INDEX stage.stg_plan_course_plan ON stg_plan_course (plan_code);
 
 -- Statistics for the query planner, from a sample so it stays cheap.
 PRAGMA stage.analysis_limit = 1000;
@@ -463,9 +438,30 @@ ANALYZE stage;
 -- @enr
 
 -- The enrollments' stage (src/snap_enr.c): the staging tables of the two
--- largest inputs, in a scratch database of their own (`enr`), so that their
--- index is built by a second connection while the run's goes on with the
--- people rules. Rows as in `stage`.
+-- largest inputs and of the catalogue they refer to, in a scratch database
+-- of their own (`enr`), so that their index and the learning rule's counts
+-- are built by a second connection while the run's goes on with the people
+-- rules. Rows as in `stage`.
+
+CREATE TABLE enr.stg_course (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	course_id TEXT, code TEXT, name TEXT, type TEXT
+);
+
+CREATE TABLE enr.stg_session (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	session_id TEXT, code TEXT, course_code TEXT, name TEXT, start_date TEXT
+);
+
+CREATE TABLE enr.stg_plan (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	code TEXT, name TEXT
+);
+
+CREATE TABLE enr.stg_plan_course (
+	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
+	plan_code TEXT, course_code TEXT
+);
 
 CREATE TABLE enr.stg_enrollment (
 	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
@@ -480,6 +476,12 @@ CREATE TABLE enr.stg_plan_enrollment (
 );
 
 -- @enr-index
+
+CREATE INDEX enr.stg_course_code ON stg_course (code);
+CREATE INDEX enr.stg_session_code ON stg_session (code);
+CREATE INDEX enr.stg_session_course ON stg_session (course_code);
+CREATE INDEX enr.stg_plan_code ON stg_plan (code);
+CREATE INDEX enr.stg_plan_course_plan ON stg_plan_course (plan_code);
 
 -- The enrollments by user and item, with every column the rules read: the
 -- rules walk it in order next to the tables keyed by username (the users,

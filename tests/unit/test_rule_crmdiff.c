@@ -257,7 +257,7 @@ Test(rule_crmdiff, contact_insert_is_sent_again_while_the_contact_is_missing)
 Test(rule_crmdiff, learning_records_of_a_second_identical_run_are_all_dropped)
 {
 	static const char *const stage_sql =
-		"INSERT INTO stage.stg_course (src_file, src_line, code, name, type)"
+		"INSERT INTO enr.stg_course (src_file, src_line, code, name, type)"
 		" VALUES (3, 2, 'SAFE', 'Safety', 'elearning');"
 		"INSERT INTO stage.stg_lms_user (src_file, src_line, user_id, username, sfdc_id)"
 		" VALUES (4, 2, '7', 'ann', '" CONTACT_A "');"

@@ -69,26 +69,26 @@ static void add_user(const char *line, const char *id, const char *username,
 
 static void add_course(const char *line, const char *code, const char *name, const char *type)
 {
-	EXEC("INSERT INTO stage.stg_course (src_file, src_line, code, name, type)"
+	EXEC("INSERT INTO enr.stg_course (src_file, src_line, code, name, type)"
 	     " VALUES (1, ?1, ?2, ?3, ?4)", line, code, name, type);
 }
 
 static void add_session(const char *line, const char *code, const char *course,
 			const char *name, const char *start)
 {
-	EXEC("INSERT INTO stage.stg_session (src_file, src_line, code, course_code, name,"
+	EXEC("INSERT INTO enr.stg_session (src_file, src_line, code, course_code, name,"
 	     " start_date) VALUES (2, ?1, ?2, ?3, ?4, ?5)", line, code, course, name, start);
 }
 
 static void add_plan(const char *line, const char *code, const char *name)
 {
-	EXEC("INSERT INTO stage.stg_plan (src_file, src_line, code, name) VALUES (3, ?1, ?2, ?3)",
+	EXEC("INSERT INTO enr.stg_plan (src_file, src_line, code, name) VALUES (3, ?1, ?2, ?3)",
 	     line, code, name);
 }
 
 static void add_plan_course(const char *line, const char *plan, const char *course)
 {
-	EXEC("INSERT INTO stage.stg_plan_course (src_file, src_line, plan_code, course_code)"
+	EXEC("INSERT INTO enr.stg_plan_course (src_file, src_line, plan_code, course_code)"
 	     " VALUES (4, ?1, ?2, ?3)", line, plan, course);
 }
 
@@ -607,12 +607,12 @@ Test(rule_learning, learner_is_built_again_when_any_of_its_inputs_changes)
 		"DELETE FROM enr.stg_enrollment WHERE course_code = 'QA-LIVE'",
 		"INSERT INTO enr.stg_enrollment (src_file, src_line, username, course_code, status)"
 		" VALUES (5, 9, 'anna', 'QA-LIVE', 'completed')",
-		"UPDATE stage.stg_course SET name = 'Safety, second edition' WHERE code = 'SAFE-101'",
-		"UPDATE stage.stg_course SET type = 'webinar' WHERE code = 'SAFE-101'",
-		"INSERT INTO stage.stg_plan_course (src_file, src_line, plan_code, course_code)"
+		"UPDATE enr.stg_course SET name = 'Safety, second edition' WHERE code = 'SAFE-101'",
+		"UPDATE enr.stg_course SET type = 'webinar' WHERE code = 'SAFE-101'",
+		"INSERT INTO enr.stg_plan_course (src_file, src_line, plan_code, course_code)"
 		" VALUES (4, 9, 'ONBOARD', 'QA-LIVE')",
 		/* As many courses, one more of them passed. */
-		"UPDATE stage.stg_plan_course SET course_code = 'QA-LIVE' WHERE course_code = 'FORK-1'",
+		"UPDATE enr.stg_plan_course SET course_code = 'QA-LIVE' WHERE course_code = 'FORK-1'",
 		"UPDATE enr.stg_plan_enrollment SET status = 'completed'",
 		"UPDATE enr.stg_plan_enrollment SET enrolled_at = '2024-01-03'",
 		"DELETE FROM enr.stg_plan_enrollment",

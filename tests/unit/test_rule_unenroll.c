@@ -174,7 +174,7 @@ static void add_user(const char *username, const char *user_id, const char *sfdc
 
 static void add_course(const char *code, const char *type)
 {
-	exec5("INSERT INTO stage.stg_course (src_file, src_line, code, name, type)"
+	exec5("INSERT INTO enr.stg_course (src_file, src_line, code, name, type)"
 	      " VALUES (5, 2, ?1, ?1, ?2)", code, type, NULL, NULL, NULL);
 }
 

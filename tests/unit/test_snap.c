@@ -723,9 +723,11 @@ Test(snap, staging_tables_match_the_entity_table)
 	/* Every stg_ table belongs to an entity; the others are the rules' working tables. */
 	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM stage.sqlite_master"
 				       " WHERE type = 'table' AND name LIKE 'stg\\_%' ESCAPE '\\'"),
-		     ENT_COUNT - 2);
-	/* The enrollments' stage holds the two enrollment tables, and only them. */
-	cr_assert_eq(snap_query_int(s, "SELECT group_concat(name, ' ') = 'stg_enrollment stg_plan_enrollment'"
+		     ENT_COUNT - 6);
+	/* The enrollments' stage holds the enrollment and catalogue tables,
+	 * and only them. */
+	cr_assert_eq(snap_query_int(s, "SELECT group_concat(name, ' ') = 'stg_course stg_enrollment"
+				       " stg_plan stg_plan_course stg_plan_enrollment stg_session'"
 				       " FROM (SELECT name FROM enr.sqlite_master WHERE type = 'table'"
 				       " ORDER BY name)"), 1);
 	cr_assert_eq(snap_rc(s), RC_OK, "%s", printed());
@@ -831,9 +833,9 @@ Test(snap, changed_pages_are_written_out_during_a_large_run_and_an_abort_still_u
  * the administrator keeps with --stage to look at. */
 Test(snap, stage_drop_drops_unless_the_stage_is_kept)
 {
-	static const char *const tables[] = { "stg_course", "no_such_table", NULL };
+	static const char *const tables[] = { "stg_account", "no_such_table", NULL };
 	const char *exists = "SELECT count(*) FROM stage.sqlite_master"
-			     " WHERE type = 'table' AND name = 'stg_course'";
+			     " WHERE type = 'table' AND name = 'stg_account'";
 	struct snap *s = open_ok(SNAP_CREATE | SNAP_LOCK);
 	char *stage = path_join(tmpdir, "stage.db");
 	long long id;
@@ -1510,7 +1512,7 @@ Test(snap, enrollments_index_that_fails_fails_the_wait)
 	stage_enrollments(s, 10);
 	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
 	cr_assert_eq(snap_enr_wait(s), RC_IO);
-	cr_assert(strstr(printed(), "cannot index the staged enrollments: disk I/O error") != NULL,
+	cr_assert(strstr(printed(), "cannot index and count the staged enrollments: disk I/O error") != NULL,
 		  "%s", printed());
 	cr_assert_eq(snap_run_abort(s, 1), RC_IO);
 	cr_assert_eq(unsetenv("LMSRECON_TEST_AT"), 0);
@@ -1571,4 +1573,55 @@ Test(snap, kept_stage_keeps_the_enrollments_stage_beside_it)
 	sqlite3_close(db);
 	free(enr);
 	free(stage);
+}
+
+/* Statements given to the thread run after the index, in `enr`, with ?4
+ * bound, and snap_enr_then_done says so. */
+Test(snap, enrollments_thread_runs_the_statements_given_after_the_index)
+{
+	static const char *const then[] = {
+		"CREATE TABLE enr.t (n INTEGER, k INTEGER); CREATE TABLE enr.u (x)",
+		"INSERT INTO enr.t SELECT count(*), ?4 FROM enr.stg_enrollment INDEXED BY stg_enrollment_user",
+	};
+	struct snap *s = open_ok(SNAP_CREATE | SNAP_LOCK);
+	long long id;
+
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
+	snap_enr_then(s, then, 2, 12);
+	stage_enrollments(s, 30);
+	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	cr_assert_eq(snap_enr_wait(s), RC_OK, "%s", printed());
+	cr_assert_eq(snap_enr_then_done(s), 1);
+	cr_assert_eq(snap_query_int(s, "SELECT n * 100 + k FROM enr.t"), 3012);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enr.u"), 0);
+	cr_assert_eq(snap_run_abort(s, 0), RC_OK, "%s", printed());
+	/* Forgotten when the run ends. */
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-02T00:00:00Z", &id), RC_OK, "%s", printed());
+	stage_enrollments(s, 3);
+	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	cr_assert_eq(snap_enr_wait(s), RC_OK, "%s", printed());
+	cr_assert_eq(snap_enr_then_done(s), 0);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enr.sqlite_master WHERE name = 't'"), 0);
+	cr_assert_eq(snap_run_abort(s, 0), RC_OK, "%s", printed());
+	snap_close(s);
+}
+
+/* A statement given to the thread that fails fails the wait, with
+ * SQLite's message. */
+Test(snap, enrollments_thread_statement_that_fails_fails_the_wait)
+{
+	static const char *const then[] = { "INSERT INTO enr.no_such_table VALUES (1)" };
+	struct snap *s = open_ok(SNAP_CREATE | SNAP_LOCK);
+	long long id;
+
+	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
+	snap_enr_then(s, then, 1, 0);
+	stage_enrollments(s, 3);
+	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	cr_assert_eq(snap_enr_wait(s), RC_INTERNAL);
+	cr_assert(strstr(printed(), "cannot index and count the staged enrollments: no such table: enr.no_such_table")
+		  != NULL, "%s", printed());
+	cr_assert_eq(snap_enr_then_done(s), 0);
+	snap_run_abort(s, 1);
+	snap_close(s);
 }
