@@ -109,21 +109,33 @@ struct lrn {
 	" 'Completed_Course_Count__c', coalesce((SELECT d.n FROM stage.lrn_plan_done d" \
 	" WHERE d.username = e.username AND d.plan_code = e.plan_code), 0))"
 
+/* The users a statement that builds records reads, and in which order:
+ * every user, by user id (ALL_BY_ID) or by username (ALL_BY_NAME; the
+ * users are read in their primary key, lrn_user having no rowid: INDEXED
+ * BY its key's index, as SQLite 3.40 does not keep `NOT INDEXED` from
+ * walking the user id index of such a table); or, when only the users
+ * whose inputs changed are built (only_dirty), just those (DIRTY, by
+ * username: their enrollments are read in one sweep of the enrollments'
+ * index, and the statement sorts what it builds). A day two at 1x builds
+ * a few percent of the learners; reading every user to find them, and
+ * their enrollments in user id order, read 2.5 GB for four statements. */
+#define ALL_BY_ID "stage.lrn_user u INDEXED BY lrn_user_id"
+#define ALL_BY_NAME "stage.lrn_user u INDEXED BY sqlite_autoindex_lrn_user_1"
+#define DIRTY "stage.lrn_dirty ld CROSS JOIN stage.lrn_user u ON u.username = ld.username"
+
 /* The courses of each plan that a user whose plan records are built
  * finished well (completed or passed, in any enrollment row of the
  * course), counted before the records: in username order, next to the
  * enrollments' index, one sweep. Counted as each record is built, in the
  * order of the records' keys, the look-ups went at random (a million
- * contacts: 7.2 GB read for 180,000 records). The users are read in
- * their primary key, lrn_user having no rowid: INDEXED BY its key's
- * index, as SQLite 3.40 does not keep `NOT INDEXED` from walking the
- * user id index of such a table. */
-#define PLAN_DONE_SQL "INSERT INTO stage.lrn_plan_done (username, plan_code, n)" \
+ * contacts: 7.2 GB read for 180,000 records). `users`: ALL_BY_NAME or
+ * DIRTY. */
+#define PLAN_DONE_SQL(users) "INSERT INTO stage.lrn_plan_done (username, plan_code, n)" \
 	" SELECT u.username, e.plan_code, (SELECT count(*) FROM enr.lrn_plan_course pc" \
 	" WHERE pc.plan_code = e.plan_code AND EXISTS (SELECT 1 FROM enr.stg_enrollment x" \
 	" WHERE x.username = u.username AND x.course_code = pc.course_code" \
 	" AND x.status IN ('completed', 'passed')))" \
-	" FROM stage.lrn_user u INDEXED BY sqlite_autoindex_lrn_user_1" \
+	" FROM " users \
 	" CROSS JOIN enr.stg_plan_enrollment e" \
 	" ON e.username = u.username" \
 	" WHERE (?4 & 2) <> 0 AND u.state = 'linked' AND u.user_id IS NOT NULL" \
@@ -446,39 +458,103 @@ static const char *const steps[] = {
 
 };
 
+/* The learner records of the users with enrollments (R9), read from
+ * `from` (the counts `n` and the users `u`). Built in username order, next
+ * to lrn_count, and written sorted by key, so that the steps reading
+ * crm_out by key read its rows in order, not one page at random per
+ * learner (2.7 GB read for the learner import file alone at 1x). Of two
+ * usernames sharing a user id, the first by username is written first and
+ * keeps the key. */
+#define USER_RECORDS_SQL(from) \
+	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)" \
+	" SELECT 'LMS_User__c', 'upsert', r.key, r.fields, 'R9', r.src_file, r.src_line" \
+	" FROM (SELECT " USER_KEY " AS key, " USER_FIELDS(COUNTS) " AS fields," \
+	"  u.username AS username, u.user_id AS user_id, u.src_file AS src_file," \
+	"  u.src_line AS src_line" \
+	"  FROM " from \
+	"  WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND n.n_course + n.n_plan > 0" \
+	"  AND " BUILT("LMS_User__c") " ORDER BY n.username " ONCE ") r" \
+	" WHERE " NOT_SENT_AS("LMS_User__c", "r.key", "r.fields") \
+	" OR " TWICE_OF("r", "user_id", "''") \
+	" ORDER BY r.key, r.username"
+
+/* The course enrollment records (R9, R11) of the users `users` (ALL_BY_ID
+ * or DIRTY). */
+#define ENR_RECORDS_SQL(users) \
+	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, is_forced," \
+	" src_file, src_line)" \
+	" SELECT 'LMS_Enrollment__c', 'upsert', r.key, r.fields, 'R9', r.is_forced," \
+	" r.src_file, r.src_line" \
+	" FROM (SELECT " ENR_KEY " AS key, " ENR_FIELDS " AS fields, " FORCED " AS is_forced," \
+	"  e.src_file AS src_file, e.src_line AS src_line, e.rowid AS id, u.user_id AS user_id," \
+	"  u.username AS username, e.course_code AS course_code, e.session_code AS session_code" \
+	"  FROM " users \
+	"  CROSS JOIN enr.stg_enrollment e ON e.username = u.username" \
+	"  JOIN enr.lrn_course c ON c.code = e.course_code" \
+	"  WHERE u.state = 'linked' AND u.user_id IS NOT NULL" \
+	"  AND " BUILT("LMS_Enrollment__c") " AND c.is_sent AND " SENT_STATUS("e") \
+	/* User by user in user id order (the join order is fixed: the \
+	 * planner has no statistics for lrn_user), then in the enrollment \
+	 * index's order: the records come about in the order of their keys \
+	 * (what was sent before is read, and crm_out written, in one sweep, \
+	 * not at random), and the first row of a key listed twice comes \
+	 * first. */ \
+	"  ORDER BY u.user_id, u.username, e.course_code, e.session_code, e.src_line, e.rowid" \
+	"  " ONCE ") r" \
+	/* Cheapest first: on a first run nothing was sent before. */ \
+	" WHERE r.is_forced OR " NOT_SENT_AS("LMS_Enrollment__c", "r.key", "r.fields") \
+	" OR " TWICE_OF("r", "course", "r.course_code")
+
+/* The learning-plan enrollment records of the users `users`, in the same
+ * order. */
+#define PLAN_RECORDS_SQL(users) \
+	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, is_forced," \
+	" src_file, src_line)" \
+	" SELECT 'LMS_Learning_Plan_Enrollment__c', 'upsert', r.key, r.fields, 'R9', r.is_forced," \
+	" r.src_file, r.src_line" \
+	" FROM (SELECT " PLAN_ENR_KEY " AS key, " PLAN_ENR_FIELDS " AS fields," \
+	"  " FORCED " AS is_forced," \
+	"  e.src_file AS src_file, e.src_line AS src_line, e.rowid AS id," \
+	"  u.user_id AS user_id, u.username AS username, e.plan_code AS plan_code" \
+	"  FROM " users \
+	"  CROSS JOIN enr.stg_plan_enrollment e ON e.username = u.username" \
+	"  JOIN enr.lrn_plan p ON p.code = e.plan_code" \
+	"  WHERE (?4 & 2) <> 0 AND u.state = 'linked' AND u.user_id IS NOT NULL" \
+	"  AND " BUILT("LMS_Learning_Plan_Enrollment__c") " AND " SENT_STATUS("e") \
+	"  ORDER BY u.user_id, u.username, e.plan_code, e.src_line, e.rowid " ONCE ") r" \
+	" WHERE r.is_forced OR " \
+	NOT_SENT_AS("LMS_Learning_Plan_Enrollment__c", "r.key", "r.fields") \
+	" OR " TWICE_OF("r", "plan", "r.plan_code")
+
 /* The rest of the rule, after the enrollments of missing courses. */
-static const char *const record_steps[] = {
-	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
+/* A statement, and the one to run instead when only the users whose
+ * inputs changed get records of `object` built (only_dirty). */
+struct step {
+	const char *sql;
+	const char *dirty_sql; /* NULL: none */
+	const char *object;
+};
+
+static const struct step record_steps[] = {
+	{ "INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
 	" SELECT 'plan_missing', 'plan_enrollments', e.plan_code, NULL,"
 	" 'learning plan not in the plans export: ' || " PLURAL("count(*)") " || ' not sent',"
 	" e.src_file, min(e.src_line) FROM enr.stg_plan_enrollment e NOT INDEXED"
 	" WHERE (?4 & 2) <> 0 AND " SENT_STATUS("e") " AND e.plan_code IS NOT NULL"
 	" AND NOT EXISTS (SELECT 1 FROM enr.lrn_plan p WHERE p.code = e.plan_code)"
-	" GROUP BY e.plan_code ORDER BY e.plan_code",
+	" GROUP BY e.plan_code ORDER BY e.plan_code", NULL, NULL },
 
 	/* -- the records (R9, R11) -- */
-	/* Built in username order, next to lrn_count, and written sorted by
-	 * key, so that the steps reading crm_out by key read its rows in
-	 * order, not one page at random per learner (2.7 GB read for the
-	 * learner import file alone at 1x). Of two usernames sharing a user
-	 * id, the first by username is written first and keeps the key. */
-	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
-	" SELECT 'LMS_User__c', 'upsert', r.key, r.fields, 'R9', r.src_file, r.src_line"
-	" FROM (SELECT " USER_KEY " AS key, " USER_FIELDS(COUNTS) " AS fields,"
-	"  u.username AS username, u.user_id AS user_id, u.src_file AS src_file,"
-	"  u.src_line AS src_line"
-	"  FROM enr.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"
-	"  WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND n.n_course + n.n_plan > 0"
-	"  AND " BUILT("LMS_User__c") " ORDER BY n.username " ONCE ") r"
-	" WHERE " NOT_SENT_AS("LMS_User__c", "r.key", "r.fields")
-	" OR " TWICE_OF("r", "user_id", "''")
-	" ORDER BY r.key, r.username",
+	{ USER_RECORDS_SQL("enr.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"),
+	  USER_RECORDS_SQL("stage.lrn_dirty ld CROSS JOIN enr.lrn_count n ON n.username = ld.username"
+			   " CROSS JOIN stage.lrn_user u ON u.username = ld.username"),
+	  "LMS_User__c" },
 
 	/* A learner record the CRM already holds follows the LMS down to no
 	 * enrollment at all: its counts go to zero rather than stay stale
 	 * (the LMS is master of the statistics; "at least one enrollment" is
 	 * the condition to create the record, not to keep it true). */
-	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
+	{ "INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
 	" SELECT 'LMS_User__c', 'upsert', " USER_KEY ", " USER_FIELDS(NO_COUNTS) ","
 	" 'R9', u.src_file, u.src_line"
 	" FROM stage.lrn_user u"
@@ -492,36 +568,14 @@ static const char *const record_steps[] = {
 	/* Last: it builds the record, for the few users left. */
 	" AND (" NOT_SENT_AS("LMS_User__c", USER_KEY, USER_FIELDS(NO_COUNTS))
 	" OR " TWICE("user_id", "''") ")"
-	" ORDER BY u.username",
+	" ORDER BY u.username", NULL, NULL },
 
-	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, is_forced,"
-	" src_file, src_line)"
-	" SELECT 'LMS_Enrollment__c', 'upsert', r.key, r.fields, 'R9', r.is_forced,"
-	" r.src_file, r.src_line"
-	" FROM (SELECT " ENR_KEY " AS key, " ENR_FIELDS " AS fields, " FORCED " AS is_forced,"
-	"  e.src_file AS src_file, e.src_line AS src_line, e.rowid AS id, u.user_id AS user_id,"
-	"  u.username AS username, e.course_code AS course_code, e.session_code AS session_code"
-	"  FROM stage.lrn_user u INDEXED BY lrn_user_id"
-	"  CROSS JOIN enr.stg_enrollment e ON e.username = u.username"
-	"  JOIN enr.lrn_course c ON c.code = e.course_code"
-	"  WHERE u.state = 'linked' AND u.user_id IS NOT NULL"
-	"  AND " BUILT("LMS_Enrollment__c") " AND c.is_sent AND " SENT_STATUS("e")
-	/* User by user in user id order (the join order is fixed: the
-	 * planner has no statistics for lrn_user), then in the enrollment
-	 * index's order: the records come about in the order of their keys
-	 * (what was sent before is read, and crm_out written, in one sweep,
-	 * not at random), and the first row of a key listed twice comes
-	 * first. */
-	"  ORDER BY u.user_id, u.username, e.course_code, e.session_code, e.src_line, e.rowid"
-	"  " ONCE ") r"
-	/* Cheapest first: on a first run nothing was sent before. */
-	" WHERE r.is_forced OR " NOT_SENT_AS("LMS_Enrollment__c", "r.key", "r.fields")
-	" OR " TWICE_OF("r", "course", "r.course_code"),
+	{ ENR_RECORDS_SQL(ALL_BY_ID), ENR_RECORDS_SQL(DIRTY), "LMS_Enrollment__c" },
 
 	/* The same enrollment twice in the export: the first row is sent.
 	 * Only the user and course pairs listed more than once are looked
 	 * at. */
-	"INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
+	{ "INSERT INTO stage.exceptions (kind, entity, key, candidates, reason, src_file, src_line)"
 	" SELECT 'duplicate', 'enrollments',"
 	" e.username || ':' || e.course_code || ':' || coalesce(e.session_code, ''), NULL,"
 	" 'enrollment listed more than once: the first row is sent', e.src_file, e.src_line"
@@ -534,27 +588,11 @@ static const char *const record_steps[] = {
 	" AND EXISTS (SELECT 1 FROM enr.stg_enrollment x WHERE x.username = e.username"
 	" AND x.course_code = e.course_code"
 	" AND coalesce(x.session_code, '') = coalesce(e.session_code, '')"
-	" AND " SENT_STATUS("x") " AND x.rowid < e.rowid) ORDER BY e.rowid",
+	" AND " SENT_STATUS("x") " AND x.rowid < e.rowid) ORDER BY e.rowid", NULL, NULL },
 
-	PLAN_DONE_SQL,
+	{ PLAN_DONE_SQL(ALL_BY_NAME), PLAN_DONE_SQL(DIRTY), "LMS_Learning_Plan_Enrollment__c" },
 
-	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, is_forced,"
-	" src_file, src_line)"
-	" SELECT 'LMS_Learning_Plan_Enrollment__c', 'upsert', r.key, r.fields, 'R9', r.is_forced,"
-	" r.src_file, r.src_line"
-	" FROM (SELECT " PLAN_ENR_KEY " AS key, " PLAN_ENR_FIELDS " AS fields,"
-	"  " FORCED " AS is_forced,"
-	"  e.src_file AS src_file, e.src_line AS src_line, e.rowid AS id,"
-	"  u.user_id AS user_id, u.username AS username, e.plan_code AS plan_code"
-	"  FROM stage.lrn_user u INDEXED BY lrn_user_id"
-	"  CROSS JOIN enr.stg_plan_enrollment e ON e.username = u.username"
-	"  JOIN enr.lrn_plan p ON p.code = e.plan_code"
-	"  WHERE (?4 & 2) <> 0 AND u.state = 'linked' AND u.user_id IS NOT NULL"
-	"  AND " BUILT("LMS_Learning_Plan_Enrollment__c") " AND " SENT_STATUS("e")
-	"  ORDER BY u.user_id, u.username, e.plan_code, e.src_line, e.rowid " ONCE ") r"
-	" WHERE r.is_forced OR "
-	NOT_SENT_AS("LMS_Learning_Plan_Enrollment__c", "r.key", "r.fields")
-	" OR " TWICE_OF("r", "plan", "r.plan_code"),
+	{ PLAN_RECORDS_SQL(ALL_BY_ID), PLAN_RECORDS_SQL(DIRTY), "LMS_Learning_Plan_Enrollment__c" },
 };
 
 /* What the records of this run were built from, for the next run: the
@@ -625,13 +663,32 @@ static void run(const struct lrn *c, const char *sql)
 		 c->build_hash);
 }
 
+/* Whether the records of `object` are built only for the users whose
+ * inputs changed (stage.lrn_dirty): what BUILT() comes to when the run
+ * may skip the others and the object is compared with what was sent. */
+static int only_dirty(const struct lrn *c, const char *object)
+{
+	struct snap_stmt *q;
+	int is = 0;
+
+	if (!c->may_skip)
+		return 0;
+	q = snap_prepare(c->s, "SELECT 1 FROM stage.prev_sent_objects WHERE object = ?1 AND op = 'upsert'");
+	if (q) {
+		snap_bind_text(q, 1, object, strlen(object));
+		is = snap_step(q) == 1;
+		snap_finalize(q);
+	}
+	return is;
+}
+
 /* The hash (64-bit FNV-1a) of the SQL that builds a learner's records:
  * part of every learner's digest, so that a version of lmsrecon that
  * builds them otherwise builds every learner once. */
 static long long build_hash(void)
 {
 	static const char *const parts[] = { USER_FIELDS(COUNTS), USER_FIELDS(NO_COUNTS),
-		ENR_KEY, ENR_FIELDS, PLAN_ENR_KEY, PLAN_ENR_FIELDS, PLAN_DONE_SQL };
+		ENR_KEY, ENR_FIELDS, PLAN_ENR_KEY, PLAN_ENR_FIELDS, PLAN_DONE_SQL(ALL_BY_NAME) };
 	unsigned long long h = FNV1A_BASIS;
 
 	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
@@ -691,8 +748,10 @@ enum rc rule_learning(struct diag *d, const struct job *j, struct snap *s,
 		run(&c, steps[i]);
 	if (snap_rc(s) == RC_OK && snap_query_int(s, MISSING("n_no_course")) > 0)
 		run(&c, course_missing_sql);
-	for (size_t i = 0; i < sizeof record_steps / sizeof record_steps[0]; i++)
-		run(&c, record_steps[i]);
+	for (size_t i = 0; i < sizeof record_steps / sizeof record_steps[0]; i++) {
+		const struct step *st = &record_steps[i];
+		run(&c, st->dirty_sql && only_dirty(&c, st->object) ? st->dirty_sql : st->sql);
+	}
 	if (job_input_of(j, ENT_SESSION) && snap_rc(s) == RC_OK &&
 	    snap_query_int(s, MISSING("n_no_session")) > 0)
 		run(&c, session_missing_sql);
