@@ -570,7 +570,11 @@ static const struct step record_steps[] = {
 	" OR " TWICE("user_id", "''") ")"
 	" ORDER BY u.username", NULL, NULL },
 
-	{ ENR_RECORDS_SQL(ALL_BY_ID), ENR_RECORDS_SQL(DIRTY), "LMS_Enrollment__c" },
+	/* Every learner, by user id, even on a day two: the changed
+	 * learners' rows are many (five enrollments each), and read by
+	 * username they were then sorted by key, whole (1x day two: 3.8 s, 1.3
+	 * GB written, against 3.3 s). */
+	{ ENR_RECORDS_SQL(ALL_BY_ID), NULL, NULL },
 
 	/* The same enrollment twice in the export: the first row is sent.
 	 * Only the user and course pairs listed more than once are looked

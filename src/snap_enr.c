@@ -40,7 +40,7 @@
  * connection reads `enr` with a cache of its own (ENR_READ_CACHE) after
  * the build, when the second connection and its sort are gone. */
 #define ENR_BUILD_CACHE "-2048"
-#define ENR_READ_CACHE "-2048"
+#define ENR_READ_CACHE "-4096"
 
 /* Whether entity `e` is staged into `enr`: the enrollments and the
  * catalogue the learning rule's counts read with them. */
