@@ -739,6 +739,10 @@ enum rc rule_learning(struct diag *d, const struct job *j, struct snap *s,
 	window_bound(c.until, j->enroll.until, 1);
 	c.may_skip = !j->enroll.rebuild && !c.since[0] && !c.until[0];
 	c.build_hash = build_hash();
+	/* The enrollments' stage is read from here on (rules_run waited
+	 * already; a caller of this rule alone may not have). */
+	if (snap_enr_wait(s) != RC_OK)
+		return snap_rc(s);
 
 	/* The catalogue and the counts, unless the enrollments' thread built
 	 * them (rule_learning_early). */

@@ -813,6 +813,8 @@ enum rc rule_unenroll(struct diag *d, const struct job *j, struct snap *s,
 	 * runs alone, as in its tests: then every username is read). */
 	c.is_rebuild = j->enroll.rebuild;
 	c.is_mark = j->enroll.unenroll == UNENROLL_MARK;
+	if (snap_enr_wait(s) != RC_OK)
+		return snap_rc(s);
 	c.has_rows_hash = snap_query_int(s, "SELECT EXISTS (SELECT 1 FROM enr.sqlite_master"
 					 " WHERE type = 'table' AND name = 'lrn_count')") != 0;
 

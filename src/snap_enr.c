@@ -98,6 +98,15 @@ static int enr_exec(struct snap *s, const char *sql, size_t len)
 	return r;
 }
 
+/* The second connection's progress handler: non-zero stops the
+ * statement in flight (SQLITE_INTERRUPT). Unlike sqlite3_interrupt, whose
+ * flag a statement that has not started yet clears, the request stays. */
+static int stop_build(void *arg)
+{
+	struct snap *s = arg;
+	return atomic_load(&s->is_enr_stopped);
+}
+
 /* The directory SQLite puts its own temporary files in. */
 static const char *temp_dir(void)
 {
@@ -152,6 +161,10 @@ enum rc snap_enr_attach(struct snap *s)
 	r = sqlite3_open_v2(s->enr_path, &s->enr_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (r == SQLITE_OK) {
 		sqlite3_extended_result_codes(s->enr_db, 1);
+		/* As the run's connection waits for a lock, and a run that ends
+		 * stops the build (stop_build). */
+		sqlite3_busy_timeout(s->enr_db, 2000);
+		sqlite3_progress_handler(s->enr_db, 1000, stop_build, s);
 		/* Its main database goes by the name the SQL uses. */
 		r = sqlite3_db_config(s->enr_db, SQLITE_DBCONFIG_MAINDBNAME, "enr");
 	}
@@ -189,9 +202,15 @@ enum rc snap_enr_attach(struct snap *s)
 struct sqlite3 *snap_enr_stage_db(struct snap *s, const struct entity *e, const char **schema)
 {
 	*schema = "stage";
-	if (!s->enr_db || !is_enr_entity(e))
+	if (!s->is_enr_attached || !is_enr_entity(e))
 		return s->db;
 	*schema = "enr";
+	/* Staged after the index (no caller does): through the run's
+	 * connection, once the thread is done with `enr`. */
+	if (s->is_enr_building && snap_enr_wait(s) != RC_OK)
+		return NULL;
+	if (!s->enr_db)
+		return s->db;
 	if (!s->is_enr_staging) {
 		int r = enr_exec(s, "BEGIN", 5);
 		if (r != SQLITE_OK) {
@@ -214,12 +233,13 @@ static void *build(void *arg)
 	int r;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	testhook("enr_build");
 	if (snap_schema_section("enr-index", &sql, &len) != 0) {
 		s->enr_rc = SQLITE_INTERNAL;
 		s->enr_err = xstrdup("the compiled-in schema has no enrollments' index");
 		return NULL;
 	}
-	r = enr_exec(s, "BEGIN", 5);
+	r = atomic_load(&s->is_enr_stopped) ? SQLITE_INTERRUPT : enr_exec(s, "BEGIN", 5);
 	if (r == SQLITE_OK)
 		r = testhook_fails("enr_index") ? SQLITE_IOERR_WRITE : enr_exec(s, sql, len);
 	/* Then what the rules gave it to do (snap_enr_then). */
@@ -269,10 +289,10 @@ enum rc snap_enr_index(struct snap *s)
 		if ((r = enr_exec(s, "COMMIT", 6)) != SQLITE_OK)
 			return snap_fail_db(s, s->enr_db, r, "COMMIT");
 	}
-	/* Rows the run's connection wrote into `enr` itself (the unit tests
-	 * do) keep its write lock until the run ends: the index is built
-	 * there. */
-	if (!s->enr_db || sqlite3_txn_state(s->db, "enr") == SQLITE_TXN_WRITE) {
+	/* Rows the run's connection wrote into `enr` itself, or read (the
+	 * unit tests do), keep its lock until the run ends: the index is
+	 * built there. */
+	if (!s->enr_db || sqlite3_txn_state(s->db, "enr") != SQLITE_TXN_NONE) {
 		close_enr_db(s);
 		if (snap_schema_section("enr-index", &sql, &len) != 0)
 			return snap_fail_msg(s, RC_INTERNAL, "the compiled-in schema has no enrollments' index");
@@ -316,10 +336,11 @@ void snap_enr_detach(struct snap *s)
 {
 	if (s->is_enr_building) {
 		/* The run ends early: the build stops at its next step. */
-		sqlite3_interrupt(s->enr_db);
+		atomic_store(&s->is_enr_stopped, 1);
 		pthread_join(s->enr_th, NULL);
 		s->is_enr_building = 0;
 	}
+	atomic_store(&s->is_enr_stopped, 0);
 	s->enr_rc = SQLITE_OK;
 	free(s->enr_err);
 	s->enr_err = NULL;

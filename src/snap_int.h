@@ -71,6 +71,7 @@ struct snap {
 	struct sqlite3 *enr_db;  /* the second connection, until the index is built; owned */
 	int is_enr_staging;      /* enr_db is in a transaction of staged rows */
 	int is_enr_building;     /* enr_th is building the index: join it */
+	atomic_int is_enr_stopped; /* the run ends: the build stops at its next step */
 	pthread_t enr_th;
 	int enr_rc;              /* the index build's SQLite result code */
 	char *enr_err;           /* and its message when it failed; owned */

@@ -22,7 +22,9 @@ static struct diag d;
 static struct snap *s;     /* an in-memory snapshot, a run begun */
 static long long run_id;
 
-/* Opens the snapshot and begins run 1 at `now`, with the staging indexes. */
+/* Opens the snapshot and begins run 1 at `now`, with the staging indexes
+ * (the enrollments' built and waited for: the tests then write `enr`
+ * through the run's connection). */
 static __attribute__((unused)) void snaptest_open(const char *now)
 {
 	diag_out = open_memstream(&diag_buf, &diag_len);
@@ -30,6 +32,7 @@ static __attribute__((unused)) void snaptest_open(const char *now)
 	cr_assert_eq(snap_open(&d, "state.db", SNAP_MEMORY | SNAP_CREATE, &s), RC_OK);
 	cr_assert_eq(snap_run_begin(s, "full", now, &run_id), RC_OK);
 	cr_assert_eq(snap_stage_index(s), RC_OK);
+	cr_assert_eq(snap_enr_wait(s), RC_OK);
 }
 
 static __attribute__((unused)) void snaptest_close(void)

@@ -194,6 +194,7 @@ static void next_run(void)
 	cr_assert_eq(snap_run_commit(s, "2024-05-01T10:05:00Z", "{}"), RC_OK);
 	cr_assert_eq(snap_run_begin(s, "full", "2024-05-02T10:00:00Z", &run_id), RC_OK);
 	cr_assert_eq(snap_stage_index(s), RC_OK);
+	cr_assert_eq(snap_enr_wait(s), RC_OK);
 }
 
 Test(rule_crmdiff, without_the_export_unchanged_since_the_last_run_is_dropped)

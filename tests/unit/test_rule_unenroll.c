@@ -701,6 +701,7 @@ Test(UNENROLL_SUITE, rows_of_one_line_count_in_input_order)
 	/* With the staging indexes, as in a run: the user index puts rows of
 	 * one line in the order of their other columns. */
 	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	cr_assert_eq(snap_enr_wait(s), RC_OK, "%s", printed());
 	unenroll(T1);
 	commit(T1);
 	assert_baseline("item_code || '|' || status", "item_code", "C1|completed");
@@ -712,6 +713,7 @@ Test(UNENROLL_SUITE, rows_of_one_line_count_in_input_order)
 	add_enr("alice", "C1", NULL, "in_progress", "7");
 	add_enr("alice", "C1", NULL, "unenrolled", "3");
 	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	cr_assert_eq(snap_enr_wait(s), RC_OK, "%s", printed());
 	unenroll(T2);
 	assert_baseline("item_code || '|' || status || '|' || last_run", "item_code",
 			"C1|in_progress|2");

@@ -638,6 +638,7 @@ Test(snap, staged_rows_round_trip_with_lines_nulls_bools_and_numbers)
 	}
 	cr_assert_eq(snap_stage_close(st), RC_OK);
 	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	cr_assert_eq(snap_enr_wait(s), RC_OK, "%s", printed());
 
 	q = snap_prepare(s, "SELECT src_file, src_line, user_id, username, firstname, typeof(active),"
 			 " active, sfdc_id, extra, email IS NULL FROM stage.stg_lms_user ORDER BY src_line");
@@ -1453,7 +1454,7 @@ Test(snap, enrollments_are_indexed_in_their_own_stage_and_read_after_the_wait)
 	struct snap *s = open_ok(SNAP_CREATE | SNAP_LOCK);
 	long long id;
 
-	cr_assert_eq(setenv("TMPDIR", tmpdir, 1), 0);
+	cr_assert_eq(setenv("SQLITE_TMPDIR", tmpdir, 1), 0);
 	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
 	/* Its file is open and already unlinked: a killed run leaves none. */
 	cr_assert_eq(files_named("lmsrecon-enr-"), 0);
@@ -1523,26 +1524,48 @@ Test(snap, enrollments_index_that_fails_fails_the_wait)
 }
 
 /* A run that ends while the index is being built (a rule failed, say)
- * stops the build and joins it: nothing is left running or open. */
+ * stops the build and joins it: nothing is left running or open, and the
+ * index is not built. The test point holds the thread at its start; the
+ * stage is kept, to be looked at. */
 Test(snap, run_aborted_while_enrollments_are_indexed_stops_the_build)
 {
 	struct snap *s = open_ok(SNAP_CREATE | SNAP_LOCK);
+	char *stage = path_join(tmpdir, "stage.db");
+	char *enr = xasprintf("%s-enr", stage);
+	sqlite3 *db;
+	sqlite3_stmt *q;
 	long long id;
 
-	cr_assert_eq(setenv("TMPDIR", tmpdir, 1), 0);
+	cr_assert_eq(setenv("LMSRECON_TEST_AT", "enr_build:1:pause", 1), 0);
+	snap_set_stage_path(s, stage);
 	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
-	stage_enrollments(s, 50000);
+	stage_enrollments(s, 1000);
 	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	cr_assert_eq(s->is_enr_building, 1);
 	cr_assert_eq(snap_run_abort(s, 0), RC_OK, "%s", printed());
 	cr_assert_eq(s->is_enr_building, 0);
 	cr_assert_null(s->enr_db);
 	cr_assert_eq(s->is_enr_attached, 0);
-	cr_assert_eq(files_named("lmsrecon-enr-"), 0);
-	/* The next run attaches a new one. */
+	cr_assert_eq(sqlite3_open_v2(enr, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+					" AND name = 'stg_enrollment_user'", -1, &q, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+	cr_assert_eq(sqlite3_column_int(q, 0), 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	/* The next run attaches a new one, and builds its index. */
 	cr_assert_eq(snap_run_begin(s, "full", "2024-01-02T00:00:00Z", &id), RC_OK, "%s", printed());
-	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enr.stg_enrollment"), 0);
+	stage_enrollments(s, 10);
+	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	cr_assert_eq(snap_enr_wait(s), RC_OK, "%s", printed());
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enr.stg_enrollment"), 10);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enr.sqlite_master WHERE type = 'index'"
+				       " AND name = 'stg_enrollment_user'"), 1);
 	cr_assert_eq(snap_run_abort(s, 0), RC_OK, "%s", printed());
+	cr_assert_eq(unsetenv("LMSRECON_TEST_AT"), 0);
 	snap_close(s);
+	free(enr);
+	free(stage);
 }
 
 /* A stage kept with --stage keeps the enrollments' stage next to it. */
