@@ -107,39 +107,33 @@ static int stop_build(void *arg)
 	return atomic_load(&s->is_enr_stopped);
 }
 
-/* The directory SQLite puts its own temporary files in. */
+/* The directory SQLite puts its own temporary files in: the first of
+ * these that is a directory we can write. */
 static const char *temp_dir(void)
 {
-	static const char *const dirs[] = { "/var/tmp", "/usr/tmp", "/tmp", NULL };
-	const char *env[] = { getenv("SQLITE_TMPDIR"), getenv("TMPDIR") };
+	const char *dirs[] = { getenv("SQLITE_TMPDIR"), getenv("TMPDIR"), "/var/tmp", "/usr/tmp", "/tmp" };
 	struct stat st;
 
-	for (size_t i = 0; i < 2; i++)
-		if (env[i] && stat(env[i], &st) == 0 && S_ISDIR(st.st_mode) &&
-		    access(env[i], W_OK | X_OK) == 0)
-			return env[i];
-	for (size_t i = 0; dirs[i]; i++)
-		if (stat(dirs[i], &st) == 0 && S_ISDIR(st.st_mode) && access(dirs[i], W_OK | X_OK) == 0)
+	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+		if (dirs[i] && stat(dirs[i], &st) == 0 && S_ISDIR(st.st_mode) &&
+		    access(dirs[i], W_OK | X_OK) == 0)
 			return dirs[i];
 	return ".";
 }
 
-/* Creates the empty file of the database: an empty file is a new database
- * to SQLite. Sets s->enr_path. */
+/* Creates the empty file of the database, an empty file being a new
+ * database to SQLite: `<stage>-enr` beside a kept stage, else a new
+ * temporary file. Sets s->enr_path. */
 static enum rc create_file(struct snap *s)
 {
 	int fd;
 
 	if (s->stage_path) {
 		s->enr_path = xasprintf("%s-enr", s->stage_path);
-		if (unlink(s->enr_path) != 0 && errno != ENOENT)
-			return snap_fail_msg(s, RC_CANTCREAT, "cannot replace stage database '%s': %s",
-					     s->enr_path, strerror(errno));
-		fd = open(s->enr_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	} else {
-		s->enr_path = xasprintf("%s/lmsrecon-enr-XXXXXX", temp_dir());
-		fd = mkostemp(s->enr_path, O_CLOEXEC);
+		return snap_scratch_file(s, s->enr_path);
 	}
+	s->enr_path = xasprintf("%s/lmsrecon-enr-XXXXXX", temp_dir());
+	fd = mkostemp(s->enr_path, O_CLOEXEC);
 	if (fd < 0)
 		return snap_fail_msg(s, RC_CANTCREAT, "cannot create stage database '%s': %s",
 				     s->enr_path, strerror(errno));
@@ -163,20 +157,17 @@ enum rc snap_enr_attach(struct snap *s)
 		sqlite3_extended_result_codes(s->enr_db, 1);
 		/* As the run's connection waits for a lock, and a run that ends
 		 * stops the build (stop_build). */
-		sqlite3_busy_timeout(s->enr_db, 2000);
+		sqlite3_busy_timeout(s->enr_db, SNAP_BUSY_MS);
 		sqlite3_progress_handler(s->enr_db, 1000, stop_build, s);
 		/* Its main database goes by the name the SQL uses. */
 		r = sqlite3_db_config(s->enr_db, SQLITE_DBCONFIG_MAINDBNAME, "enr");
 	}
 	if (r == SQLITE_OK) {
-		/* As `stage` (snap_run.c), with a small cache and sorts on this
-		 * thread alone: a helper thread would hold a sorted run of its
-		 * own. The page size is also what sizes a sort's runs
-		 * (SNAP_SORT_RUN_PAGES). */
-		static const char pragmas[] =
-			"PRAGMA enr.page_size = " SNAP_PAGE_SIZE "; PRAGMA enr.journal_mode = OFF;"
-			" PRAGMA enr.synchronous = OFF; PRAGMA enr.cache_size = " ENR_BUILD_CACHE ";"
-			" PRAGMA enr.secure_delete = OFF; PRAGMA temp_store = FILE; PRAGMA threads = 0";
+		/* As `stage` (snap_run.c), with a small cache. The page size,
+		 * of this connection's main database, is also what sizes its
+		 * sorts' runs (SNAP_SORT_RUN_PAGES). */
+		static const char pragmas[] = SCRATCH_PRAGMAS("enr", ENR_BUILD_CACHE)
+			" PRAGMA temp_store = FILE; PRAGMA threads = 0";
 		r = enr_exec(s, pragmas, sizeof pragmas - 1);
 	}
 	if (r == SQLITE_OK) {
@@ -189,8 +180,7 @@ enum rc snap_enr_attach(struct snap *s)
 	if (snap_run(s, "ATTACH ?1 AS enr", "t", s->enr_path) != RC_OK)
 		return s->rc;
 	s->is_enr_attached = 1;
-	snap_exec(s, "PRAGMA enr.journal_mode = OFF; PRAGMA enr.synchronous = OFF;"
-		  " PRAGMA enr.cache_size = " ENR_READ_CACHE "; PRAGMA enr.secure_delete = OFF");
+	snap_exec(s, SCRATCH_PRAGMAS("enr", ENR_READ_CACHE));
 	/* Both connections have it open: a killed run leaves no file behind. */
 	if (!s->stage_path && unlink(s->enr_path) == 0) {
 		free(s->enr_path);
@@ -211,13 +201,13 @@ struct sqlite3 *snap_enr_stage_db(struct snap *s, const struct entity *e, const 
 		return NULL;
 	if (!s->enr_db)
 		return s->db;
-	if (!s->is_enr_staging) {
+	/* Its transaction of staged rows, until the input is staged. */
+	if (sqlite3_get_autocommit(s->enr_db)) {
 		int r = enr_exec(s, "BEGIN", 5);
 		if (r != SQLITE_OK) {
 			snap_fail_db(s, s->enr_db, r, "BEGIN");
 			return NULL;
 		}
-		s->is_enr_staging = 1;
 	}
 	return s->enr_db;
 }
@@ -252,9 +242,11 @@ static void *build(void *arg)
 	if (r == SQLITE_OK && s->enr_nthen)
 		s->is_enr_then_done = 1;
 	if (r != SQLITE_OK) {
+		/* The connection's message when the error is its own (not a
+		 * stop before the transaction, or a test point's). */
 		s->enr_rc = r;
-		s->enr_err = xstrdup(r == SQLITE_IOERR_WRITE && sqlite3_errcode(s->enr_db) == SQLITE_OK
-				     ? sqlite3_errstr(r) : sqlite3_errmsg(s->enr_db));
+		s->enr_err = xstrdup(sqlite3_extended_errcode(s->enr_db) == r
+				     ? sqlite3_errmsg(s->enr_db) : sqlite3_errstr(r));
 		if (!sqlite3_get_autocommit(s->enr_db))
 			(void)sqlite3_exec(s->enr_db, "ROLLBACK", NULL, NULL, NULL);
 	}
@@ -273,7 +265,6 @@ static void close_enr_db(struct snap *s)
 		(void)sqlite3_exec(s->enr_db, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_close_v2(s->enr_db);
 	s->enr_db = NULL;
-	s->is_enr_staging = 0;
 }
 
 enum rc snap_enr_index(struct snap *s)
@@ -284,11 +275,9 @@ enum rc snap_enr_index(struct snap *s)
 
 	if (s->rc != RC_OK || !s->is_enr_attached)
 		return s->rc;
-	if (s->is_enr_staging) {
-		s->is_enr_staging = 0;
-		if ((r = enr_exec(s, "COMMIT", 6)) != SQLITE_OK)
-			return snap_fail_db(s, s->enr_db, r, "COMMIT");
-	}
+	if (s->enr_db && !sqlite3_get_autocommit(s->enr_db) &&
+	    (r = enr_exec(s, "COMMIT", 6)) != SQLITE_OK)
+		return snap_fail_db(s, s->enr_db, r, "COMMIT");
 	/* Rows the run's connection wrote into `enr` itself, or read (the
 	 * unit tests do), keep its lock until the run ends: the index is
 	 * built there. */
@@ -320,11 +309,8 @@ enum rc snap_enr_wait(struct snap *s)
 		/* The second connection's message, kept by the thread. */
 		int r = s->enr_rc;
 		s->enr_rc = SQLITE_OK;
-		if (s->rc == RC_OK) {
-			snap_fail_msg(s, (r & 0xff) == SQLITE_FULL || (r & 0xff) == SQLITE_IOERR ? RC_IO
-				      : (r & 0xff) == SQLITE_NOMEM ? RC_OSERR : RC_INTERNAL,
-				      "cannot index and count the staged enrollments: %s", s->enr_err);
-		}
+		snap_fail_msg(s, snap_rc_of(r), "cannot index and count the staged enrollments: %s",
+			      s->enr_err);
 		free(s->enr_err);
 		s->enr_err = NULL;
 	}

@@ -28,6 +28,23 @@ struct sqlite3_stmt;
  * memory before it writes them out as one sorted run (snap_open.c). */
 #define SNAP_SORT_RUN_PAGES 512
 
+/* How long a statement waits for another connection's lock (a reader such
+ * as `status` or the sqlite3 shell, or the run's other connection) before
+ * failing with RC_BUSY, in ms. */
+#define SNAP_BUSY_MS 2000
+
+/* The settings of a scratch database `db` (the stage, the enrollments'
+ * stage), with a page cache of `cache` (PRAGMA cache_size): lost in a
+ * crash and never rolled back into use, so no journal and no syncs;
+ * SNAP_PAGE_SIZE pages whatever the snapshot's; freed pages not
+ * overwritten with zeros (SQLite's secure_delete, on in Debian's build:
+ * zeroing the scratch tables the rules drop wrote 2.1 GB at a million
+ * contacts). See stage_attach in snap_run.c. */
+#define SCRATCH_PRAGMAS(db, cache) \
+	"PRAGMA " db ".page_size = " SNAP_PAGE_SIZE "; PRAGMA " db ".journal_mode = OFF;" \
+	" PRAGMA " db ".synchronous = OFF; PRAGMA " db ".cache_size = " cache ";" \
+	" PRAGMA " db ".secure_delete = OFF;"
+
 /* Adds lmsrecon's SQL functions (snap_func.c) to a connection: an SQLite
  * result code. */
 int snap_func_register(struct sqlite3 *db);
@@ -69,7 +86,6 @@ struct snap {
 	char *enr_path;          /* its file; owned; NULL when there is none */
 	int is_enr_attached;     /* attached to `db` as `enr` */
 	struct sqlite3 *enr_db;  /* the second connection, until the index is built; owned */
-	int is_enr_staging;      /* enr_db is in a transaction of staged rows */
 	int is_enr_building;     /* enr_th is building the index: join it */
 	atomic_int is_enr_stopped; /* the run ends: the build stops at its next step */
 	pthread_t enr_th;
@@ -118,6 +134,12 @@ enum rc snap_fail(struct snap *s, int sqlite_rc, const char *sql);
 /* The same for a failed call on connection `db` (the enrollments' stage's
  * second connection, or s->db). */
 enum rc snap_fail_db(struct snap *s, struct sqlite3 *db, int sqlite_rc, const char *sql);
+/* The exit status of an SQLite result code: what snap_fail records. */
+enum rc snap_rc_of(int sqlite_rc);
+/* Replaces the file at `path` by an empty one, which SQLite takes for a
+ * new database (ATTACH cannot create one when the snapshot was opened
+ * without SQLITE_OPEN_CREATE, any run but the first). Sticky. */
+enum rc snap_scratch_file(struct snap *s, const char *path);
 
 /* The enrollments' stage (snap_enr.c). Creates its file and the second
  * connection with its tables, and attaches it to s->db as `enr`: before the

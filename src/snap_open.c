@@ -24,10 +24,6 @@
 extern const char snap_schema_sql[];
 extern const unsigned long snap_schema_sql_len;
 
-/* How long a statement waits for another connection's lock (a reader such
- * as `status` or the sqlite3 shell) before failing with RC_BUSY, in ms. */
-#define SNAP_BUSY_MS 2000
-
 /* Most migrations a schema file may hold. */
 #define SNAP_MAX_MIGRATIONS 64
 
@@ -174,27 +170,44 @@ enum rc snap_fail_db(struct snap *s, struct sqlite3 *db, int sqlite_rc, const ch
 
 	while (sql && (*sql == ' ' || *sql == '\t' || *sql == '\n'))
 		sql++;
-	switch (sqlite_rc & 0xff) {
-	case SQLITE_NOTADB:
+	if ((sqlite_rc & 0xff) == SQLITE_NOTADB)
 		return snap_fail_msg(s, RC_DATA, "not a snapshot: file is not a database");
-	case SQLITE_CORRUPT:
+	switch (snap_rc_of(sqlite_rc)) {
+	case RC_DATA:
 		return snap_fail_msg(s, RC_DATA, "snapshot is damaged: %s", msg);
-	case SQLITE_IOERR:
-	case SQLITE_FULL:
-	case SQLITE_CANTOPEN:
-	case SQLITE_READONLY:
-	case SQLITE_PERM:
+	case RC_IO:
 		return snap_fail_msg(s, RC_IO, "cannot read or write the snapshot: %s", msg);
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
+	case RC_BUSY:
 		return snap_fail_msg(s, RC_BUSY, "snapshot is locked by another program: %s", msg);
-	case SQLITE_NOMEM:
+	case RC_OSERR:
 		return snap_fail_msg(s, RC_OSERR, "out of memory in the snapshot");
 	default:
 		if (sql && *sql)
 			return snap_fail_msg(s, RC_INTERNAL, "database error: %s (in '%.*s')",
 					     msg, sql_excerpt_len(sql), sql);
 		return snap_fail_msg(s, RC_INTERNAL, "database error: %s", msg);
+	}
+}
+
+enum rc snap_rc_of(int sqlite_rc)
+{
+	switch (sqlite_rc & 0xff) {
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+		return RC_DATA;
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+		return RC_IO;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return RC_BUSY;
+	case SQLITE_NOMEM:
+		return RC_OSERR;
+	default:
+		return RC_INTERNAL;
 	}
 }
 

@@ -284,48 +284,42 @@ static void run_unwind(struct snap *s)
 	}
 }
 
+enum rc snap_scratch_file(struct snap *s, const char *path)
+{
+	int fd;
+
+	if (unlink(path) != 0 && errno != ENOENT)
+		return snap_fail_msg(s, RC_CANTCREAT, "cannot replace stage database '%s': %s",
+				     path, strerror(errno));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return snap_fail_msg(s, RC_CANTCREAT, "cannot create stage database '%s': %s",
+				     path, strerror(errno));
+	close(fd);
+	return RC_OK;
+}
+
 /* Attaches a fresh scratch database `stage` and creates the staging tables. */
 static enum rc stage_attach(struct snap *s)
 {
 	const char *sql;
 	size_t len;
 
-	if (s->stage_path) {
-		/* Replaced by an empty file, which SQLite takes for a new
-		 * database: ATTACH cannot create one when the snapshot was
-		 * opened without SQLITE_OPEN_CREATE (any run but the first). */
-		int fd;
-		if (unlink(s->stage_path) != 0 && errno != ENOENT)
-			return snap_fail_msg(s, RC_CANTCREAT, "cannot replace stage database '%s': %s",
-					     s->stage_path, strerror(errno));
-		fd = open(s->stage_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (fd < 0)
-			return snap_fail_msg(s, RC_CANTCREAT, "cannot create stage database '%s': %s",
-					     s->stage_path, strerror(errno));
-		close(fd);
-	}
+	if (s->stage_path && snap_scratch_file(s, s->stage_path) != RC_OK)
+		return s->rc;
 	/* An empty name gives a private temporary database, deleted on DETACH. */
 	if (snap_run(s, "ATTACH ?1 AS stage", "t", s->stage_path ? s->stage_path : "") != RC_OK)
 		return s->rc;
 	s->is_attached = 1;
-	/* Scratch data, lost in a crash and never rolled back into use: no
-	 * syncs and no journal. (An in-memory journal held a copy of every
-	 * staged page a rule updated: 290 MiB at a million contacts.) A
-	 * failed run's stage is discarded whatever state it is in; the
-	 * snapshot keeps its own journal. A 32 MiB page cache keeps the
-	 * rules' joins off the kernel's copies while memory stays bounded;
-	 * its pages are SNAP_PAGE_SIZE (snap_int.h), whatever the snapshot's.
-	 * Freed pages are not overwritten with zeros (SQLite's secure_delete,
-	 * on in Debian's build): the stage is deleted after the run, and
-	 * zeroing the scratch tables the rules drop wrote 2.1 GB at a million
-	 * contacts. The snapshot keeps the library's setting. */
-	snap_exec(s, "PRAGMA stage.page_size = " SNAP_PAGE_SIZE "; PRAGMA stage.journal_mode = OFF; PRAGMA stage.synchronous = OFF;"
-		  " PRAGMA stage.cache_size = -32768; PRAGMA stage.secure_delete = OFF;"
-		  " PRAGMA temp_store = FILE");
-	/* Large sorts run on this thread alone: each helper thread would hold
-	 * a run of its own (SNAP_SORT_RUN_PAGES, snap_open.c) while it sorts
-	 * and writes it. */
-	snap_exec(s, "PRAGMA threads = 0");
+	/* Scratch data (SCRATCH_PRAGMAS): no journal (an in-memory one held
+	 * a copy of every staged page a rule updated: 290 MiB at a million
+	 * contacts); a failed run's stage is discarded whatever state it is
+	 * in, and the snapshot keeps its own journal and secure_delete. A 32
+	 * MiB page cache keeps the rules' joins off the kernel's copies
+	 * while memory stays bounded. Large sorts run on this thread alone:
+	 * each helper thread would hold a run of its own
+	 * (SNAP_SORT_RUN_PAGES, snap_open.c) while it sorts and writes it. */
+	snap_exec(s, SCRATCH_PRAGMAS("stage", "-32768") " PRAGMA temp_store = FILE; PRAGMA threads = 0");
 	if (snap_schema_section("stage", &sql, &len) != 0)
 		return snap_fail_msg(s, RC_INTERNAL, "the compiled-in schema has no staging tables");
 	if (snap_exec_n(s, sql, len) != RC_OK)

@@ -152,9 +152,8 @@ enum rc snap_stage_close(struct snap_stage *st)
 	sqlite3_finalize(st->ins);
 	/* The enrollments' stage commits input by input: what is staged is
 	 * there for the run's connection to read. */
-	if (st->db != st->s->db && st->s->is_enr_staging) {
+	if (st->db != st->s->db && !sqlite3_get_autocommit(st->db)) {
 		int r = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
-		st->s->is_enr_staging = 0;
 		if (r != SQLITE_OK && rc == RC_OK)
 			rc = snap_fail_db(st->s, st->db, r, "COMMIT");
 	}

@@ -1419,8 +1419,9 @@ Test(snap, json_object_refuses_what_sqlite_refuses)
 /* ---- the enrollments' stage (snap_enr.c) ---- */
 
 /* Stages `n` course enrollments, usernames counting down (the input is
- * not in the index's order). */
-static void stage_enrollments(struct snap *s, int n)
+ * not in the index's order), and indexes the stage: the enrollments'
+ * thread starts. */
+static void stage_and_index(struct snap *s, int n)
 {
 	const struct entity *e = entity_get(ENT_ENROLLMENT);
 	struct snap_stage *st = NULL;
@@ -1432,6 +1433,7 @@ static void stage_enrollments(struct snap *s, int n)
 		cr_assert_eq(snap_stage_row(st, (unsigned long)i + 2, v, NULL, NULL, 0), RC_OK);
 	}
 	cr_assert_eq(snap_stage_close(st), RC_OK, "%s", printed());
+	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
 }
 
 /* The files in tmpdir whose names start with `prefix`. */
@@ -1458,8 +1460,7 @@ Test(snap, enrollments_are_indexed_in_their_own_stage_and_read_after_the_wait)
 	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
 	/* Its file is open and already unlinked: a killed run leaves none. */
 	cr_assert_eq(files_named("lmsrecon-enr-"), 0);
-	stage_enrollments(s, 3000);
-	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	stage_and_index(s, 3000);
 	cr_assert_eq(snap_enr_wait(s), RC_OK, "%s", printed());
 	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enr.sqlite_master WHERE type = 'index'"
 				       " AND name IN ('stg_enrollment_user', 'stg_plan_enrollment_user')"), 2);
@@ -1487,8 +1488,7 @@ Test(snap, enrollments_index_without_a_thread_is_built_in_place)
 
 	cr_assert_eq(setenv("LMSRECON_TEST_AT", "thread:1:fail", 1), 0);
 	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
-	stage_enrollments(s, 500);
-	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	stage_and_index(s, 500);
 	cr_assert_eq(s->is_enr_building, 0);
 	cr_assert_null(s->enr_db);
 	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enr.sqlite_master WHERE type = 'index'"
@@ -1510,8 +1510,7 @@ Test(snap, enrollments_index_that_fails_fails_the_wait)
 
 	cr_assert_eq(setenv("LMSRECON_TEST_AT", "enr_index:1:fail", 1), 0);
 	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
-	stage_enrollments(s, 10);
-	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	stage_and_index(s, 10);
 	cr_assert_eq(snap_enr_wait(s), RC_IO);
 	cr_assert(strstr(printed(), "cannot index and count the staged enrollments: disk I/O error") != NULL,
 		  "%s", printed());
@@ -1539,8 +1538,7 @@ Test(snap, run_aborted_while_enrollments_are_indexed_stops_the_build)
 	cr_assert_eq(setenv("LMSRECON_TEST_AT", "enr_build:1:pause", 1), 0);
 	snap_set_stage_path(s, stage);
 	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
-	stage_enrollments(s, 1000);
-	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	stage_and_index(s, 1000);
 	cr_assert_eq(s->is_enr_building, 1);
 	cr_assert_eq(snap_run_abort(s, 0), RC_OK, "%s", printed());
 	cr_assert_eq(s->is_enr_building, 0);
@@ -1555,8 +1553,7 @@ Test(snap, run_aborted_while_enrollments_are_indexed_stops_the_build)
 	sqlite3_close(db);
 	/* The next run attaches a new one, and builds its index. */
 	cr_assert_eq(snap_run_begin(s, "full", "2024-01-02T00:00:00Z", &id), RC_OK, "%s", printed());
-	stage_enrollments(s, 10);
-	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	stage_and_index(s, 10);
 	cr_assert_eq(snap_enr_wait(s), RC_OK, "%s", printed());
 	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enr.stg_enrollment"), 10);
 	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enr.sqlite_master WHERE type = 'index'"
@@ -1579,8 +1576,7 @@ Test(snap, kept_stage_keeps_the_enrollments_stage_beside_it)
 
 	snap_set_stage_path(s, stage);
 	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
-	stage_enrollments(s, 20);
-	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	stage_and_index(s, 20);
 	cr_assert_eq(snap_enr_wait(s), RC_OK, "%s", printed());
 	cr_assert_eq(snap_run_commit(s, "2024-01-01T00:00:01Z", "{}"), RC_OK, "%s", printed());
 	snap_close(s);
@@ -1611,8 +1607,7 @@ Test(snap, enrollments_thread_runs_the_statements_given_after_the_index)
 
 	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
 	snap_enr_then(s, then, 2, 12);
-	stage_enrollments(s, 30);
-	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	stage_and_index(s, 30);
 	cr_assert_eq(snap_enr_wait(s), RC_OK, "%s", printed());
 	cr_assert_eq(snap_enr_then_done(s), 1);
 	cr_assert_eq(snap_query_int(s, "SELECT n * 100 + k FROM enr.t"), 3012);
@@ -1620,8 +1615,7 @@ Test(snap, enrollments_thread_runs_the_statements_given_after_the_index)
 	cr_assert_eq(snap_run_abort(s, 0), RC_OK, "%s", printed());
 	/* Forgotten when the run ends. */
 	cr_assert_eq(snap_run_begin(s, "full", "2024-01-02T00:00:00Z", &id), RC_OK, "%s", printed());
-	stage_enrollments(s, 3);
-	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	stage_and_index(s, 3);
 	cr_assert_eq(snap_enr_wait(s), RC_OK, "%s", printed());
 	cr_assert_eq(snap_enr_then_done(s), 0);
 	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enr.sqlite_master WHERE name = 't'"), 0);
@@ -1639,8 +1633,7 @@ Test(snap, enrollments_thread_statement_that_fails_fails_the_wait)
 
 	cr_assert_eq(snap_run_begin(s, "full", "2024-01-01T00:00:00Z", &id), RC_OK, "%s", printed());
 	snap_enr_then(s, then, 1, 0);
-	stage_enrollments(s, 3);
-	cr_assert_eq(snap_stage_index(s), RC_OK, "%s", printed());
+	stage_and_index(s, 3);
 	cr_assert_eq(snap_enr_wait(s), RC_INTERNAL);
 	cr_assert(strstr(printed(), "cannot index and count the staged enrollments: no such table: enr.no_such_table")
 		  != NULL, "%s", printed());
