@@ -215,33 +215,71 @@ static const char *const out_steps[] = {
 /* The baseline bookkeeping, with the policy 'delete-unfinished' (with
  * 'mark' the pass does it, forget_sql): handled unenrollments leave it,
  * waiting ones stay with the status 'unenrolled' so the next run tries
- * again. */
+ * again. Both are written into the delta (see "the base and the delta"):
+ * a row gone, or the row as it is with the status 'unenrolled'. */
+#define DELTA_KEY "(lms_instance, kind, username, item_code, session_code)"
+#define DELTA_INTO "INSERT INTO main.enrollment_delta " DELTA_KEY_COLS
+#define DELTA_KEY_COLS "(lms_instance, kind, username, item_code, session_code, status," \
+	" digest, first_run, last_run, is_gone)"
+#define DELTA_GONE " ON CONFLICT " DELTA_KEY " DO UPDATE SET status = NULL, digest = NULL," \
+	" last_run = excluded.last_run, is_gone = 1"
 static const char *const forget_steps[] = {
-	"DELETE FROM main.enrollment_baseline WHERE lms_instance = ?1"
-	" AND (kind, username, item_code, session_code) IN"
-	" (SELECT kind, username, item_code, session_code FROM stage.ue_gone"
-	" WHERE outcome <> 'waiting')",
+	DELTA_INTO " SELECT ?1, kind, username, item_code, session_code, NULL, NULL, ?2, ?2, 1"
+	" FROM stage.ue_gone WHERE outcome <> 'waiting' ORDER BY kind, username, item_code,"
+	" session_code" DELTA_GONE,
 
-	"UPDATE main.enrollment_baseline SET status = 'unenrolled' WHERE lms_instance = ?1"
-	" AND (kind, username, item_code, session_code) IN"
-	" (SELECT kind, username, item_code, session_code FROM stage.ue_gone"
-	" WHERE outcome = 'waiting')",
+	/* The row as it is: the delta's over the base's. */
+	DELTA_INTO " SELECT ?1, g.kind, g.username, g.item_code, g.session_code, 'unenrolled',"
+	" coalesce(d.digest, b.digest), coalesce(d.first_run, b.first_run),"
+	" coalesce(d.last_run, b.last_run), 0"
+	" FROM stage.ue_gone g"
+	" LEFT JOIN main.enrollment_delta d ON d.lms_instance = ?1 AND d.kind = g.kind"
+	"  AND d.username = g.username AND d.item_code = g.item_code"
+	"  AND d.session_code = g.session_code AND d.is_gone = 0"
+	" LEFT JOIN main.enrollment_base b ON b.lms_instance = ?1 AND b.kind = g.kind"
+	"  AND b.username = g.username AND b.item_code = g.item_code"
+	"  AND b.session_code = g.session_code"
+	" WHERE g.outcome = 'waiting' AND coalesce(d.first_run, b.first_run) IS NOT NULL"
+	" AND coalesce(d.status, b.status) IS NOT 'unenrolled'"
+	" ORDER BY g.kind, g.username, g.item_code, g.session_code"
+	" ON CONFLICT " DELTA_KEY " DO UPDATE SET status = 'unenrolled'",
 };
+
+/* ---- the base and the delta -------------------------------------------
+ *
+ * The baseline is kept in two tables of the same key (migration 7):
+ * main.enrollment_base, the rows as the last compaction left them, and
+ * main.enrollment_delta, the rows the runs since then wrote, new, changed
+ * or gone (is_gone). A row of the delta stands for the base's row of its
+ * key. A day two changes a few rows of a sixth of the usernames, spread
+ * over nearly every page of the base; the delta takes them in a few pages.
+ * The delta is folded into the base (compact) by a full run, and when it
+ * holds more rows of a kind than an eighth of the export's. */
+
+/* Compacts when the delta holds more than 1 / COMPACT_RATIO as many rows
+ * of the kind as the export has: the delta's pages a run rewrites grow
+ * with it, and rewriting the base costs about one day two's changes
+ * written into it. */
+#define COMPACT_RATIO 8
 
 /* ---- the baseline next to the export ---------------------------------
  *
  * The baseline and the staged export are read side by side, both in key
  * order (username, item, session), one item of one user at a time: the
- * baseline by its primary key, the export by its covering user index
- * (stg_enrollment_user, stg_plan_enrollment_user). One sequential pass
- * finds what vanished (into stage.ue_gone) and writes what is new or
- * changed into the baseline, where a statement per direction would look
- * every row of one up in the other. The baseline rows written are those of
- * the item just read, behind the baseline's read position: SQLite keeps a
- * reading statement's position across writes to rows before it. */
+ * baseline by the primary keys of its two tables, merged, the export by
+ * its covering user index (stg_enrollment_user, stg_plan_enrollment_user).
+ * One sequential pass finds what vanished (into stage.ue_gone) and writes
+ * what is new, changed or gone into the delta, where a statement per
+ * direction would look every row of one up in the other. The delta rows
+ * written are those of the item just read, behind the delta's read
+ * position: SQLite keeps a reading statement's position across writes to
+ * rows before it. */
 
-/* The columns both streams give, in this order. */
+/* The columns both streams give, in this order: the export's source
+ * (M_SRC_FILE, M_SRC_LINE, M_ROWID), or the baseline's first run and
+ * whether the row is gone (M_FIRST_RUN, M_IS_GONE). */
 enum { M_USER, M_ITEM, M_SESSION, M_STATUS, M_DIGEST, M_SRC_FILE, M_SRC_LINE, M_ROWID };
+enum { M_FIRST_RUN = M_SRC_FILE, M_IS_GONE };
 #define M_NTEXT 4 /* M_USER .. M_STATUS: text or NULL */
 
 /* The digest of an enrollment's values besides its key and status, as the
@@ -264,11 +302,12 @@ enum { M_USER, M_ITEM, M_SESSION, M_STATUS, M_DIGEST, M_SRC_FILE, M_SRC_LINE, M_
 	"SELECT username, plan_code, '', status, " VALUES_DIGEST ", src_file, src_line, rowid" \
 	" FROM enr.stg_plan_enrollment" \
 	" WHERE username " users " AND plan_code IS NOT NULL ORDER BY username, plan_code"
-#define BASE_SQL(users) \
-	"SELECT username, item_code, session_code, status, digest, NULL, NULL, NULL" \
-	" FROM main.enrollment_baseline" \
-	" WHERE lms_instance = ?1 AND kind = ?2 AND username " users \
+#define BASELINE_SQL(table, is_gone, users) \
+	"SELECT username, item_code, session_code, status, digest, first_run, " is_gone \
+	" FROM main." table " WHERE lms_instance = ?1 AND kind = ?2 AND username " users \
 	" ORDER BY username, item_code, session_code"
+#define BASE_SQL(users) BASELINE_SQL("enrollment_base", "0", users)
+#define DELTA_SQL(users) BASELINE_SQL("enrollment_delta", "is_gone", users)
 #define ALL_USERS "IS NOT NULL"
 /* Each stream stays one statement, which walks the usernames in order (the
  * IN list is read through their table's key) and looks each one's rows
@@ -293,9 +332,14 @@ enum { M_USER, M_ITEM, M_SESSION, M_STATUS, M_DIGEST, M_SRC_FILE, M_SRC_LINE, M_
 
 /* The usernames besides those whose hash changed (sweep_hashes). */
 static const char *const dirty_steps[] = {
+	/* A base row the delta changed since may be among them: its username
+	 * is read once more, to no effect. */
 	"INSERT OR IGNORE INTO stage.ue_dirty (username) SELECT username"
-	" FROM main.enrollment_baseline INDEXED BY enrollment_baseline_waiting"
+	" FROM main.enrollment_base INDEXED BY enrollment_baseline_waiting"
 	" WHERE lms_instance = ?1 AND kind = ?2 AND status = 'unenrolled'",
+	"INSERT OR IGNORE INTO stage.ue_dirty (username) SELECT username"
+	" FROM main.enrollment_delta INDEXED BY enrollment_delta_waiting"
+	" WHERE lms_instance = ?1 AND kind = ?2 AND status = 'unenrolled' AND is_gone = 0",
 	/* An item listed twice: the last row goes into the baseline, and the
 	 * hash does not tell the order of the rows (the learning rule lists
 	 * them, kind 'course' or 'plan', by username). */
@@ -324,27 +368,46 @@ static const char gone_sql[] =
 
 /* An enrollment found gone leaves the baseline as the pass finds it, when
  * the policy is 'mark': none then waits for a CRM export, whatever the
- * steps after the pass decide (forget_steps). The pass has just read its
- * page; a statement after the pass read every such page again (at 1x,
- * 55,000 rows gone: 1.4 s). ?1 instance, ?2 kind, ?3 .. ?5 the key. */
+ * steps after the pass decide (forget_steps). A statement after the pass
+ * looked every such row up again (at 1x, 55,000 rows gone: 1.4 s). ?1
+ * instance, ?2 kind, ?3 .. ?5 the key, ?6 the run. */
 static const char forget_sql[] =
-	"DELETE FROM main.enrollment_baseline WHERE lms_instance = ?1 AND kind = ?2"
-	" AND username = ?3 AND item_code = ?4 AND session_code = ?5";
+	DELTA_INTO " VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL, ?6, ?6, 1)" DELTA_GONE;
 
-/* Into the baseline: a row seen again keeps its first_run; last_run is
- * the last run that changed it, and a row unchanged is not written again
- * (on a day two most are: rewriting them would journal the whole table). */
-#define BASELINE_INTO "INSERT INTO main.enrollment_baseline (lms_instance, kind, username," \
+/* A current enrollment new or changed: ?1 instance, ?2 kind, ?3 .. ?5 the
+ * key, ?6 the status, ?7 the digest of the other values, ?8 the run, ?9
+ * its first run (the baseline's row's, or this run). last_run is the last
+ * run that changed it; the pass writes no row unchanged (on a day two most
+ * are). A row gone before and back now starts again. */
+static const char keep_sql[] =
+	DELTA_INTO " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8, 0)"
+	" ON CONFLICT " DELTA_KEY " DO UPDATE SET status = excluded.status,"
+	" digest = excluded.digest, last_run = excluded.last_run,"
+	" first_run = CASE WHEN is_gone THEN excluded.first_run ELSE first_run END, is_gone = 0";
+
+/* Into the base, by a first run and a compaction. */
+#define BASELINE_INTO "INSERT INTO main.enrollment_base (lms_instance, kind, username," \
 	" item_code, session_code, status, digest, first_run, last_run)"
 #define BASELINE_UPSERT \
-	" ON CONFLICT (lms_instance, kind, username, item_code, session_code) DO UPDATE SET" \
+	" ON CONFLICT " DELTA_KEY " DO UPDATE SET" \
 	" status = excluded.status, digest = excluded.digest, last_run = excluded.last_run" \
 	" WHERE status IS NOT excluded.status OR digest IS NOT excluded.digest"
 
-/* A current enrollment into the baseline: ?1 instance, ?2 kind, ?3 .. ?5
- * the key, ?6 the status, ?7 the digest of the other values, ?8 the run. */
-static const char keep_sql[] =
-	BASELINE_INTO " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)" BASELINE_UPSERT;
+/* The delta of ?1 instance and ?2 kind folded into the base, in key
+ * order, and emptied. */
+static const char *const compact_steps[] = {
+	"DELETE FROM main.enrollment_base WHERE lms_instance = ?1 AND kind = ?2"
+	" AND (username, item_code, session_code) IN (SELECT username, item_code, session_code"
+	" FROM main.enrollment_delta WHERE lms_instance = ?1 AND kind = ?2 AND is_gone = 1)",
+	"INSERT INTO main.enrollment_base (lms_instance, kind, username, item_code, session_code,"
+	" status, digest, first_run, last_run) SELECT lms_instance, kind, username, item_code,"
+	" session_code, status, digest, first_run, last_run FROM main.enrollment_delta"
+	" WHERE lms_instance = ?1 AND kind = ?2 AND is_gone = 0"
+	" ORDER BY username, item_code, session_code"
+	" ON CONFLICT " DELTA_KEY " DO UPDATE SET status = excluded.status,"
+	" digest = excluded.digest, first_run = excluded.first_run, last_run = excluded.last_run",
+	"DELETE FROM main.enrollment_delta WHERE lms_instance = ?1 AND kind = ?2",
+};
 
 /* The same for a first run, when the instance has no baseline of the kind:
  * nothing can have vanished, and every current row goes in, in key order,
@@ -374,13 +437,28 @@ struct m_row {
 	long long digest;
 	int has_digest;    /* a baseline row may have none: it equals no export row */
 	long long src_file, src_line, rowid; /* export rows only */
+	long long first_run; /* baseline rows only */
+	int is_gone;         /* a delta row that stands for a base row gone */
+};
+
+/* One of the baseline's two tables and its row at hand, copied: the pass
+ * writes into the delta between two steps of its statement. */
+struct m_head {
+	struct snap_stmt *st;
+	int has;           /* r holds a row: the statement is not done */
+	struct m_row r;
+	struct buf text;   /* the texts of r */
 };
 
 /* One stream and the rows of its item at hand: rows[0 .. n) are one item
- * of one user; rows[n], when has_next, is the first row of the next. */
+ * of one user; rows[n], when has_next, is the first row of the next. The
+ * export is read from one statement (st), the baseline from two merged
+ * (base and delta, the delta's row standing for the base's of its key). */
 struct m_side {
 	struct snap_stmt *st;
+	struct m_head base, delta;
 	int is_export;     /* the export (its rows have a source), not the baseline */
+	int is_started;    /* the baseline's heads hold their first rows */
 	int is_loaded;     /* rows[0 .. n) hold the item at the head */
 	int is_eof;
 	int has_next;
@@ -394,46 +472,107 @@ static const char *m_str(const struct m_side *sd, const struct m_row *r, int c)
 	return r->t[c].is_null ? NULL : sd->text.buf + r->t[c].off;
 }
 
+/* Copies the row of `st` at hand into `r`, its texts appended to `text`. */
+static void m_copy(struct snap_stmt *st, int is_export, struct m_row *r, struct buf *text)
+{
+	for (int c = 0; c < M_NTEXT; c++) {
+		const char *v = snap_col_text(st, c);
+		r->t[c].is_null = v == NULL;
+		r->t[c].off = text->len;
+		r->t[c].len = v ? snap_col_len(st, c) : 0;
+		if (v)
+			buf_add(text, v, r->t[c].len);
+		buf_addch(text, '\0');
+	}
+	r->has_digest = !snap_col_is_null(st, M_DIGEST);
+	r->digest = r->has_digest ? snap_col_int(st, M_DIGEST) : 0;
+	if (is_export) {
+		r->src_file = snap_col_int(st, M_SRC_FILE);
+		r->src_line = snap_col_int(st, M_SRC_LINE);
+		r->rowid = snap_col_int(st, M_ROWID);
+	} else {
+		r->first_run = snap_col_int(st, M_FIRST_RUN);
+		r->is_gone = snap_col_int(st, M_IS_GONE) != 0;
+	}
+}
+
+/* Steps a baseline table's statement and copies its row. */
+static void m_head_next(struct m_head *h)
+{
+	buf_reset(&h->text);
+	h->has = snap_step(h->st) == 1;
+	if (h->has)
+		m_copy(h->st, 0, &h->r, &h->text);
+}
+
+/* Byte order of two texts, as SQLite's BINARY collation sorts them; `ta`
+ * and `tb` hold the texts of ra and rb. */
+static int m_cmp_at(const char *ta, const struct m_row *ra, const char *tb,
+		    const struct m_row *rb, int c)
+{
+	size_t la = ra->t[c].len, lb = rb->t[c].len;
+	int r = memcmp(ta + ra->t[c].off, tb + rb->t[c].off, la < lb ? la : lb);
+	return r ? r : (la > lb) - (la < lb);
+}
+
+/* The next row of the baseline into rows[i]: the lesser key of the two
+ * heads, the delta's when both have it; a row gone is passed over. */
+static int m_read_baseline(struct m_side *sd, size_t i)
+{
+	struct m_head *b = &sd->base, *d = &sd->delta, *h;
+	struct m_row *r = &sd->rows[i];
+
+	if (!sd->is_started) {
+		sd->is_started = 1;
+		m_head_next(b);
+		m_head_next(d);
+	}
+	for (;;) {
+		int cmp = 0;
+		if (!b->has && !d->has)
+			return 0;
+		for (int c = M_USER; c <= M_SESSION && !cmp && b->has && d->has; c++)
+			cmp = m_cmp_at(b->text.buf, &b->r, d->text.buf, &d->r, c);
+		h = !d->has || (b->has && cmp < 0) ? b : d;
+		if (h == d && b->has && cmp == 0)
+			m_head_next(b);
+		if (!h->r.is_gone)
+			break;
+		m_head_next(h);
+	}
+	*r = h->r;
+	for (int c = 0; c < M_NTEXT; c++) {
+		r->t[c].off = sd->text.len;
+		buf_add(&sd->text, h->text.buf + h->r.t[c].off, h->r.t[c].len);
+		buf_addch(&sd->text, '\0');
+	}
+	m_head_next(h);
+	return 1;
+}
+
 /* Steps the stream and copies its row into rows[i]; 0 at the end. */
 static int m_read(struct m_side *sd, size_t i)
 {
-	struct m_row *r;
-
-	if (sd->is_eof || snap_step(sd->st) != 1) {
-		sd->is_eof = 1;
+	if (sd->is_eof)
 		return 0;
-	}
 	if (i >= sd->cap) {
 		sd->cap = sd->cap ? 2 * sd->cap : 16;
 		sd->rows = xreallocarray(sd->rows, sd->cap, sizeof *sd->rows);
 	}
-	r = &sd->rows[i];
-	for (int c = 0; c < M_NTEXT; c++) {
-		const char *v = snap_col_text(sd->st, c);
-		r->t[c].is_null = v == NULL;
-		r->t[c].off = sd->text.len;
-		r->t[c].len = v ? snap_col_len(sd->st, c) : 0;
-		if (v)
-			buf_add(&sd->text, v, r->t[c].len);
-		buf_addch(&sd->text, '\0');
+	if (sd->is_export ? snap_step(sd->st) == 1 : m_read_baseline(sd, i)) {
+		if (sd->is_export)
+			m_copy(sd->st, 1, &sd->rows[i], &sd->text);
+		return 1;
 	}
-	r->has_digest = !snap_col_is_null(sd->st, M_DIGEST);
-	r->digest = r->has_digest ? snap_col_int(sd->st, M_DIGEST) : 0;
-	if (sd->is_export) {
-		r->src_file = snap_col_int(sd->st, M_SRC_FILE);
-		r->src_line = snap_col_int(sd->st, M_SRC_LINE);
-		r->rowid = snap_col_int(sd->st, M_ROWID);
-	}
-	return 1;
+	sd->is_eof = 1;
+	return 0;
 }
 
-/* Byte order of two texts, as SQLite's BINARY collation sorts them. */
+/* Byte order of two texts of rows of two streams. */
 static int m_cmp_text(const struct m_side *a, const struct m_row *ra,
 		      const struct m_side *b, const struct m_row *rb, int c)
 {
-	size_t la = ra->t[c].len, lb = rb->t[c].len;
-	int r = memcmp(a->text.buf + ra->t[c].off, b->text.buf + rb->t[c].off, la < lb ? la : lb);
-	return r ? r : (la > lb) - (la < lb);
+	return m_cmp_at(a->text.buf, ra, b->text.buf, rb, c);
 }
 
 /* Order of the items (user, then item code) of two rows. */
@@ -522,17 +661,21 @@ static int m_is_current(const struct m_side *ex, const struct m_row *e)
  * `forget` only when every unenrollment found leaves the baseline. */
 struct m_ctx {
 	struct snap_stmt *gone, *keep, *forget;
+	long long run_id;  /* the run in flight: the first run of a row new */
 };
 
-/* Writes the export row `e` into the baseline (the instance, kind and
- * run are bound once, by merge). */
-static void m_keep(const struct m_ctx *m, const struct m_side *ex, const struct m_row *e)
+/* Writes the export row `e` into the delta, with the first run of its
+ * key's baseline row `b` (NULL: none). The instance, kind and run are
+ * bound once, by merge. */
+static void m_keep(const struct m_ctx *m, const struct m_side *ex, const struct m_row *e,
+		   const struct m_row *b)
 {
 	struct snap_stmt *st = m->keep;
 
 	for (int c = M_USER; c < M_NTEXT; c++)
 		snap_bind_text(st, 3 + c, m_str(ex, e, c), e->t[c].len);
 	snap_bind_int(st, 7, e->digest);
+	snap_bind_int(st, 9, b ? b->first_run : m->run_id);
 	while (snap_step(st) == 1)
 		;
 }
@@ -576,18 +719,23 @@ static void m_item(const struct m_ctx *m, const struct m_side *bs, size_t nb,
 		}
 	}
 	/* Current: written when new or changed. An item listed more than
-	 * once has every current row written in order, so the last row of a
-	 * key wins; written unchanged, a row leaves the baseline as it was. */
+	 * once has its current rows taken in order, so the last row of a key
+	 * wins; a row the same as its key's row before it (the last current
+	 * row of the same session before it, else the baseline's) changes
+	 * nothing and is not written. */
 	for (size_t k = 0; k < ne; k++) {
-		const struct m_row *e = &ex->rows[k];
-		int is_same = 0;
+		const struct m_row *e = &ex->rows[k], *b = NULL, *prev = NULL;
 		if (!m_is_current(ex, e))
 			continue;
-		for (size_t i = 0; ne == 1 && i < nb && !is_same; i++)
-			is_same = m_same_text(ex, e, bs, &bs->rows[i], M_SESSION)
-				  && m_same_values(ex, e, bs, &bs->rows[i]);
-		if (!is_same)
-			m_keep(m, ex, e);
+		for (size_t i = 0; i < nb && !b; i++)
+			if (m_same_text(ex, e, bs, &bs->rows[i], M_SESSION))
+				b = &bs->rows[i];
+		for (size_t p = k; p-- > 0 && !prev;)
+			if (m_is_current(ex, &ex->rows[p])
+			    && m_same_text(ex, e, ex, &ex->rows[p], M_SESSION))
+				prev = &ex->rows[p];
+		if (prev ? !m_same_values(ex, e, ex, prev) : !b || !m_same_values(ex, e, bs, b))
+			m_keep(m, ex, e, b);
 	}
 }
 
@@ -611,6 +759,10 @@ static int query_kind(const struct ue *c, const char *sql, const char *kind)
 static void m_release(struct m_side *sd)
 {
 	snap_finalize(sd->st);
+	snap_finalize(sd->base.st);
+	snap_finalize(sd->delta.st);
+	buf_release(&sd->base.text);
+	buf_release(&sd->delta.text);
 	free(sd->rows);
 	buf_release(&sd->text);
 }
@@ -718,13 +870,17 @@ static void run_kind(const struct ue *c, const char *const *steps, size_t n, con
  * username, or over the usernames whose rows changed when the last pass
  * left their hashes; then the hashes for the next run. */
 static void merge(const struct ue *c, const char *kind, const char *object,
-		  const char *stg_all_sql, const char *stg_dirty_sql, const char *first_sql)
+		  const char *stg_all_sql, const char *stg_dirty_sql, const char *first_sql,
+		  const char *export_rows_sql)
 {
 	struct m_side bs, ex;
 	struct m_ctx m;
-	/* No baseline of the kind: the instance's first run. */
-	int is_first = !query_kind(c, "SELECT EXISTS (SELECT 1 FROM main.enrollment_baseline"
-				   " WHERE lms_instance = ?1 AND kind = ?2)", kind);
+	/* No baseline of the kind, not even a row gone: the instance's first
+	 * run. */
+	int is_first = !query_kind(c, "SELECT EXISTS (SELECT 1 FROM main.enrollment_base"
+				   " WHERE lms_instance = ?1 AND kind = ?2) OR EXISTS (SELECT 1"
+				   " FROM main.enrollment_delta WHERE lms_instance = ?1 AND kind = ?2)",
+				   kind);
 	/* The last pass over the kind left the usernames' hashes. */
 	int by_user = !is_first && c->has_rows_hash && !c->is_rebuild &&
 		      query_kind(c, "SELECT EXISTS (SELECT 1 FROM main.enrollment_user"
@@ -739,11 +895,18 @@ static void merge(const struct ue *c, const char *kind, const char *object,
 		m.gone = snap_prepare(c->s, gone_sql);
 		m.keep = snap_prepare(c->s, keep_sql);
 		m.forget = c->is_mark ? snap_prepare(c->s, forget_sql) : NULL;
-		bs.st = snap_prepare(c->s, by_user ? BASE_SQL(DIRTY_USERS) : BASE_SQL(ALL_USERS));
+		m.run_id = c->run_id;
+		bs.base.st = snap_prepare(c->s, by_user ? BASE_SQL(DIRTY_USERS)
+					  : BASE_SQL(ALL_USERS));
+		bs.delta.st = snap_prepare(c->s, by_user ? DELTA_SQL(DIRTY_USERS)
+					   : DELTA_SQL(ALL_USERS));
 		ex.st = snap_prepare(c->s, by_user ? stg_dirty_sql : stg_all_sql);
-		if (bs.st && ex.st && m.gone && m.keep && (m.forget || !c->is_mark)) {
-			snap_bind_text(bs.st, 1, c->instance, strlen(c->instance));
-			snap_bind_text(bs.st, 2, kind, strlen(kind));
+		if (bs.base.st && bs.delta.st && ex.st && m.gone && m.keep
+		    && (m.forget || !c->is_mark)) {
+			snap_bind_text(bs.base.st, 1, c->instance, strlen(c->instance));
+			snap_bind_text(bs.base.st, 2, kind, strlen(kind));
+			snap_bind_text(bs.delta.st, 1, c->instance, strlen(c->instance));
+			snap_bind_text(bs.delta.st, 2, kind, strlen(kind));
 			snap_bind_text(m.gone, 1, kind, strlen(kind));
 			snap_bind_text(m.gone, 6, object, strlen(object));
 			snap_bind_text(m.keep, 1, c->instance, strlen(c->instance));
@@ -752,6 +915,7 @@ static void merge(const struct ue *c, const char *kind, const char *object,
 			if (m.forget) {
 				snap_bind_text(m.forget, 1, c->instance, strlen(c->instance));
 				snap_bind_text(m.forget, 2, kind, strlen(kind));
+				snap_bind_int(m.forget, 6, c->run_id);
 			}
 			if (by_user) {
 				sweep_hashes(c, kind);
@@ -771,6 +935,12 @@ static void merge(const struct ue *c, const char *kind, const char *object,
 		snap_run(c->s, FORGET_HASHES, "tt", c->instance, kind);
 	else if (!by_user)
 		RUN_KIND(c, hash_all_steps, kind);
+	/* A full run reads every username anyway; else the delta is folded
+	 * in once it has grown. */
+	if (!is_first && (c->is_rebuild || (long long)query_kind(c, "SELECT count(*)"
+			" FROM main.enrollment_delta WHERE lms_instance = ?1 AND kind = ?2", kind)
+			* COMPACT_RATIO > snap_query_int(c->s, export_rows_sql)))
+		RUN_KIND(c, compact_steps, kind);
 }
 
 /* Runs `sql` to the end with ?1 the instance, ?2 the run, ?3 the time,
@@ -823,10 +993,12 @@ enum rc rule_unenroll(struct diag *d, const struct job *j, struct snap *s,
 	 * nothing gone: what vanished before it is not tracked. */
 	if (has_course)
 		merge(&c, "course", "LMS_Enrollment__c", STG_COURSE_SQL(ALL_USERS),
-		      STG_COURSE_SQL(DIRTY_USERS), first_course_sql);
+		      STG_COURSE_SQL(DIRTY_USERS), first_course_sql,
+		      "SELECT coalesce(max(rowid), 0) FROM enr.stg_enrollment");
 	if (has_plan)
 		merge(&c, "plan", "LMS_Learning_Plan_Enrollment__c", STG_PLAN_SQL(ALL_USERS),
-		      STG_PLAN_SQL(DIRTY_USERS), first_plan_sql);
+		      STG_PLAN_SQL(DIRTY_USERS), first_plan_sql,
+		      "SELECT coalesce(max(rowid), 0) FROM enr.stg_plan_enrollment");
 	RUN_ALL(&c, decide_steps);
 	if (snap_query_int(s, "SELECT EXISTS (SELECT 1 FROM stage.ue_gone"
 			   " WHERE outcome IS NULL AND user_id IS NULL)"))

@@ -212,6 +212,46 @@ ALTER TABLE enrollment_baseline_6 RENAME TO enrollment_baseline;
 CREATE INDEX enrollment_baseline_waiting ON enrollment_baseline (lms_instance, kind, username)
 	WHERE status = 'unenrolled';
 
+-- @migration 7
+-- The baseline in two tables: enrollment_base, the rows as a compaction
+-- left them, and enrollment_delta, what the runs since then changed (a
+-- row new or changed, or gone: is_gone = 1), both in the same key order.
+-- A day two changes a few rows of most usernames' pages; written into the
+-- base, they rewrote (and journalled) nearly every page of it. Written
+-- into the delta they take a few pages, and the base is rewritten only
+-- when the delta has grown (docs/unenrollment.md). The view
+-- enrollment_baseline shows the rows as before: the delta's over the
+-- base's.
+ALTER TABLE enrollment_baseline RENAME TO enrollment_base;
+CREATE TABLE enrollment_delta (
+	lms_instance TEXT NOT NULL, -- as in enrollment_base
+	kind TEXT NOT NULL
+		CHECK (kind IN ('course', 'plan')),
+	username TEXT NOT NULL,
+	item_code TEXT NOT NULL,
+	session_code TEXT NOT NULL DEFAULT '',
+	status TEXT,                -- NULL when gone
+	digest INTEGER,             -- NULL when gone
+	first_run INTEGER NOT NULL REFERENCES runs (id),
+	last_run INTEGER NOT NULL REFERENCES runs (id), -- when gone: the run that found it gone
+	is_gone INTEGER NOT NULL DEFAULT 0 -- 1: the base's row of the key no longer counts
+		CHECK (is_gone IN (0, 1)),
+	PRIMARY KEY (lms_instance, kind, username, item_code, session_code)
+) WITHOUT ROWID;
+CREATE INDEX enrollment_delta_waiting ON enrollment_delta (lms_instance, kind, username)
+	WHERE status = 'unenrolled' AND is_gone = 0;
+CREATE VIEW enrollment_baseline AS
+	SELECT lms_instance, kind, username, item_code, session_code, status, digest,
+		first_run, last_run
+	FROM enrollment_base b WHERE NOT EXISTS (SELECT 1 FROM enrollment_delta d
+		WHERE d.lms_instance = b.lms_instance AND d.kind = b.kind
+		AND d.username = b.username AND d.item_code = b.item_code
+		AND d.session_code = b.session_code)
+	UNION ALL
+	SELECT lms_instance, kind, username, item_code, session_code, status, digest,
+		first_run, last_run
+	FROM enrollment_delta WHERE is_gone = 0;
+
 -- @stage
 
 -- One table per entity of src/entity.c, named by its `table`. Every row

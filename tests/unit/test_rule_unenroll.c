@@ -765,3 +765,139 @@ Test(UNENROLL_SUITE, renamed_user_is_not_unenrolled)
 	assert_baseline("username || '|' || item_code", "username, item_code",
 			"alice.new|C1;alice.new|C2");
 }
+
+/* ---- the base and the delta (migration 7) ---------------------------- */
+
+/* The rows of `table` (enrollment_base or enrollment_delta), `expr` of
+ * each joined by ';' in key order. */
+static void assert_table(const char *table, const char *expr, const char *want)
+{
+	char *sql = xasprintf("SELECT group_concat(%s, ';') FROM (SELECT * FROM %s"
+			      " WHERE username = 'alice' ORDER BY kind, username, item_code,"
+			      " session_code)", expr, table);
+	assert_text(sql, want);
+	free(sql);
+}
+
+/* zoe's 20 enrollments, the same in every run: with them the export has
+ * more than eight rows for each row the tests below change. */
+static void add_zoe(void)
+{
+	add_user("zoe", "120", CONTACT);
+	for (int i = 0; i < 20; i++) {
+		char code[8];
+		snprintf(code, sizeof code, "Z%02d", i);
+		add_enr("zoe", code, NULL, "enrolled", "9");
+	}
+}
+
+/* first_run with zoe's enrollments, then a second run in which alice
+ * still has C1, C2 is gone and C3 is new. */
+static void second_run_in_the_delta(void)
+{
+	begin(T1);
+	add_user("alice", "101", CONTACT);
+	add_course("C1", "elearning");
+	add_course("C2", "elearning");
+	add_enr("alice", "C1", NULL, "completed", "2");
+	add_enr("alice", "C2", NULL, "in_progress", "3");
+	add_zoe();
+	unenroll(T1);
+	commit(T1);
+	second_run_without_c2();
+	add_enr("alice", "C3", NULL, "enrolled", "4");
+	add_zoe();
+	unenroll(T2);
+}
+
+#define DELTA_ROW "item_code || '|' || coalesce(status, '-') || '|' || is_gone || '|'" \
+	" || first_run || '|' || last_run"
+
+/* A later run writes what changed into the delta (a row gone as is_gone)
+ * and leaves the base alone; the view shows the delta's rows over the
+ * base's. */
+Test(UNENROLL_SUITE, later_run_writes_its_changes_into_the_delta)
+{
+	second_run_in_the_delta();
+	assert_table("enrollment_base", "item_code || '|' || status", "C1|completed;C2|in_progress");
+	assert_table("enrollment_delta", DELTA_ROW, "C2|-|1|2|2;C3|enrolled|0|2|2");
+	assert_baseline("item_code || '|' || status || '|' || first_run", "username, item_code",
+			"C1|completed|1;C3|enrolled|2" ";Z00|enrolled|1;Z01|enrolled|1;Z02|enrolled|1"
+			";Z03|enrolled|1;Z04|enrolled|1;Z05|enrolled|1;Z06|enrolled|1;Z07|enrolled|1"
+			";Z08|enrolled|1;Z09|enrolled|1;Z10|enrolled|1;Z11|enrolled|1;Z12|enrolled|1"
+			";Z13|enrolled|1;Z14|enrolled|1;Z15|enrolled|1;Z16|enrolled|1;Z17|enrolled|1"
+			";Z18|enrolled|1;Z19|enrolled|1");
+	cr_assert_eq(count("SELECT count(*) FROM enrollment_delta WHERE username = 'zoe'"), 0);
+}
+
+/* Once the delta holds more than an eighth as many rows of a kind as the
+ * export, it is folded into the base: 3 rows of 22, against 2 of 22. */
+Test(UNENROLL_SUITE, delta_past_an_eighth_of_the_export_is_folded_into_the_base)
+{
+	second_run_in_the_delta();
+	commit(T2);
+	begin(T3);
+	add_user("alice", "101", CONTACT);
+	add_enr("alice", "C1", NULL, "passed", "2");
+	add_enr("alice", "C3", NULL, "enrolled", "4");
+	add_zoe();
+	unenroll(T3);
+	cr_assert_eq(count("SELECT count(*) FROM enrollment_delta"), 0);
+	assert_table("enrollment_base", "item_code || '|' || status || '|' || first_run || '|'"
+		     " || last_run", "C1|passed|1|3;C3|enrolled|2|2");
+	cr_assert_eq(count("SELECT count(*) FROM enrollment_base WHERE username = 'zoe'"
+			   " AND first_run = 1 AND last_run = 1"), 20);
+}
+
+/* A full run reads every username and folds the delta into the base. */
+Test(UNENROLL_SUITE, full_run_folds_the_delta_into_the_base)
+{
+	second_run_in_the_delta();
+	commit(T2);
+	job.enroll.rebuild = 1;
+	begin(T3);
+	add_user("alice", "101", CONTACT);
+	add_enr("alice", "C1", NULL, "completed", "2");
+	add_enr("alice", "C3", NULL, "enrolled", "4");
+	add_zoe();
+	unenroll(T3);
+	cr_assert_eq(count("SELECT count(*) FROM enrollment_delta"), 0);
+	assert_table("enrollment_base", "item_code || '|' || status || '|' || first_run || '|'"
+		     " || last_run", "C1|completed|1|1;C3|enrolled|2|2");
+	cr_assert_eq(count("SELECT count(*) FROM enrollment_base"), 22);
+}
+
+/* An enrollment gone and back starts again: its first run is the run
+ * that sees it back, as for one never seen. */
+Test(UNENROLL_SUITE, enrollment_gone_and_back_starts_again)
+{
+	second_run_in_the_delta();
+	commit(T2);
+	begin(T3);
+	add_user("alice", "101", CONTACT);
+	add_enr("alice", "C1", NULL, "completed", "2");
+	add_enr("alice", "C2", NULL, "in_progress", "3");
+	add_enr("alice", "C3", NULL, "enrolled", "4");
+	add_zoe();
+	unenroll(T3);
+	assert_table("enrollment_delta", DELTA_ROW, "C2|in_progress|0|3|3;C3|enrolled|0|2|2");
+	assert_baseline("item_code || '|' || first_run || '|' || last_run", "item_code",
+			"C1|1|1;C2|3|3;C3|2|2;Z00|1|1;Z01|1|1;Z02|1|1;Z03|1|1;Z04|1|1;Z05|1|1;Z06|1|1"
+			";Z07|1|1;Z08|1|1;Z09|1|1;Z10|1|1;Z11|1|1;Z12|1|1;Z13|1|1;Z14|1|1;Z15|1|1"
+			";Z16|1|1;Z17|1|1;Z18|1|1;Z19|1|1");
+}
+
+/* A key listed twice, both rows as the baseline has it, changes nothing:
+ * nothing is written into the delta. */
+Test(UNENROLL_SUITE, key_listed_twice_as_the_baseline_has_it_writes_nothing)
+{
+	first_run();
+	begin(T2);
+	add_user("alice", "101", CONTACT);
+	add_enr("alice", "C1", NULL, "completed", "2");
+	add_enr("alice", "C1", NULL, "completed", "5");
+	add_enr("alice", "C2", NULL, "in_progress", "3");
+	unenroll(T2);
+	cr_assert_eq(count("SELECT count(*) FROM enrollment_delta"), 0);
+	assert_baseline("item_code || '|' || last_run", "item_code", "C1|1;C2|1");
+}

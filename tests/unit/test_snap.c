@@ -171,8 +171,10 @@ Test(snap, create_migrates_to_current_user_version)
 	cr_assert_eq(snap_query_int(s, "PRAGMA user_version"), m);
 	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
 				       " AND name IN ('runs', 'run_inputs', 'links', 'watermarks',"
-				       " 'enrollment_baseline', 'branches_created', 'emitted',"
-				       " 'people_seen')"), 8);
+				       " 'enrollment_base', 'enrollment_delta', 'branches_created',"
+				       " 'emitted', 'people_seen')"), 9);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM sqlite_master WHERE type = 'view'"
+				       " AND name = 'enrollment_baseline'"), 1);
 	cr_assert_str_eq(printed(), "");
 	snap_close(s);
 }
@@ -1084,7 +1086,7 @@ Test(snap, migration_6_keeps_a_digest_of_the_baselines_values)
 	cr_assert_eq(snap_query_int(s, "PRAGMA user_version"), schema_migrations());
 	cr_assert_eq(snap_query_int(s, "SELECT group_concat(name, ',') = 'lms_instance,kind,username,"
 				    "item_code,session_code,status,digest,first_run,last_run'"
-				    " FROM pragma_table_info('enrollment_baseline')"), 1);
+				    " FROM pragma_table_info('enrollment_base')"), 1);
 	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enrollment_baseline WHERE"
 				    " username = 'alice' AND kind = 'course' AND item_code = 'C1'"
 				    " AND session_code = 'S1' AND status = 'passed' AND first_run = 1"
@@ -1093,7 +1095,32 @@ Test(snap, migration_6_keeps_a_digest_of_the_baselines_values)
 	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enrollment_baseline WHERE"
 				    " username = 'bob' AND kind = 'plan' AND status = 'unenrolled'"
 				    " AND digest = lmsrecon_hash(NULL, NULL, NULL, NULL)"), 1);
-	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enrollment_baseline"
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enrollment_base"
+				    " INDEXED BY enrollment_baseline_waiting WHERE lms_instance = 'acme'"
+				    " AND kind = 'plan' AND status = 'unenrolled'"), 1);
+	snap_close(s);
+}
+
+/* A snapshot of schema version 6 keeps its baseline rows in
+ * enrollment_base, with an empty delta; the view enrollment_baseline
+ * shows them. */
+Test(snap, migration_7_keeps_the_baseline_as_the_base)
+{
+	struct snap *s;
+
+	old_snapshot(6, OLD_RUN_1
+		     "INSERT INTO enrollment_baseline (lms_instance, kind, username, item_code,"
+		     " session_code, status, digest, first_run, last_run) VALUES"
+		     " ('acme', 'course', 'alice', 'C1', 'S1', 'passed', 7, 1, 1),"
+		     " ('acme', 'plan', 'bob', 'P1', '', 'unenrolled', 8, 1, 1);");
+	s = open_ok(SNAP_LOCK);
+	cr_assert_eq(snap_query_int(s, "PRAGMA user_version"), schema_migrations());
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enrollment_base"), 2);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enrollment_delta"), 0);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enrollment_baseline"), 2);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enrollment_baseline WHERE"
+				    " username = 'alice' AND status = 'passed' AND digest = 7"), 1);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM enrollment_base"
 				    " INDEXED BY enrollment_baseline_waiting WHERE lms_instance = 'acme'"
 				    " AND kind = 'plan' AND status = 'unenrolled'"), 1);
 	snap_close(s);
