@@ -217,18 +217,20 @@ static const char *const out_steps[] = {
  * waiting ones stay with the status 'unenrolled' so the next run tries
  * again. Both are written into the delta (see "the base and the delta"):
  * a row gone, or the row as it is with the status 'unenrolled'. */
-#define DELTA_KEY "(lms_instance, kind, username, item_code, session_code)"
-#define DELTA_INTO "INSERT INTO main.enrollment_delta " DELTA_KEY_COLS
-#define DELTA_KEY_COLS "(lms_instance, kind, username, item_code, session_code, status," \
-	" digest, first_run, last_run, is_gone)"
-#define DELTA_GONE " ON CONFLICT " DELTA_KEY " DO UPDATE SET status = NULL, digest = NULL," \
+#define BASELINE_KEY "(lms_instance, kind, username, item_code, session_code)"
+#define DELTA_INTO "INSERT INTO main.enrollment_delta (lms_instance, kind, username," \
+	" item_code, session_code, status, digest, first_run, last_run, is_gone)"
+/* A row gone: its key's delta row, new or not, says so. */
+#define DELTA_GONE " ON CONFLICT " BASELINE_KEY " DO UPDATE SET status = NULL, digest = NULL," \
 	" last_run = excluded.last_run, is_gone = 1"
 static const char *const forget_steps[] = {
 	DELTA_INTO " SELECT ?1, kind, username, item_code, session_code, NULL, NULL, ?2, ?2, 1"
 	" FROM stage.ue_gone WHERE outcome <> 'waiting' ORDER BY kind, username, item_code,"
 	" session_code" DELTA_GONE,
 
-	/* The row as it is: the delta's over the base's. */
+	/* The row as it is: the delta's over the base's, as the view
+	 * enrollment_baseline has it. Joined through the view, the planner
+	 * reads every base row of the instance to find these few. */
 	DELTA_INTO " SELECT ?1, g.kind, g.username, g.item_code, g.session_code, 'unenrolled',"
 	" coalesce(d.digest, b.digest), coalesce(d.first_run, b.first_run),"
 	" coalesce(d.last_run, b.last_run), 0"
@@ -242,7 +244,7 @@ static const char *const forget_steps[] = {
 	" WHERE g.outcome = 'waiting' AND coalesce(d.first_run, b.first_run) IS NOT NULL"
 	" AND coalesce(d.status, b.status) IS NOT 'unenrolled'"
 	" ORDER BY g.kind, g.username, g.item_code, g.session_code"
-	" ON CONFLICT " DELTA_KEY " DO UPDATE SET status = 'unenrolled'",
+	" ON CONFLICT " BASELINE_KEY " DO UPDATE SET status = 'unenrolled'",
 };
 
 /* ---- the base and the delta -------------------------------------------
@@ -381,7 +383,7 @@ static const char forget_sql[] =
  * are). A row gone before and back now starts again. */
 static const char keep_sql[] =
 	DELTA_INTO " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8, 0)"
-	" ON CONFLICT " DELTA_KEY " DO UPDATE SET status = excluded.status,"
+	" ON CONFLICT " BASELINE_KEY " DO UPDATE SET status = excluded.status,"
 	" digest = excluded.digest, last_run = excluded.last_run,"
 	" first_run = CASE WHEN is_gone THEN excluded.first_run ELSE first_run END, is_gone = 0";
 
@@ -389,7 +391,7 @@ static const char keep_sql[] =
 #define BASELINE_INTO "INSERT INTO main.enrollment_base (lms_instance, kind, username," \
 	" item_code, session_code, status, digest, first_run, last_run)"
 #define BASELINE_UPSERT \
-	" ON CONFLICT " DELTA_KEY " DO UPDATE SET" \
+	" ON CONFLICT " BASELINE_KEY " DO UPDATE SET" \
 	" status = excluded.status, digest = excluded.digest, last_run = excluded.last_run" \
 	" WHERE status IS NOT excluded.status OR digest IS NOT excluded.digest"
 
@@ -404,7 +406,7 @@ static const char *const compact_steps[] = {
 	" session_code, status, digest, first_run, last_run FROM main.enrollment_delta"
 	" WHERE lms_instance = ?1 AND kind = ?2 AND is_gone = 0"
 	" ORDER BY username, item_code, session_code"
-	" ON CONFLICT " DELTA_KEY " DO UPDATE SET status = excluded.status,"
+	" ON CONFLICT " BASELINE_KEY " DO UPDATE SET status = excluded.status,"
 	" digest = excluded.digest, first_run = excluded.first_run, last_run = excluded.last_run",
 	"DELETE FROM main.enrollment_delta WHERE lms_instance = ?1 AND kind = ?2",
 };

@@ -252,14 +252,22 @@ static void second_run_without_c2(void)
 	add_enr("alice", "C1", NULL, "completed", "2");
 }
 
+/* Asserts the rows of `from` (the view enrollment_baseline, or one of its
+ * tables), `expr` of each joined by ';' in the order `order`. */
+static void assert_rows(const char *from, const char *expr, const char *order,
+			const char *want)
+{
+	char *sql = xasprintf("SELECT group_concat(%s, ';') FROM (SELECT * FROM %s"
+			      " ORDER BY %s)", expr, from, order);
+	assert_text(sql, want);
+	free(sql);
+}
+
 /* Asserts the baseline rows, `expr` of each joined by ';' in the order
  * `order`. */
 static void assert_baseline(const char *expr, const char *order, const char *want)
 {
-	char *sql = xasprintf("SELECT group_concat(%s, ';') FROM (SELECT * FROM enrollment_baseline"
-			      " ORDER BY %s)", expr, order);
-	assert_text(sql, want);
-	free(sql);
+	assert_rows("enrollment_baseline", expr, order, want);
 }
 
 static long long count(const char *sql)
@@ -768,15 +776,13 @@ Test(UNENROLL_SUITE, renamed_user_is_not_unenrolled)
 
 /* ---- the base and the delta (migration 7) ---------------------------- */
 
-/* The rows of `table` (enrollment_base or enrollment_delta), `expr` of
- * each joined by ';' in key order. */
+/* alice's rows of `table` (enrollment_base, enrollment_delta or the view
+ * enrollment_baseline), `expr` of each joined by ';' in key order. */
 static void assert_table(const char *table, const char *expr, const char *want)
 {
-	char *sql = xasprintf("SELECT group_concat(%s, ';') FROM (SELECT * FROM %s"
-			      " WHERE username = 'alice' ORDER BY kind, username, item_code,"
-			      " session_code)", expr, table);
-	assert_text(sql, want);
-	free(sql);
+	char *from = xasprintf("%s WHERE username = 'alice'", table);
+	assert_rows(from, expr, "kind, username, item_code, session_code", want);
+	free(from);
 }
 
 /* zoe's 20 enrollments, the same in every run: with them the export has
