@@ -66,11 +66,12 @@ struct lrn {
  * leaving it out here saves writing and comparing it (most records of a
  * day two). Only for the objects compared with what was emitted
  * (stage.prev_sent_objects, empty for the objects compared with a CRM
- * export, and in `audit`); ?5 is the run in flight. */
+ * export, and in `audit`); ?5 is the run in flight. The fields are hashed
+ * only for a key emitted before (lmsrecon_digest_is). */
 #define NOT_SENT_AS(object, key, fields) "NOT (EXISTS (SELECT 1 FROM stage.prev_sent_objects po" \
 	" WHERE po.object = '" object "' AND po.op = 'upsert')" \
-	" AND " RULE_PREV_EMITTED("digest", "'" object "'", "'upsert'", key, "?5") \
-	" IS lmsrecon_digest(" fields "))"
+	" AND lmsrecon_digest_is(" RULE_PREV_EMITTED("digest", "'" object "'", "'upsert'", key, "?5") \
+	", " fields "))"
 
 /* The learner record of the user `u` (R9): its key and its fields, with
  * the counts of `n` (COUNTS) or zero counts (NO_COUNTS). */

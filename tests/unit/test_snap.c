@@ -946,6 +946,23 @@ Test(snap, digest_is_fnv1a_64_of_the_text)
 	snap_close(s);
 }
 
+/* lmsrecon_digest_is(D, TEXT) is D IS lmsrecon_digest(TEXT) for the
+ * texts the rules compare (never NULL), and 0 without a digest. */
+Test(snap, digest_is_compares_with_the_digest_of_the_text)
+{
+	struct snap *s = open_ok(SNAP_MEMORY);
+
+	cr_assert_eq(snap_query_int(s, "SELECT lmsrecon_digest_is(-8821353812377114648, 'foobar')"), 1);
+	cr_assert_eq(snap_query_int(s, "SELECT lmsrecon_digest_is(lmsrecon_digest('{\"a\":1}'),"
+				    " '{\"a\":1}')"), 1);
+	cr_assert_eq(snap_query_int(s, "SELECT lmsrecon_digest_is(-8821353812377114648, 'foobaz')"), 0);
+	cr_assert_eq(snap_query_int(s, "SELECT lmsrecon_digest_is(NULL, 'foobar')"), 0);
+	cr_assert_eq(snap_query_int(s, "SELECT lmsrecon_digest_is(-8821353812377114648, NULL)"), 0);
+	/* A digest kept as text (never written so) is no digest. */
+	cr_assert_eq(snap_query_int(s, "SELECT lmsrecon_digest_is('-8821353812377114648', 'foobar')"), 0);
+	snap_close(s);
+}
+
 /* lmsrecon_hash() tells rows apart by every value and its type, and does
  * not run values together; lmsrecon_hash_sum() adds the rows' hashes, so
  * the order of the rows does not matter but each row does. */
