@@ -4,6 +4,9 @@
 
 #include <string.h>
 
+/* The bytes that make a field quoted wherever they are. */
+static const unsigned char quoted_by[256] = { [','] = 1, ['"'] = 1, ['\n'] = 1, ['\r'] = 1 };
+
 static void put_field(FILE *f, enum emit_csv_mode mode, const char *v, size_t len)
 {
 	int is_formula = mode == CSV_REPORT && len &&
@@ -11,8 +14,7 @@ static void put_field(FILE *f, enum emit_csv_mode mode, const char *v, size_t le
 	int needs_quote = is_formula || (len && (v[0] == ' ' || v[len - 1] == ' '));
 
 	for (size_t i = 0; i < len && !needs_quote; i++)
-		if (v[i] == ',' || v[i] == '"' || v[i] == '\n' || v[i] == '\r')
-			needs_quote = 1;
+		needs_quote = quoted_by[(unsigned char)v[i]];
 	if (!needs_quote) {
 		fwrite(v, 1, len, f);
 		return;

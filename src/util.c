@@ -173,13 +173,18 @@ static void add_json_string(struct buf *b, const char *s, size_t len, int is_nam
 {
 	static const char named[32] = { ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n',
 					 ['\f'] = 'f', ['\r'] = 'r' };
+	/* The bytes written escaped: the quote, the backslash, the controls. */
+	static const unsigned char escaped[256] = {
+		1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+		1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+		['"'] = 1, ['\\'] = 1 };
 	size_t run = 0; /* start of the bytes not yet added */
 
 	buf_grow(b, len + 2);
 	buf_addch(b, '"');
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c != '"' && c != '\\' && c >= 0x20)
+		if (!escaped[c])
 			continue;
 		buf_add(b, s + run, i - run);
 		run = i + 1;
