@@ -368,24 +368,38 @@ static const char gone_sql[] =
 	"INSERT INTO stage.ue_gone (kind, username, item_code, session_code, status, object,"
 	" src_file, src_line) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
+/* The pass writes a row of the delta with two one-row statements, an
+ * UPDATE of its key and, when the delta has no row of the key, an INSERT
+ * (m_write), not with one upsert: SQLite keeps a statement journal for a
+ * statement that may change more than one row and stop half way, which an
+ * upsert is, and once that journal is a file (for the rest of the run's
+ * one transaction) each upsert copied the page it changed into it (a 1x
+ * day two: 1.47 GB in 359,326 writes). ?1 instance, ?2 kind, ?3 .. ?5 the
+ * key in each. */
+#define DELTA_SET "UPDATE main.enrollment_delta SET "
+#define DELTA_OF_KEY " WHERE lms_instance = ?1 AND kind = ?2 AND username = ?3" \
+	" AND item_code = ?4 AND session_code = ?5"
+
 /* An enrollment found gone leaves the baseline as the pass finds it, when
  * the policy is 'mark': none then waits for a CRM export, whatever the
  * steps after the pass decide (forget_steps). A statement after the pass
- * looked every such row up again (at 1x, 55,000 rows gone: 1.4 s). ?1
- * instance, ?2 kind, ?3 .. ?5 the key, ?6 the run. */
-static const char forget_sql[] =
-	DELTA_INTO " VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL, ?6, ?6, 1)" DELTA_GONE;
+ * looked every such row up again (at 1x, 55,000 rows gone: 1.4 s). ?6 the
+ * run. */
+static const char forget_set_sql[] =
+	DELTA_SET "status = NULL, digest = NULL, last_run = ?6, is_gone = 1" DELTA_OF_KEY;
+static const char forget_add_sql[] =
+	DELTA_INTO " VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL, ?6, ?6, 1)";
 
-/* A current enrollment new or changed: ?1 instance, ?2 kind, ?3 .. ?5 the
- * key, ?6 the status, ?7 the digest of the other values, ?8 the run, ?9
- * its first run (the baseline's row's, or this run). last_run is the last
- * run that changed it; the pass writes no row unchanged (on a day two most
- * are). A row gone before and back now starts again. */
-static const char keep_sql[] =
-	DELTA_INTO " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8, 0)"
-	" ON CONFLICT " BASELINE_KEY " DO UPDATE SET status = excluded.status,"
-	" digest = excluded.digest, last_run = excluded.last_run,"
-	" first_run = CASE WHEN is_gone THEN excluded.first_run ELSE first_run END, is_gone = 0";
+/* A current enrollment new or changed: ?6 the status, ?7 the digest of
+ * the other values, ?8 the run, ?9 its first run (the baseline's row's,
+ * or this run). last_run is the last run that changed it; the pass writes
+ * no row unchanged (on a day two most are). A row gone before and back
+ * now starts again. */
+static const char keep_set_sql[] =
+	DELTA_SET "status = ?6, digest = ?7, last_run = ?8,"
+	" first_run = CASE WHEN is_gone THEN ?9 ELSE first_run END, is_gone = 0" DELTA_OF_KEY;
+static const char keep_add_sql[] =
+	DELTA_INTO " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8, 0)";
 
 /* Into the base, by a first run and a compaction. */
 #define BASELINE_INTO "INSERT INTO main.enrollment_base (lms_instance, kind, username," \
@@ -659,12 +673,26 @@ static int m_is_current(const struct m_side *ex, const struct m_row *e)
 	return !st || strcmp(st, "unenrolled") != 0;
 }
 
+/* A statement of the delta's two for each write: the UPDATE, the INSERT. */
+enum { M_SET, M_ADD };
+
 /* The pass's writing statements, their constant parameters bound:
  * `forget` only when every unenrollment found leaves the baseline. */
 struct m_ctx {
-	struct snap_stmt *gone, *keep, *forget;
+	struct snap_stmt *gone, *keep[2], *forget[2];
 	long long run_id;  /* the run in flight: the first run of a row new */
 };
+
+/* Runs a write of the delta, its parameters bound to both statements:
+ * the key's row updated, or inserted when there is none. */
+static void m_write(struct snap_stmt *const st[2])
+{
+	while (snap_step(st[M_SET]) == 1)
+		;
+	if (snap_changes(st[M_SET]) == 0)
+		while (snap_step(st[M_ADD]) == 1)
+			;
+}
 
 /* Writes the export row `e` into the delta, with the first run of its
  * key's baseline row `b` (NULL: none). The instance, kind and run are
@@ -672,14 +700,14 @@ struct m_ctx {
 static void m_keep(const struct m_ctx *m, const struct m_side *ex, const struct m_row *e,
 		   const struct m_row *b)
 {
-	struct snap_stmt *st = m->keep;
-
-	for (int c = M_USER; c < M_NTEXT; c++)
-		snap_bind_text(st, 3 + c, m_str(ex, e, c), e->t[c].len);
-	snap_bind_int(st, 7, e->digest);
-	snap_bind_int(st, 9, b ? b->first_run : m->run_id);
-	while (snap_step(st) == 1)
-		;
+	for (int i = M_SET; i <= M_ADD; i++) {
+		struct snap_stmt *st = m->keep[i];
+		for (int c = M_USER; c < M_NTEXT; c++)
+			snap_bind_text(st, 3 + c, m_str(ex, e, c), e->t[c].len);
+		snap_bind_int(st, 7, e->digest);
+		snap_bind_int(st, 9, b ? b->first_run : m->run_id);
+	}
+	m_write(m->keep);
 }
 
 /* One item of one user: the baseline rows `bs` (none when bs->n is 0 or
@@ -713,11 +741,12 @@ static void m_item(const struct m_ctx *m, const struct m_side *bs, size_t nb,
 		}
 		while (snap_step(m->gone) == 1)
 			;
-		if (m->forget) {
-			for (int c = M_USER; c <= M_SESSION; c++)
-				snap_bind_text(m->forget, 3 + c, m_str(bs, b, c), b->t[c].len);
-			while (snap_step(m->forget) == 1)
-				;
+		if (m->forget[M_SET]) {
+			for (int w = M_SET; w <= M_ADD; w++)
+				for (int c = M_USER; c <= M_SESSION; c++)
+					snap_bind_text(m->forget[w], 3 + c, m_str(bs, b, c),
+						       b->t[c].len);
+			m_write(m->forget);
 		}
 	}
 	/* Current: written when new or changed. An item listed more than
@@ -895,29 +924,33 @@ static void merge(const struct ue *c, const char *kind, const char *object,
 		memset(&ex, 0, sizeof ex);
 		ex.is_export = 1;
 		m.gone = snap_prepare(c->s, gone_sql);
-		m.keep = snap_prepare(c->s, keep_sql);
-		m.forget = c->is_mark ? snap_prepare(c->s, forget_sql) : NULL;
+		m.keep[M_SET] = snap_prepare(c->s, keep_set_sql);
+		m.keep[M_ADD] = snap_prepare(c->s, keep_add_sql);
+		m.forget[M_SET] = c->is_mark ? snap_prepare(c->s, forget_set_sql) : NULL;
+		m.forget[M_ADD] = c->is_mark ? snap_prepare(c->s, forget_add_sql) : NULL;
 		m.run_id = c->run_id;
 		bs.base.st = snap_prepare(c->s, by_user ? BASE_SQL(DIRTY_USERS)
 					  : BASE_SQL(ALL_USERS));
 		bs.delta.st = snap_prepare(c->s, by_user ? DELTA_SQL(DIRTY_USERS)
 					   : DELTA_SQL(ALL_USERS));
 		ex.st = snap_prepare(c->s, by_user ? stg_dirty_sql : stg_all_sql);
-		if (bs.base.st && bs.delta.st && ex.st && m.gone && m.keep
-		    && (m.forget || !c->is_mark)) {
+		if (bs.base.st && bs.delta.st && ex.st && m.gone && m.keep[M_SET] && m.keep[M_ADD]
+		    && ((m.forget[M_SET] && m.forget[M_ADD]) || !c->is_mark)) {
 			snap_bind_text(bs.base.st, 1, c->instance, strlen(c->instance));
 			snap_bind_text(bs.base.st, 2, kind, strlen(kind));
 			snap_bind_text(bs.delta.st, 1, c->instance, strlen(c->instance));
 			snap_bind_text(bs.delta.st, 2, kind, strlen(kind));
 			snap_bind_text(m.gone, 1, kind, strlen(kind));
 			snap_bind_text(m.gone, 6, object, strlen(object));
-			snap_bind_text(m.keep, 1, c->instance, strlen(c->instance));
-			snap_bind_text(m.keep, 2, kind, strlen(kind));
-			snap_bind_int(m.keep, 8, c->run_id);
-			if (m.forget) {
-				snap_bind_text(m.forget, 1, c->instance, strlen(c->instance));
-				snap_bind_text(m.forget, 2, kind, strlen(kind));
-				snap_bind_int(m.forget, 6, c->run_id);
+			for (int i = M_SET; i <= M_ADD; i++) {
+				snap_bind_text(m.keep[i], 1, c->instance, strlen(c->instance));
+				snap_bind_text(m.keep[i], 2, kind, strlen(kind));
+				snap_bind_int(m.keep[i], 8, c->run_id);
+				if (!m.forget[i])
+					continue;
+				snap_bind_text(m.forget[i], 1, c->instance, strlen(c->instance));
+				snap_bind_text(m.forget[i], 2, kind, strlen(kind));
+				snap_bind_int(m.forget[i], 6, c->run_id);
 			}
 			if (by_user) {
 				sweep_hashes(c, kind);
@@ -928,8 +961,10 @@ static void merge(const struct ue *c, const char *kind, const char *object,
 		m_release(&bs);
 		m_release(&ex);
 		snap_finalize(m.gone);
-		snap_finalize(m.forget);
-		snap_finalize(m.keep);
+		for (int i = M_SET; i <= M_ADD; i++) {
+			snap_finalize(m.forget[i]);
+			snap_finalize(m.keep[i]);
+		}
 	}
 	/* Without this run's hashes (the rule run alone), the kept ones go:
 	 * the baseline moved on without them. */

@@ -157,6 +157,10 @@ double snap_col_double(struct snap_stmt *st, int i);
 int snap_col_is_null(struct snap_stmt *st, int i);
 int snap_col_count(struct snap_stmt *st); /* columns of a row of the statement */
 void snap_reset(struct snap_stmt *st);
+/* The rows the statement's last run to the end inserted, updated or
+ * deleted (SQLite's changes(): a statement run after it on the same
+ * connection counts instead). */
+long long snap_changes(struct snap_stmt *st);
 /* A statement prepared once per run and kept: `sql` must be a string
  * literal (it is found again by its address). The snapshot owns it — never
  * snap_finalize it; snap_step to the end (it resets itself) or snap_reset

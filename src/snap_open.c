@@ -674,6 +674,13 @@ int snap_step(struct snap_stmt *st)
 	return -1;
 }
 
+long long snap_changes(struct snap_stmt *st)
+{
+	if (!stmt_ok(st))
+		return 0;
+	return (long long)sqlite3_changes64(sqlite3_db_handle(st->st));
+}
+
 const char *snap_col_text(struct snap_stmt *st, int i)
 {
 	if (!stmt_ok(st))
