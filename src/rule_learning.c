@@ -156,7 +156,12 @@ struct lrn {
  * runs the subquery as a co-routine (it is neither flattened nor are the
  * outer terms pushed into it), so each record is built once, not again for
  * every reference to it, and its rows come out in the subquery's ORDER BY
- * (full run, 1x: a third of the enrollment records' time). */
+ * (full run, 1x: a third of the enrollment records' time). Under a LIMIT,
+ * SQLite sorts in a B-tree of the temporary database, not with its sorter:
+ * the subquery orders its rows only where its scan gives the order, and
+ * the outer query, with no LIMIT, sorts otherwise (a 1x day two's
+ * learning-plan records: 283 MB of 4 KiB writes to that B-tree, 69,035
+ * of them). */
 #define ONCE "LIMIT -1"
 
 /* A row of the user `u` may give its key to another row: the user id is
@@ -465,8 +470,9 @@ static const char *const steps[] = {
  * crm_out by key read its rows in order, not one page at random per
  * learner (2.7 GB read for the learner import file alone at 1x). Of two
  * usernames sharing a user id, the first by username is written first and
- * keeps the key. */
-#define USER_RECORDS_SQL(from) \
+ * keeps the key. `order`: the subquery's ORDER BY, where the scan gives it
+ * (ONCE says why only there). */
+#define USER_RECORDS_SQL(from, order) \
 	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)" \
 	" SELECT 'LMS_User__c', 'upsert', r.key, r.fields, 'R9', r.src_file, r.src_line" \
 	" FROM (SELECT " USER_KEY " AS key, " USER_FIELDS(COUNTS) " AS fields," \
@@ -474,7 +480,7 @@ static const char *const steps[] = {
 	"  u.src_line AS src_line" \
 	"  FROM " from \
 	"  WHERE u.state = 'linked' AND u.user_id IS NOT NULL AND n.n_course + n.n_plan > 0" \
-	"  AND " BUILT("LMS_User__c") " ORDER BY n.username " ONCE ") r" \
+	"  AND " BUILT("LMS_User__c") order " " ONCE ") r" \
 	" WHERE " NOT_SENT_AS("LMS_User__c", "r.key", "r.fields") \
 	" OR " TWICE_OF("r", "user_id", "''") \
 	" ORDER BY r.key, r.username"
@@ -507,8 +513,12 @@ static const char *const steps[] = {
 	" OR " TWICE_OF("r", "course", "r.course_code")
 
 /* The learning-plan enrollment records of the users `users`, in the same
- * order. */
-#define PLAN_RECORDS_SQL(users) \
+ * order (PLAN_ORDER): sorted by the subquery (`inner`) when its scan gives
+ * the order, else by the outer query (`outer`), which sorts only the
+ * records that pass its WHERE (ONCE says why). */
+#define PLAN_ORDER(u, e, rowid) " ORDER BY " u ".user_id, " u ".username, " e ".plan_code, " \
+	e ".src_line, " rowid
+#define PLAN_RECORDS_SQL(users, inner, outer) \
 	"INSERT OR IGNORE INTO stage.crm_out (object, op, key, fields, rule, is_forced," \
 	" src_file, src_line)" \
 	" SELECT 'LMS_Learning_Plan_Enrollment__c', 'upsert', r.key, r.fields, 'R9', r.is_forced," \
@@ -522,10 +532,10 @@ static const char *const steps[] = {
 	"  JOIN enr.lrn_plan p ON p.code = e.plan_code" \
 	"  WHERE (?4 & 2) <> 0 AND u.state = 'linked' AND u.user_id IS NOT NULL" \
 	"  AND " BUILT("LMS_Learning_Plan_Enrollment__c") " AND " SENT_STATUS("e") \
-	"  ORDER BY u.user_id, u.username, e.plan_code, e.src_line, e.rowid " ONCE ") r" \
+	inner " " ONCE ") r" \
 	" WHERE r.is_forced OR " \
 	NOT_SENT_AS("LMS_Learning_Plan_Enrollment__c", "r.key", "r.fields") \
-	" OR " TWICE_OF("r", "plan", "r.plan_code")
+	" OR " TWICE_OF("r", "plan", "r.plan_code") outer
 
 /* The rest of the rule, after the enrollments of missing courses. */
 /* A statement, and the one to run instead when only the users whose
@@ -546,9 +556,10 @@ static const struct step record_steps[] = {
 	" GROUP BY e.plan_code ORDER BY e.plan_code", NULL, NULL },
 
 	/* -- the records (R9, R11) -- */
-	{ USER_RECORDS_SQL("enr.lrn_count n JOIN stage.lrn_user u ON u.username = n.username"),
+	{ USER_RECORDS_SQL("enr.lrn_count n JOIN stage.lrn_user u ON u.username = n.username",
+			   " ORDER BY n.username"),
 	  USER_RECORDS_SQL("stage.lrn_dirty ld CROSS JOIN enr.lrn_count n ON n.username = ld.username"
-			   " CROSS JOIN stage.lrn_user u ON u.username = ld.username"),
+			   " CROSS JOIN stage.lrn_user u ON u.username = ld.username", ""),
 	  "LMS_User__c" },
 
 	/* A learner record the CRM already holds follows the LMS down to no
@@ -597,7 +608,8 @@ static const struct step record_steps[] = {
 
 	{ PLAN_DONE_SQL(ALL_BY_NAME), PLAN_DONE_SQL(DIRTY), "LMS_Learning_Plan_Enrollment__c" },
 
-	{ PLAN_RECORDS_SQL(ALL_BY_ID), PLAN_RECORDS_SQL(DIRTY), "LMS_Learning_Plan_Enrollment__c" },
+	{ PLAN_RECORDS_SQL(ALL_BY_ID, PLAN_ORDER("u", "e", "e.rowid"), ""),
+	  PLAN_RECORDS_SQL(DIRTY, "", PLAN_ORDER("r", "r", "r.id")), "LMS_Learning_Plan_Enrollment__c" },
 };
 
 /* What the records of this run were built from, for the next run: the
