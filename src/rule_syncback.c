@@ -38,7 +38,7 @@ struct sb_ctx {
 	struct snap_stmt *pending;  /* an earlier run's Contact insert for key ?1 */
 	struct snap_stmt *ins_out, *set_out; /* stage.user_out: a new row, an empty sfdc_id set */
 	struct snap_stmt *ins_crm;  /* stage.crm_out */
-	struct snap_stmt *ins_link, *drop_links; /* the durable links */
+	struct snap_stmt *set_link, *ins_link, *drop_links; /* the durable links */
 	struct buf tmp;             /* scratch for reasons */
 	struct buf ids;             /* scratch for candidate lists */
 };
@@ -274,11 +274,15 @@ static enum rc prepare_stmts(struct sb_ctx *c)
 	c->ins_crm = snap_prepare(s,
 		"INSERT INTO stage.crm_out (object, op, key, fields, rule, src_file, src_line)"
 		" VALUES ('Contact', ?1, ?2, json(?3), 'R7', ?4, ?5) ON CONFLICT DO NOTHING");
+	/* A link's row is updated, or inserted when there is none, by two
+	 * one-row statements: an upsert may change more than one row, so
+	 * SQLite copied each page it changed to the statement journal, a file
+	 * by then (1x full run: 159 MB in 38,820 writes). */
+	c->set_link = snap_prepare(s, "UPDATE links SET lms_username = ?3, last_run = ?4"
+				   " WHERE crm_id = ?1 AND lms_instance = ?2 AND ?5");
 	c->ins_link = snap_prepare(s,
-		"INSERT INTO links (crm_id, lms_instance, lms_username, source, first_run, last_run)"
-		" VALUES (?1, ?2, ?3, 'Contact', ?4, ?4) ON CONFLICT (crm_id, lms_instance)"
-		" DO UPDATE SET lms_username = excluded.lms_username, last_run = excluded.last_run"
-		" WHERE ?5");
+		"INSERT OR IGNORE INTO links (crm_id, lms_instance, lms_username, source, first_run,"
+		" last_run) VALUES (?1, ?2, ?3, 'Contact', ?4, ?4)");
 	c->drop_links = snap_prepare(s, "DELETE FROM links WHERE lms_instance = ?1"
 				     " AND lms_username = ?2 AND source = 'Contact' AND crm_id <> ?3");
 	return snap_rc(s);
@@ -292,12 +296,19 @@ static enum rc prepare_stmts(struct sb_ctx *c)
 static void record_link(struct sb_ctx *c, const char *crm_id, const char *username,
 			int is_refresh)
 {
-	snap_bind_text(c->ins_link, 1, crm_id, strlen(crm_id));
-	bind_str(c->ins_link, 2, c->instance);
-	bind_str(c->ins_link, 3, username);
-	snap_bind_int(c->ins_link, 4, c->run_id);
-	snap_bind_int(c->ins_link, 5, is_refresh);
-	run_stmt(c->ins_link);
+	struct snap_stmt *const st[] = { c->set_link, c->ins_link };
+
+	for (size_t i = 0; i < sizeof st / sizeof *st; i++) {
+		snap_bind_text(st[i], 1, crm_id, strlen(crm_id));
+		bind_str(st[i], 2, c->instance);
+		bind_str(st[i], 3, username);
+		snap_bind_int(st[i], 4, c->run_id);
+	}
+	snap_bind_int(c->set_link, 5, is_refresh);
+	run_stmt(c->set_link);
+	/* Not there: inserted. There and not refreshed: left as it is. */
+	if (snap_changes(c->set_link) == 0)
+		run_stmt(c->ins_link);
 	if (!is_refresh)
 		return;
 	bind_str(c->drop_links, 1, c->instance);
@@ -743,6 +754,7 @@ out:
 	snap_finalize(c.ins_out);
 	snap_finalize(c.set_out);
 	snap_finalize(c.ins_crm);
+	snap_finalize(c.set_link);
 	snap_finalize(c.ins_link);
 	snap_finalize(c.drop_links);
 	buf_release(&c.tmp);
