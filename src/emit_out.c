@@ -93,8 +93,8 @@ static FILE *open_stream(const char *path, struct out_stream **out)
 	}
 	(void)setvbuf(f, NULL, _IOFBF, 1 << 16);
 	/* One thread writes a file: no lock for each putc and fwrite (the
-	 * run has threads of its own, so glibc would take it; at a million
-	 * contacts the writers make about 200 million such calls). */
+	 * run has threads of its own, so glibc would take one for every call
+	 * of the writers, a few for each field they write). */
 	(void)__fsetlocking(f, FSETLOCKING_BYCALLER);
 	*out = st;
 	return f;
