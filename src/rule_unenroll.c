@@ -368,14 +368,9 @@ static const char gone_sql[] =
 	"INSERT INTO stage.ue_gone (kind, username, item_code, session_code, status, object,"
 	" src_file, src_line) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
-/* The pass writes a row of the delta with two one-row statements, an
- * UPDATE of its key and, when the delta has no row of the key, an INSERT
- * (m_write), not with one upsert: SQLite keeps a statement journal for a
- * statement that may change more than one row and stop half way, which an
- * upsert is, and once that journal is a file (for the rest of the run's
- * one transaction) each upsert copied the page it changed into it (a 1x
- * day two: 1.47 GB in 359,326 writes). ?1 instance, ?2 kind, ?3 .. ?5 the
- * key in each. */
+/* The pass writes a row of the delta by an UPDATE of its key, or an
+ * INSERT when the delta has no row of it (snap_set_or_add says why not
+ * an upsert). ?1 instance, ?2 kind, ?3 .. ?5 the key in each. */
 #define DELTA_SET "UPDATE main.enrollment_delta SET "
 #define DELTA_OF_KEY " WHERE lms_instance = ?1 AND kind = ?2 AND username = ?3" \
 	" AND item_code = ?4 AND session_code = ?5"
@@ -683,17 +678,6 @@ struct m_ctx {
 	long long run_id;  /* the run in flight: the first run of a row new */
 };
 
-/* Runs a write of the delta, its parameters bound to both statements:
- * the key's row updated, or inserted when there is none. */
-static void m_write(struct snap_stmt *const st[2])
-{
-	while (snap_step(st[M_SET]) == 1)
-		;
-	if (snap_changes(st[M_SET]) == 0)
-		while (snap_step(st[M_ADD]) == 1)
-			;
-}
-
 /* Writes the export row `e` into the delta, with the first run of its
  * key's baseline row `b` (NULL: none). The instance, kind and run are
  * bound once, by merge. */
@@ -707,7 +691,7 @@ static void m_keep(const struct m_ctx *m, const struct m_side *ex, const struct 
 		snap_bind_int(st, 7, e->digest);
 		snap_bind_int(st, 9, b ? b->first_run : m->run_id);
 	}
-	m_write(m->keep);
+	snap_set_or_add(m->keep[M_SET], m->keep[M_ADD]);
 }
 
 /* One item of one user: the baseline rows `bs` (none when bs->n is 0 or
@@ -746,7 +730,7 @@ static void m_item(const struct m_ctx *m, const struct m_side *bs, size_t nb,
 				for (int c = M_USER; c <= M_SESSION; c++)
 					snap_bind_text(m->forget[w], 3 + c, m_str(bs, b, c),
 						       b->t[c].len);
-			m_write(m->forget);
+			snap_set_or_add(m->forget[M_SET], m->forget[M_ADD]);
 		}
 	}
 	/* Current: written when new or changed. An item listed more than

@@ -674,11 +674,13 @@ int snap_step(struct snap_stmt *st)
 	return -1;
 }
 
-long long snap_changes(struct snap_stmt *st)
+void snap_set_or_add(struct snap_stmt *set, struct snap_stmt *add)
 {
-	if (!stmt_ok(st))
-		return 0;
-	return (long long)sqlite3_changes64(sqlite3_db_handle(st->st));
+	while (snap_step(set) == 1)
+		;
+	if (stmt_ok(set) && sqlite3_changes64(sqlite3_db_handle(set->st)) == 0)
+		while (snap_step(add) == 1)
+			;
 }
 
 const char *snap_col_text(struct snap_stmt *st, int i)

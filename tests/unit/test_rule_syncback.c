@@ -488,6 +488,29 @@ Test(rule_syncback, deactivated_learner_is_unlinked_and_the_contact_stays)
 	cr_assert_eq(count("stage.crm_out"), 0);
 }
 
+/* An unlink keeps the link as the run before it left it (R7): the memory
+ * of the Contact for a later relink, not a link this run saw. */
+Test(rule_syncback, unlink_leaves_the_remembered_link_as_it_was)
+{
+	long long run2;
+
+	add_account(ACC_A, "Acme", "0");
+	add_contact(CON_1, "ann@example.com", ACC_A, "0");
+	add_user("ann@example.com", "Ann", "Lee", "ann@example.com", "PARTNERS", "1", CON_1, NULL, "7");
+	cr_assert_eq(rule_syncback(&d, &job, s, run_id), RC_OK);
+	assert_link(CON_1, "ann@example.com", run_id, run_id);
+	cr_assert_eq(snap_run_commit(s, "2024-05-01T10:05:00Z", NULL), RC_OK);
+
+	cr_assert_eq(snap_run_begin(s, "full", "2024-05-02T10:00:00Z", &run2), RC_OK);
+	add_account(ACC_A, "Acme", "0");
+	add_contact(CON_1, "ann@example.com", ACC_A, "0");
+	add_user("ann@example.com", "Ann", "Lee", "ann@example.com", "PARTNERS", "0", CON_1, NULL, "8");
+	cr_assert_eq(rule_syncback(&d, &job, s, run2), RC_OK);
+
+	assert_rows(CHANGES, 9, "lms.users|ann@example.com|unlink|sfdc_id|" CON_1 "|-|4|8|R7\n");
+	assert_link(CON_1, "ann@example.com", run_id, run_id);
+}
+
 Test(rule_syncback, reactivated_learner_is_linked_again_to_its_contact)
 {
 	long long run2;

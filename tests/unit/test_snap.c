@@ -946,6 +946,36 @@ Test(snap, digest_is_fnv1a_64_of_the_text)
 	snap_close(s);
 }
 
+/* snap_set_or_add updates the key's row when there is one, and inserts
+ * it when the UPDATE changed nothing. */
+Test(snap, set_or_add_updates_the_row_of_the_key_or_inserts_it)
+{
+	struct snap *s = open_ok(SNAP_MEMORY);
+	struct snap_stmt *set, *add;
+
+	cr_assert_eq(snap_exec(s, "CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID;"
+			       " INSERT INTO t VALUES ('a', 'old')"), RC_OK);
+	set = snap_prepare(s, "UPDATE t SET v = ?2 WHERE k = ?1");
+	add = snap_prepare(s, "INSERT INTO t (k, v) VALUES (?1, ?2)");
+	cr_assert(set && add);
+	for (int i = 0; i < 2; i++) {
+		struct snap_stmt *st = i ? add : set;
+		snap_bind_text(st, 1, "a", 1);
+		snap_bind_text(st, 2, "new", 3);
+	}
+	snap_set_or_add(set, add);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM t WHERE k = 'a' AND v = 'new'"), 1);
+	for (int i = 0; i < 2; i++)
+		snap_bind_text(i ? add : set, 1, "b", 1);
+	snap_set_or_add(set, add);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM t"), 2);
+	cr_assert_eq(snap_query_int(s, "SELECT count(*) FROM t WHERE k = 'b' AND v = 'new'"), 1);
+	cr_assert_eq(snap_rc(s), RC_OK);
+	snap_finalize(set);
+	snap_finalize(add);
+	snap_close(s);
+}
+
 /* lmsrecon_digest_is(D, TEXT) is D IS lmsrecon_digest(TEXT) for the
  * texts the rules compare (never NULL), and 0 without a digest. */
 Test(snap, digest_is_compares_with_the_digest_of_the_text)
