@@ -513,9 +513,11 @@ static const char *const steps[] = {
 	" OR " TWICE_OF("r", "course", "r.course_code")
 
 /* The learning-plan enrollment records of the users `users`, in the same
- * order (PLAN_ORDER): sorted by the subquery (`inner`) when its scan gives
- * the order, else by the outer query (`outer`), which sorts only the
- * records that pass its WHERE (ONCE says why). */
+ * order (PLAN_ORDER), for the same sweep: sorted by the subquery (`inner`)
+ * when its scan gives the order, else by the outer query (`outer`), which
+ * sorts only the records that pass its WHERE (ONCE says why). Which row
+ * of a key listed twice comes first does not hang on it: the enrollments'
+ * index gives a user's rows of a plan in input order either way. */
 #define PLAN_ORDER(u, e, rowid) " ORDER BY " u ".user_id, " u ".username, " e ".plan_code, " \
 	e ".src_line, " rowid
 #define PLAN_RECORDS_SQL(users, inner, outer) \
