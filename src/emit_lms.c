@@ -63,8 +63,7 @@ static enum rc write_users(const struct job *j, struct snap *s, struct emit_out 
 		 " force_password_change");
 	for (size_t x = 0; x < nextra; x++)
 		buf_addf(&sql, ", json_extract(fields, '$.\"%s\"')", extra[x]);
-	/* Through the username index: the rows are stored in username order
-	 * (rules_run, snap_stage_sort), so its rows are fetched in order. */
+	/* In the order of user_out's key: read as stored, not sorted. */
 	buf_adds(&sql, " FROM stage.user_out ORDER BY username");
 	st = snap_prepare(s, sql.buf);
 	while (st && snap_step(st) == 1) {

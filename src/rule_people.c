@@ -247,6 +247,11 @@ static int same(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+/* The columns of a user_out row, as the people rules write it (through
+ * stage.user_new). */
+#define USER_COLS "username, action, firstname, lastname, email, branch_code, active," \
+	" sfdc_id, force_password_change, fields, src_file, src_line"
+
 static const char *const field_names[F_FIXED] = { "firstname", "lastname", "email", "branch_code" };
 
 /* Writes the user_out row of an existing user: its current values with the
@@ -732,9 +737,7 @@ enum rc rule_people_match(struct diag *d, const struct job *j,
 	c.by_key = prepare_lookup(&c, "stage.people_keyed AS k JOIN stage.stg_lms_user AS u"
 				  " ON u.rowid = k.user_row WHERE k.crm_id = ?1"
 				  " ORDER BY k.username, k.user_row");
-	c.ins_out = snap_prepare(s, "INSERT OR IGNORE INTO stage.user_out (username, action, firstname,"
-				 " lastname, email, branch_code, active, sfdc_id, force_password_change,"
-				 " fields, src_file, src_line)"
+	c.ins_out = snap_prepare(s, "INSERT INTO stage.user_new (" USER_COLS ")"
 				 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
 	snap_exec(s, "CREATE TABLE IF NOT EXISTS stage.people_links (crm_id TEXT, username TEXT);"
 		  " DELETE FROM stage.people_links");
@@ -765,6 +768,12 @@ enum rc rule_people_match(struct diag *d, const struct job *j,
 		write_links(&c);
 	if (snap_rc(s) == RC_OK)
 		sweep_seen(&c);
+	/* The pass's rows into user_out in its key's order, appended; the
+	 * first row of a username wins, as one written row by row would. */
+	if (snap_rc(s) == RC_OK)
+		snap_exec(s, "INSERT OR IGNORE INTO stage.user_out (" USER_COLS ")"
+			  " SELECT " USER_COLS " FROM stage.user_new ORDER BY username, rowid;"
+			  " DELETE FROM stage.user_new");
 	if (snap_rc(s) == RC_OK) {
 		/* One read of the table in its order: through an index on
 		 * source (most runs have one source) each row would be looked

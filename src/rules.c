@@ -83,8 +83,8 @@ static enum rc record_lms_emitted(struct snap *s, long long run_id)
 	 * fields through json(): emitted's json_valid check would parse each
 	 * again (a third of the insert). In the order of emitted's primary
 	 * key, branches before users: appended, not scattered over the tree
-	 * (see rules_run); the users in user_out's order (username, see
-	 * rules_run), not sorted again. */
+	 * (see rules_run); the users in user_out's order (its key,
+	 * username), not sorted again. */
 	snap_run_unchecked(s,
 		"INSERT INTO emitted (run_id, target, object, key, op, fields, digest)"
 		" SELECT ?1, 'lms', 'branches', code, 'create', f, lmsrecon_digest(f)"
@@ -233,10 +233,6 @@ enum rc rules_run(struct diag *d, const struct job *j, const struct rules_prep *
 	}
 	if (rc == RC_OK)
 		rc = rule_syncback(d, j, s, run_id);
-	/* user_out's last writer is done: the steps after it (the LMS side's
-	 * emitted rows, lms/users.csv) read it by username. */
-	if (rc == RC_OK)
-		rc = snap_stage_sort(s, "user_out", "username");
 	if (rc == RC_OK)
 		rc = snap_stage_drop(s, after_people);
 	timing_mark("syncback");

@@ -71,11 +71,6 @@ void snap_set_stage_path(struct snap *s, const char *path);
  * them reuse their pages. A stage kept with snap_set_stage_path keeps
  * every table, for inspection. */
 enum rc snap_stage_drop(struct snap *s, const char *const *tables);
-/* Stores the scratch table `table` again with its rows in the order of
- * `order_by` (SQL), so that a step reading them in that order reads its
- * pages in order, and does not sort the table again each time. Same
- * definition, same rows; its indexes are not kept. */
-enum rc snap_stage_sort(struct snap *s, const char *table, const char *order_by);
 /* Records one input of the run: entity name, file name, SHA-256 (64 hex),
  * records staged, bytes. Kept in the run's transaction (the report reads
  * them back from there). */

@@ -535,36 +535,3 @@ enum rc snap_stage_drop(struct snap *s, const char *const *tables)
 	}
 	return snap_rc(s);
 }
-
-enum rc snap_stage_sort(struct snap *s, const char *table, const char *order_by)
-{
-	struct snap_stmt *st = snap_prepare(s, "SELECT sql FROM stage.sqlite_schema"
-					    " WHERE type = 'table' AND name = ?1");
-	char *unsorted = xasprintf("%s_unsorted", table);
-	const char *drop[] = { unsorted, NULL };
-	const char *cols = NULL;
-	char *sql;
-
-	if (st) {
-		snap_bind_text(st, 1, table, strlen(table));
-		if (snap_step(st) == 1)
-			cols = strchr(snap_col_text(st, 0), '(');
-	}
-	if (!cols) {
-		snap_finalize(st);
-		free(unsorted);
-		return snap_rc(s) != RC_OK ? snap_rc(s)
-			: snap_fail_msg(s, RC_INTERNAL, "no stage table %s to sort", table);
-	}
-	/* The table's own definition (stored without its schema's name). */
-	sql = xasprintf("ALTER TABLE stage.\"%s\" RENAME TO \"%s\";"
-			" CREATE TABLE stage.\"%s\" %s;"
-			" INSERT INTO stage.\"%s\" SELECT * FROM stage.\"%s\" NOT INDEXED ORDER BY %s",
-			table, unsorted, table, cols, table, unsorted, order_by);
-	snap_finalize(st);
-	snap_exec(s, sql);
-	free(sql);
-	snap_stage_drop(s, drop);
-	free(unsorted);
-	return snap_rc(s);
-}

@@ -397,7 +397,8 @@ CREATE TABLE stage.branch_out (
 	is_new INTEGER NOT NULL    -- 1 when the LMS export does not have it yet
 );
 
--- LMS user rows to write (lms/users.csv), one per username.
+-- LMS user rows to write (lms/users.csv), one per username, in username
+-- order: the steps after the people rules read it in that order.
 CREATE TABLE stage.user_out (
 	username TEXT PRIMARY KEY,
 	action TEXT NOT NULL,      -- 'create', 'update', 'deactivate'
@@ -411,7 +412,16 @@ CREATE TABLE stage.user_out (
 	fields TEXT,               -- JSON object of extra mapped fields
 	src_file INTEGER,
 	src_line INTEGER
-);
+) WITHOUT ROWID;
+
+-- The user_out rows (its columns) of one people rule pass, in the order
+-- it decides them (by CRM id, not by username), appended: they go into
+-- user_out sorted when the pass ends, the first row of a username kept.
+-- Inserted
+-- one by one into user_out's key, they went in at random, and the table
+-- was then stored again in username order (a million contacts: 4.4 and
+-- 2.4 s, against 0.6 and 1.9 s).
+CREATE TABLE stage.user_new AS SELECT * FROM stage.user_out WHERE 0;
 
 -- CRM records to write (SPEC section 6), one per object, operation and
 -- key; emit_crm writes one file per object and operation from it.

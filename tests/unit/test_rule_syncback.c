@@ -659,26 +659,20 @@ Test(rule_syncback, username_repeated_in_the_export_is_in_scope_by_its_first_row
 
 /* ---- user_out in username order ------------------------------------------ */
 
-/* The LMS user rows, written in the order the people were matched, are
- * stored again in username order, every column kept, and the table keeps
- * its definition: a username is still written once. */
-Test(rule_syncback, user_out_is_stored_again_in_username_order)
+/* The LMS user rows are stored in username order whatever order they are
+ * written in: the steps after the people rules read the table in that
+ * order without sorting it (a scan of the table itself), and a username
+ * is still written once. */
+Test(rule_syncback, user_out_is_stored_in_username_order)
 {
 	static const char *const names[] = { "carl", "anna", "dora", "bella" };
-	char *before, *after;
 
 	for (int i = 0; i < 4; i++)
 		exec_n("INSERT INTO stage.user_out (username, action, firstname, sfdc_id,"
 		       " force_password_change, fields, src_file, src_line)"
 		       " VALUES (?1, 'create', upper(?1), NULL, 1, '{\"x\":1}', 0, length(?1))",
 		       1, names[i]);
-	before = rows(USER_OUT, 12);
-	cr_assert_eq(snap_stage_sort(s, "user_out", "username"), RC_OK);
-	after = rows(USER_OUT, 12);
-	cr_assert_str_eq(after, before);
-	free(before);
-	free(after);
-	assert_rows("SELECT username FROM stage.user_out ORDER BY rowid", 1,
+	assert_rows("SELECT username FROM stage.user_out NOT INDEXED", 1,
 		    "anna\nbella\ncarl\ndora\n");
 	exec_n("INSERT OR IGNORE INTO stage.user_out (username, action) VALUES ('anna', 'update')", 0);
 	assert_rows("SELECT action FROM stage.user_out WHERE username = 'anna'", 1, "create\n");
