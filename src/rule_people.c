@@ -25,6 +25,8 @@ struct people_ctx {
 	const char **extra;        /* their LMS names; borrowed from the job; owned array */
 	int has_email;             /* the job maps 'email' */
 	struct snap_stmt *by_link, *by_key, *ins_out, *ins_link;
+	struct snap_stmt *taken;   /* who holds a username (username_taken); NULL: no one can */
+	int is_key_username;       /* the username is mapped from the match field */
 	struct buf tmp;
 };
 
@@ -402,6 +404,40 @@ static void exc(struct people_ctx *c, const char *kind, const struct person *p,
 		       p->src_file, p->src_line);
 }
 
+/* R1 for a record that matches no one: the username it would be created
+ * with is someone's already, either an LMS user's (whom the match key did
+ * not find: the username is mapped from another field than the match
+ * field) or a user an earlier people source of this run writes. The LMS
+ * import would update that user with this record's fields, merging two
+ * people: a conflict, and nothing written. Returns 1 when taken. */
+static int username_taken(struct people_ctx *c, const struct person *p)
+{
+	int is_taken;
+
+	if (!c->taken)
+		return 0;
+	snap_bind_text(c->taken, 1, p->username, strlen(p->username));
+	is_taken = snap_step(c->taken) == 1;
+	if (is_taken) {
+		buf_reset(&c->tmp);
+		if (snap_col_int(c->taken, 0) == 0) {
+			buf_addf(&c->tmp, "no LMS user matches, and the username '%s' it would be"
+				 " created with is an LMS user's already; nothing written", p->username);
+			exc(c, "conflict", p, p->username, c->tmp.buf);
+		} else {
+			struct buf cands = BUF_INIT;
+			buf_addf(&c->tmp, "the username '%s' it would be created with is written by"
+				 " this run for CRM record '%s'; nothing written", p->username,
+				 snap_col_text(c->taken, 1));
+			buf_addf(&cands, "%s;%s", p->username, snap_col_text(c->taken, 1));
+			exc(c, "conflict", p, cands.buf, c->tmp.buf);
+			buf_release(&cands);
+		}
+	}
+	snap_reset(c->taken);
+	return is_taken;
+}
+
 /* R1 for one candidate, then R2. */
 static enum rc match_one(struct people_ctx *c, const struct person *p, const char *key)
 {
@@ -455,8 +491,10 @@ static enum rc match_one(struct people_ctx *c, const struct person *p, const cha
 			is_link = !keyed[0].sfdc_id;
 		}
 	} else if (c->pe->provision) {
-		write_create(c, p);
-		record_link(c, p->crm_id, p->username);
+		if (!username_taken(c, p)) {
+			write_create(c, p);
+			record_link(c, p->crm_id, p->username);
+		}
 	} else {
 		exc(c, "no_match", p, NULL, "no LMS user matches and provisioning is off");
 	}
@@ -471,6 +509,40 @@ static enum rc match_one(struct people_ctx *c, const struct person *p, const cha
 	}
 	buf_release(&link_names);
 	buf_release(&key_names);
+	return snap_rc(c->s);
+}
+
+/* CRM-side ambiguity (R1) among new users: several records of the pass
+ * that each create the same username (mapped from another field than the
+ * match field, so their keys differ) fail together, as records sharing a
+ * key do. The loop wrote them as it met them: their user rows, changes
+ * and links go again. Run before write_links. */
+static enum rc reject_shared_creates(struct people_ctx *c)
+{
+	if (c->is_key_username) /* they would share a key too: rejected already */
+		return snap_rc(c->s);
+	snap_exec(c->s, "DELETE FROM stage.user_shared;"
+		  " INSERT INTO stage.user_shared (username, candidates)"
+		  " SELECT username, group_concat(sfdc_id, ';') FROM (SELECT username, sfdc_id"
+		  "  FROM stage.user_new WHERE action = 'create' ORDER BY username, sfdc_id)"
+		  " GROUP BY username HAVING count(*) > 1");
+	if (snap_rc(c->s) != RC_OK
+	    || snap_query_int(c->s, "SELECT EXISTS (SELECT 1 FROM stage.user_shared)") != 1)
+		return snap_rc(c->s);
+	snap_run(c->s, "INSERT INTO stage.exceptions (kind, entity, key, candidates, reason,"
+		 " src_file, src_line)"
+		 " SELECT 'ambiguous', ?1, n.sfdc_id, x.candidates, 'several CRM records would"
+		 " create the LMS username ''' || n.username || '''; nothing written',"
+		 " n.src_file, n.src_line"
+		 " FROM stage.user_shared x JOIN stage.user_new n ON n.username = x.username"
+		 " AND n.action = 'create' ORDER BY n.username, n.sfdc_id", "t", c->source);
+	snap_exec(c->s, "DELETE FROM stage.people_links WHERE (crm_id, username) IN"
+		  " (SELECT n.sfdc_id, n.username FROM stage.user_new n"
+		  "  JOIN stage.user_shared x ON x.username = n.username WHERE n.action = 'create');"
+		  " DELETE FROM stage.changes WHERE entity = 'lms.users' AND action = 'create'"
+		  "  AND key IN (SELECT username FROM stage.user_shared);"
+		  " DELETE FROM stage.user_new WHERE action = 'create'"
+		  "  AND username IN (SELECT username FROM stage.user_shared)");
 	return snap_rc(c->s);
 }
 
@@ -742,6 +814,29 @@ enum rc rule_people_match(struct diag *d, const struct job *j,
 	snap_exec(s, "CREATE TABLE IF NOT EXISTS stage.people_links (crm_id TEXT, username TEXT);"
 		  " DELETE FROM stage.people_links");
 	c.ins_link = snap_prepare(s, "INSERT INTO stage.people_links (crm_id, username) VALUES (?1, ?2)");
+	/* A username mapped from the match field that an LMS user has is
+	 * found by the key (the user is matched, not created); user_out has
+	 * rows only after an earlier people source. A look-up that cannot
+	 * find anyone is not made (a million contacts: 97,505 look-ups,
+	 * 0.65 s). */
+	{
+		const char *from = map_crm(pe, "username");
+		int is_after = snap_query_int(s, "SELECT EXISTS (SELECT 1 FROM stage.user_out)") == 1;
+
+		c.is_key_username = from && strcmp(from, pe->match_field) == 0;
+		buf_reset(&sql);
+		if (!c.is_key_username)
+			buf_adds(&sql, "SELECT 0, NULL FROM stage.stg_lms_user WHERE username = ?1");
+		if (!c.is_key_username && is_after)
+			buf_adds(&sql, " UNION ALL ");
+		if (is_after)
+			buf_adds(&sql, "SELECT 1, sfdc_id FROM stage.user_out WHERE username = ?1");
+		if (sql.len) {
+			buf_adds(&sql, " LIMIT 1");
+			c.taken = snap_prepare(s, sql.buf);
+		}
+		buf_reset(&sql);
+	}
 	buf_adds(&sql, "SELECT crm_id, match_key, username, firstname, lastname, email, branch_code,"
 		 " src_file, src_line");
 	for (size_t x = 0; x < c.nextra; x++)
@@ -749,7 +844,7 @@ enum rc rule_people_match(struct diag *d, const struct job *j,
 	buf_adds(&sql, " FROM stage.people WHERE source = ?1 AND in_view = 1 AND is_rejected = 0"
 		 " AND is_unchanged = 0 ORDER BY crm_id");
 	cand = snap_prepare(s, sql.buf);
-	if (!c.by_link || !c.by_key || !c.ins_out || !c.ins_link || !cand)
+	if (!c.by_link || !c.by_key || !c.ins_out || !c.ins_link || snap_rc(s) != RC_OK || !cand)
 		goto out;
 	snap_bind_text(cand, 1, c.source, strlen(c.source));
 	while (snap_step(cand) == 1) {
@@ -764,6 +859,8 @@ enum rc rule_people_match(struct diag *d, const struct job *j,
 		if (match_one(&c, &p, snap_col_text(cand, 1)) != RC_OK)
 			break;
 	}
+	if (snap_rc(s) == RC_OK)
+		reject_shared_creates(&c);
 	if (snap_rc(s) == RC_OK)
 		write_links(&c);
 	if (snap_rc(s) == RC_OK)
@@ -788,6 +885,7 @@ enum rc rule_people_match(struct diag *d, const struct job *j,
 out:
 	snap_finalize(cand);
 	snap_finalize(c.by_link);
+	snap_finalize(c.taken);
 	snap_finalize(c.by_key);
 	snap_finalize(c.ins_out);
 	snap_finalize(c.ins_link);

@@ -423,6 +423,13 @@ CREATE TABLE stage.user_out (
 -- 2.4 s, against 0.6 and 1.9 s).
 CREATE TABLE stage.user_new AS SELECT * FROM stage.user_out WHERE 0;
 
+-- The usernames that several records of one people rule pass would
+-- create (R1, ambiguous), with their CRM ids ('a;b'). Usually empty.
+CREATE TABLE stage.user_shared (
+	username TEXT PRIMARY KEY,
+	candidates TEXT NOT NULL
+) WITHOUT ROWID;
+
 -- CRM records to write (SPEC section 6), one per object, operation and
 -- key; emit_crm writes one file per object and operation from it.
 CREATE TABLE stage.crm_out (
