@@ -523,13 +523,15 @@ CREATE TABLE enr.stg_plan_course (
 CREATE TABLE enr.stg_enrollment (
 	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
 	username TEXT, course_code TEXT, session_code TEXT, status TEXT,
-	enrolled_at TEXT, completed_at TEXT, score REAL, updated_at TEXT
+	enrolled_at TEXT, completed_at TEXT, score REAL, updated_at TEXT,
+	id INTEGER PRIMARY KEY     -- the rowid, named so that an index can hold it
 );
 
 CREATE TABLE enr.stg_plan_enrollment (
 	src_file INTEGER NOT NULL, src_line INTEGER NOT NULL,
 	username TEXT, plan_code TEXT, status TEXT,
-	enrolled_at TEXT, completed_at TEXT, score REAL, updated_at TEXT
+	enrolled_at TEXT, completed_at TEXT, score REAL, updated_at TEXT,
+	id INTEGER PRIMARY KEY     -- as above
 );
 
 -- @enr-index
@@ -544,12 +546,17 @@ CREATE INDEX enr.stg_plan_course_plan ON stg_plan_course (plan_code);
 -- rules walk it in order next to the tables keyed by username (the users,
 -- their counts, the baseline), so a million users cost sequential reads,
 -- not a random read of the enrollment table per row. Within one user,
--- course and session the rows keep their input order (src_line).
+-- course and session the rows keep their input order (src_line, then the
+-- rowid for rows of one line): an ORDER BY down to the rowid is the
+-- index's own order, not a small sort of every item's rows (a first run
+-- at 1x puts the enrollments into the baseline in that order: 7.7 s with
+-- the small sorts, 4.3 s without).
 CREATE INDEX enr.stg_enrollment_user ON stg_enrollment (username, course_code,
-	session_code, src_line, status, enrolled_at, completed_at, score, updated_at, src_file);
+	session_code, src_line, id, status, enrolled_at, completed_at, score, updated_at,
+	src_file);
 -- The same for learning-plan enrollments.
 CREATE INDEX enr.stg_plan_enrollment_user ON stg_plan_enrollment (username, plan_code,
-	src_line, status, enrolled_at, completed_at, score, updated_at, src_file);
+	src_line, id, status, enrolled_at, completed_at, score, updated_at, src_file);
 
 -- Statistics for the query planner, sampled as the stage's are.
 PRAGMA enr.analysis_limit = 400;
