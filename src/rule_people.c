@@ -823,7 +823,7 @@ enum rc rule_people_match(struct diag *d, const struct job *j,
 		const char *from = map_crm(pe, "username");
 		int is_after = snap_query_int(s, "SELECT EXISTS (SELECT 1 FROM stage.user_out)") == 1;
 
-		c.is_key_username = from && strcmp(from, pe->match_field) == 0;
+		c.is_key_username = from && strcmp(from, pe->match_field ? pe->match_field : "Email") == 0;
 		buf_reset(&sql);
 		if (!c.is_key_username)
 			buf_adds(&sql, "SELECT 0, NULL FROM stage.stg_lms_user WHERE username = ?1");
