@@ -591,15 +591,28 @@ out:
 	return snap_rc(c->s);
 }
 
+/* The statements of sweep_seen, for its visit. */
+struct seen_ctx {
+	struct people_ctx *c;
+	struct snap_stmt *user, *del, *add, *set;
+	struct snap_stmt *row, *ins; /* user_out: the row of a username; a new row */
+};
+
 /* R4: a record in the view at the last run that is not now (`is_gone`:
  * no longer in the export; else it left the list view), with its source
- * row if it has one (src_file -1 when not). Its LMS user is deactivated
- * with deactivate-missing, else the leaver is reported. `user` finds the
- * LMS user by link. */
-static void leaver(struct people_ctx *c, struct snap_stmt *user, const char *crm_id,
-		   int is_gone, int src_file, unsigned long src_line)
+ * row if it has one (src_file -1 when not). Its LMS user (found by link,
+ * x->user) is deactivated with deactivate-missing, else the leaver is
+ * reported. A user this run already writes for another record (the LMS
+ * links it to that record now) is not deactivated: the leaver is
+ * reported, and the user keeps the row written for it. The pass's rows
+ * are in user_out by now, so the leavers' rows go there directly. */
+static void leaver(struct seen_ctx *x, const char *crm_id, int is_gone, int src_file,
+		   unsigned long src_line)
 {
+	struct people_ctx *c = x->c;
+	struct snap_stmt *user = x->user;
 	const char *why = is_gone ? "no longer in the CRM export" : "left the list view";
+	const char *username;
 
 	snap_bind_text(user, 1, crm_id, 18);
 	snap_bind_text(user, 2, c->j->lms_instance, strlen(c->j->lms_instance));
@@ -612,31 +625,36 @@ static void leaver(struct people_ctx *c, struct snap_stmt *user, const char *crm
 		snap_reset(user);
 		return;
 	}
-	{
-		const char *username = snap_col_text(user, 0);
-		rule_change(c->s, "lms.users", username, "deactivate", "active", "1", "0",
-			    src_file, src_line, "R4");
-		snap_bind_text(c->ins_out, 1, username, strlen(username));
-		snap_bind_text(c->ins_out, 2, "deactivate", 10);
-		for (int f = 0; f < F_FIXED; f++)
-			snap_bind_text(c->ins_out, 3 + f, snap_col_text(user, 1 + f),
-				       snap_col_len(user, 1 + f));
-		snap_bind_int(c->ins_out, 7, 0);
-		snap_bind_text(c->ins_out, 8, crm_id, 18);
-		snap_bind_int(c->ins_out, 9, 0);
-		snap_bind_text(c->ins_out, 10, snap_col_text(user, 5), snap_col_len(user, 5));
-		snap_bind_int(c->ins_out, 11, snap_col_int(user, 7));
-		snap_bind_int(c->ins_out, 12, snap_col_int(user, 8));
-		snap_step(c->ins_out);
+	username = snap_col_text(user, 0);
+	snap_bind_text(x->row, 1, username, strlen(username));
+	if (snap_step(x->row) == 1 && strcmp(snap_col_text(x->row, 0), "deactivate") != 0) {
+		buf_reset(&c->tmp);
+		buf_addf(&c->tmp, "%s since the last run; its LMS user '%s' is written by this run"
+			 " for CRM record '%s', so it is not deactivated", why, username,
+			 snap_col_text(x->row, 1));
+		rule_exception(c->s, "left_view", c->source, crm_id, username, c->tmp.buf,
+			       src_file, src_line);
+		snap_reset(x->row);
+		snap_reset(user);
+		return;
 	}
+	snap_reset(x->row);
+	rule_change(c->s, "lms.users", username, "deactivate", "active", "1", "0",
+		    src_file, src_line, "R4");
+	snap_bind_text(x->ins, 1, username, strlen(username));
+	snap_bind_text(x->ins, 2, "deactivate", 10);
+	for (int f = 0; f < F_FIXED; f++)
+		snap_bind_text(x->ins, 3 + f, snap_col_text(user, 1 + f), snap_col_len(user, 1 + f));
+	snap_bind_int(x->ins, 7, 0);
+	snap_bind_text(x->ins, 8, crm_id, 18);
+	snap_bind_int(x->ins, 9, 0);
+	snap_bind_text(x->ins, 10, snap_col_text(user, 5), snap_col_len(user, 5));
+	snap_bind_int(x->ins, 11, snap_col_int(user, 7));
+	snap_bind_int(x->ins, 12, snap_col_int(user, 8));
+	snap_step(x->ins);
 	snap_reset(user);
 }
 
-/* The statements of sweep_seen, for its visit. */
-struct seen_ctx {
-	struct people_ctx *c;
-	struct snap_stmt *user, *del, *add, *set;
-};
 
 /* One record of sweep_seen: `was` its people_seen row (in_view), `now`
  * its staged row (in_view, src_file, src_line); either may be NULL. */
@@ -647,12 +665,12 @@ static void seen_visit(void *arg, const struct rule_sweep_row *was,
 
 	if (!now) {
 		if (was->v[0])
-			leaver(x->c, x->user, was->key.buf, 1, -1, 0);
+			leaver(x, was->key.buf, 1, -1, 0);
 		rule_sweep_write(x->del, 2, &was->key);
 		return;
 	}
 	if (was && was->v[0] && !now->v[0])
-		leaver(x->c, x->user, now->key.buf, 0, (int)now->v[1], (unsigned long)now->v[2]);
+		leaver(x, now->key.buf, 0, (int)now->v[1], (unsigned long)now->v[2]);
 	if (!was || was->v[0] != now->v[0]) {
 		struct snap_stmt *st = was ? x->set : x->add;
 
@@ -669,7 +687,7 @@ static void seen_visit(void *arg, const struct rule_sweep_row *was,
  * statements did this, each reading a million people at 1x (2.5 s). */
 static enum rc sweep_seen(struct people_ctx *c)
 {
-	struct seen_ctx x = { c, NULL, NULL, NULL, NULL };
+	struct seen_ctx x = { c, NULL, NULL, NULL, NULL, NULL, NULL };
 	struct snap_stmt *was, *now;
 
 	was = snap_prepare(c->s, "SELECT crm_id, in_view FROM people_seen WHERE source = ?1"
@@ -690,7 +708,11 @@ static enum rc sweep_seen(struct people_ctx *c)
 			     " VALUES (?1, ?2, ?3, ?4)");
 	x.set = snap_prepare(c->s, "UPDATE people_seen SET in_view = ?3, last_run = ?4"
 			     " WHERE source = ?1 AND crm_id = ?2");
-	if (was && now && x.user && x.del && x.add && x.set) {
+	x.row = snap_prepare(c->s, "SELECT action, sfdc_id FROM stage.user_out WHERE username = ?1");
+	x.ins = snap_prepare(c->s, "INSERT INTO stage.user_out (" USER_COLS ")"
+			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+			     " ON CONFLICT (username) DO NOTHING");
+	if (was && now && x.user && x.del && x.add && x.set && x.row && x.ins) {
 		snap_bind_text(was, 1, c->source, strlen(c->source));
 		snap_bind_text(now, 1, c->source, strlen(c->source));
 		snap_bind_text(x.del, 1, c->source, strlen(c->source));
@@ -706,6 +728,8 @@ static enum rc sweep_seen(struct people_ctx *c)
 	snap_finalize(x.del);
 	snap_finalize(x.add);
 	snap_finalize(x.set);
+	snap_finalize(x.row);
+	snap_finalize(x.ins);
 	return snap_rc(c->s);
 }
 
@@ -863,14 +887,15 @@ enum rc rule_people_match(struct diag *d, const struct job *j,
 		reject_shared_creates(&c);
 	if (snap_rc(s) == RC_OK)
 		write_links(&c);
-	if (snap_rc(s) == RC_OK)
-		sweep_seen(&c);
 	/* The pass's rows into user_out in its key's order, appended; the
-	 * first row of a username wins, as one written row by row would. */
+	 * first row of a username wins, as one written row by row would.
+	 * Then the leavers, who look there for who keeps their user. */
 	if (snap_rc(s) == RC_OK)
 		snap_exec(s, "INSERT OR IGNORE INTO stage.user_out (" USER_COLS ")"
 			  " SELECT " USER_COLS " FROM stage.user_new ORDER BY username, rowid;"
 			  " DELETE FROM stage.user_new");
+	if (snap_rc(s) == RC_OK)
+		sweep_seen(&c);
 	if (snap_rc(s) == RC_OK) {
 		/* One read of the table in its order: through an index on
 		 * source (most runs have one source) each row would be looked
