@@ -249,12 +249,39 @@ static int same(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-/* The columns of a user_out row, as the people rules write it (through
- * stage.user_new). */
+/* The columns of a user_out row (and of stage.user_new), in the order
+ * write_user_row binds them. */
 #define USER_COLS "username, action, firstname, lastname, email, branch_code, active," \
 	" sfdc_id, force_password_change, fields, src_file, src_line"
 
 static const char *const field_names[F_FIXED] = { "firstname", "lastname", "email", "branch_code" };
+
+/* A user_out row: the user's whole record, as lms/users.csv carries it. */
+struct user_row {
+	const char *username, *action; /* 'create', 'update' or 'deactivate' */
+	const char *val[F_FIXED];      /* firstname .. branch_code; NULL for none */
+	int active, force_password_change;
+	const char *crm_id;            /* 18 characters */
+	const char *fields;            /* the extra fields, a JSON object; NULL for none */
+	int src_file;
+	unsigned long src_line;
+};
+
+/* Writes `r` through `st`, an INSERT of USER_COLS. */
+static void write_user_row(struct snap_stmt *st, const struct user_row *r)
+{
+	snap_bind_text(st, 1, r->username, strlen(r->username));
+	snap_bind_text(st, 2, r->action, strlen(r->action));
+	for (int f = 0; f < F_FIXED; f++)
+		snap_bind_text(st, 3 + f, r->val[f], r->val[f] ? strlen(r->val[f]) : 0);
+	snap_bind_int(st, 7, r->active);
+	snap_bind_text(st, 8, r->crm_id, 18);
+	snap_bind_int(st, 9, r->force_password_change);
+	snap_bind_text(st, 10, r->fields, r->fields ? strlen(r->fields) : 0);
+	snap_bind_int(st, 11, r->src_file);
+	snap_bind_int(st, 12, (long long)r->src_line);
+	snap_step(st);
+}
 
 /* Writes the user_out row of an existing user: its current values with the
  * fields that change overlaid, recording each change. Returns snap_rc. */
@@ -309,17 +336,11 @@ static enum rc write_update(struct people_ctx *c, const struct person *p,
 			buf_add_json_string(&fields, xout[x], strlen(xout[x]));
 		}
 		buf_addch(&fields, '}');
-		snap_bind_text(c->ins_out, 1, u->username, strlen(u->username));
-		snap_bind_text(c->ins_out, 2, "update", 6);
-		for (int f = 0; f < F_FIXED; f++)
-			snap_bind_text(c->ins_out, 3 + f, out[f], out[f] ? strlen(out[f]) : 0);
-		snap_bind_int(c->ins_out, 7, is_reactivate ? 1 : u->active);
-		snap_bind_text(c->ins_out, 8, p->crm_id, 18);
-		snap_bind_int(c->ins_out, 9, 0);
-		snap_bind_text(c->ins_out, 10, fields.buf, fields.len);
-		snap_bind_int(c->ins_out, 11, p->src_file);
-		snap_bind_int(c->ins_out, 12, (long long)p->src_line);
-		snap_step(c->ins_out);
+		write_user_row(c->ins_out, &(struct user_row){
+			.username = u->username, .action = "update",
+			.val = { out[F_FIRST], out[F_LAST], out[F_EMAIL], out[F_BRANCH] },
+			.active = is_reactivate ? 1 : u->active, .crm_id = p->crm_id,
+			.fields = fields.buf, .src_file = p->src_file, .src_line = p->src_line });
 	}
 	free(xout);
 	buf_release(&fields);
@@ -351,17 +372,12 @@ static enum rc write_create(struct people_ctx *c, const struct person *p)
 		buf_add_json_string(&fields, p->extra[x], strlen(p->extra[x]));
 	}
 	buf_addch(&fields, '}');
-	snap_bind_text(c->ins_out, 1, p->username, strlen(p->username));
-	snap_bind_text(c->ins_out, 2, "create", 6);
-	for (int f = 0; f < F_FIXED; f++)
-		snap_bind_text(c->ins_out, 3 + f, p->val[f], p->val[f] ? strlen(p->val[f]) : 0);
-	snap_bind_int(c->ins_out, 7, 1);
-	snap_bind_text(c->ins_out, 8, p->crm_id, 18);
-	snap_bind_int(c->ins_out, 9, c->pe->force_password_change);
-	snap_bind_text(c->ins_out, 10, fields.buf, fields.len);
-	snap_bind_int(c->ins_out, 11, p->src_file);
-	snap_bind_int(c->ins_out, 12, (long long)p->src_line);
-	snap_step(c->ins_out);
+	write_user_row(c->ins_out, &(struct user_row){
+		.username = p->username, .action = "create",
+		.val = { p->val[F_FIRST], p->val[F_LAST], p->val[F_EMAIL], p->val[F_BRANCH] },
+		.active = 1, .force_password_change = c->pe->force_password_change,
+		.crm_id = p->crm_id, .fields = fields.buf, .src_file = p->src_file,
+		.src_line = p->src_line });
 	buf_release(&fields);
 	return snap_rc(c->s);
 }
@@ -613,6 +629,7 @@ static void leaver(struct seen_ctx *x, const char *crm_id, int is_gone, int src_
 	struct snap_stmt *user = x->user;
 	const char *why = is_gone ? "no longer in the CRM export" : "left the list view";
 	const char *username;
+	int has_row;
 
 	snap_bind_text(user, 1, crm_id, 18);
 	snap_bind_text(user, 2, c->j->lms_instance, strlen(c->j->lms_instance));
@@ -627,7 +644,8 @@ static void leaver(struct seen_ctx *x, const char *crm_id, int is_gone, int src_
 	}
 	username = snap_col_text(user, 0);
 	snap_bind_text(x->row, 1, username, strlen(username));
-	if (snap_step(x->row) == 1 && strcmp(snap_col_text(x->row, 0), "deactivate") != 0) {
+	has_row = snap_step(x->row) == 1;
+	if (has_row && strcmp(snap_col_text(x->row, 0), "deactivate") != 0) {
 		buf_reset(&c->tmp);
 		buf_addf(&c->tmp, "%s since the last run; its LMS user '%s' is written by this run"
 			 " for CRM record '%s', so it is not deactivated", why, username,
@@ -639,19 +657,18 @@ static void leaver(struct seen_ctx *x, const char *crm_id, int is_gone, int src_
 		return;
 	}
 	snap_reset(x->row);
+	/* Another leaver of the same user deactivated it already: the change
+	 * is this record's too, the row is written once. */
 	rule_change(c->s, "lms.users", username, "deactivate", "active", "1", "0",
 		    src_file, src_line, "R4");
-	snap_bind_text(x->ins, 1, username, strlen(username));
-	snap_bind_text(x->ins, 2, "deactivate", 10);
-	for (int f = 0; f < F_FIXED; f++)
-		snap_bind_text(x->ins, 3 + f, snap_col_text(user, 1 + f), snap_col_len(user, 1 + f));
-	snap_bind_int(x->ins, 7, 0);
-	snap_bind_text(x->ins, 8, crm_id, 18);
-	snap_bind_int(x->ins, 9, 0);
-	snap_bind_text(x->ins, 10, snap_col_text(user, 5), snap_col_len(user, 5));
-	snap_bind_int(x->ins, 11, snap_col_int(user, 7));
-	snap_bind_int(x->ins, 12, snap_col_int(user, 8));
-	snap_step(x->ins);
+	if (!has_row)
+		write_user_row(x->ins, &(struct user_row){
+			.username = username, .action = "deactivate",
+			.val = { snap_col_text(user, 1), snap_col_text(user, 2), snap_col_text(user, 3),
+				 snap_col_text(user, 4) },
+			.crm_id = crm_id, .fields = snap_col_text(user, 5),
+			.src_file = (int)snap_col_int(user, 7),
+			.src_line = (unsigned long)snap_col_int(user, 8) });
 	snap_reset(user);
 }
 
@@ -710,8 +727,7 @@ static enum rc sweep_seen(struct people_ctx *c)
 			     " WHERE source = ?1 AND crm_id = ?2");
 	x.row = snap_prepare(c->s, "SELECT action, sfdc_id FROM stage.user_out WHERE username = ?1");
 	x.ins = snap_prepare(c->s, "INSERT INTO stage.user_out (" USER_COLS ")"
-			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-			     " ON CONFLICT (username) DO NOTHING");
+			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
 	if (was && now && x.user && x.del && x.add && x.set && x.row && x.ins) {
 		snap_bind_text(was, 1, c->source, strlen(c->source));
 		snap_bind_text(now, 1, c->source, strlen(c->source));
